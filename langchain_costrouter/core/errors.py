@@ -1,0 +1,190 @@
+"""The one error tree of langchain-costrouter.
+
+Every error the package raises on purpose derives from :class:`CostRouterError`::
+
+    CostRouterError
+    ├── ConfigError                 bad configuration; names the field path
+    ├── PricingError
+    │   └── UnknownModelPriceError  no price for a model and no override
+    ├── LedgerError                 the cost ledger could not be written or read
+    ├── RoutingError                a request could not be routed
+    ├── GateError                   a quality gate could not be evaluated (bad spec, bad model file)
+    ├── LowQualityError             an answer failed its quality gate (drives fallbacks)
+    ├── ProviderError               a provider call failed; ``retryable`` says if escalation helps
+    ├── CascadeError
+    │   ├── CascadeExhaustedError   every tier failed its gate or errored
+    │   └── BudgetExceededError     the per-request dollar budget cannot cover the next tier
+    ├── CacheError                  the semantic cache store failed
+    ├── DataError                   a benchmark/calibration data file is malformed
+    └── ReplayError                 the replay server has no recording for a prompt/model
+
+Errors carry typed fields (``field``, ``model``, ``attempts``, ``spent_usd``...) so callers
+can act on them without parsing messages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = [
+    "BudgetExceededError",
+    "CacheError",
+    "CascadeError",
+    "CascadeExhaustedError",
+    "ConfigError",
+    "CostRouterError",
+    "DataError",
+    "GateError",
+    "LedgerError",
+    "LowQualityError",
+    "PricingError",
+    "ProviderError",
+    "ReplayError",
+    "RoutingError",
+    "UnknownModelPriceError",
+]
+
+
+class CostRouterError(Exception):
+    """Base class of every error raised by langchain-costrouter."""
+
+
+class ConfigError(CostRouterError, ValueError):
+    """A configuration value is invalid.
+
+    Attributes:
+        field: Dotted path of the offending field, e.g. ``tiers[2].price.output``.
+        reason: Why the value was rejected.
+    """
+
+    def __init__(self, field: str, reason: str) -> None:
+        self.field = field
+        self.reason = reason
+        super().__init__(f"{field}: {reason}" if field else reason)
+
+
+class PricingError(CostRouterError):
+    """A cost could not be computed."""
+
+
+class UnknownModelPriceError(PricingError, KeyError):
+    """No price is known for ``model`` and the configuration has no override."""
+
+    def __init__(self, model: str, tried: Sequence[str] = ()) -> None:
+        self.model = model
+        self.tried = tuple(tried)
+        msg = (
+            f"no price known for model {model!r} (looked up: {', '.join(self.tried) or model}); "
+            "add a price override (tiers[i].price or pricing.overrides) instead of logging $0"
+        )
+        super().__init__(msg)
+
+    def __str__(self) -> str:  # KeyError would quote the message otherwise
+        return str(self.args[0])
+
+
+class LedgerError(CostRouterError):
+    """The cost ledger could not be written or read."""
+
+
+class RoutingError(CostRouterError):
+    """A request could not be routed to a tier or model."""
+
+
+class GateError(CostRouterError):
+    """A quality gate could not be built or evaluated."""
+
+
+class LowQualityError(CostRouterError):
+    """An answer failed its quality gate.
+
+    Raised by fallback chains and LiteLLM hooks so that the host framework escalates.
+    """
+
+    def __init__(self, tier: str, score: float, threshold: float, reason: str = "") -> None:
+        self.tier = tier
+        self.score = score
+        self.threshold = threshold
+        self.reason = reason
+        super().__init__(
+            f"answer of tier {tier!r} failed its quality gate: score {score:.3f} < {threshold:.3f}"
+            + (f" ({reason})" if reason else "")
+        )
+
+
+class ProviderError(CostRouterError):
+    """A provider call failed.
+
+    Attributes:
+        kind: ``rate_limit``, ``server``, ``timeout``, ``context_window``, ``refusal``,
+            ``connection``, ``bad_request``, ``auth`` or ``unknown``.
+        retryable: Whether another attempt or tier may succeed.
+    """
+
+    def __init__(self, kind: str, message: str, *, retryable: bool, status: int | None = None) -> None:
+        self.kind = kind
+        self.retryable = retryable
+        self.status = status
+        super().__init__(f"{kind}: {message}")
+
+
+class CascadeError(CostRouterError):
+    """Base class of the cascade's terminal errors.
+
+    Attributes:
+        attempts: The attempts made (``CascadeAttempt`` objects), in order.
+        total_cost_usd: What the attempts cost, in dollars.
+    """
+
+    def __init__(self, message: str, attempts: Sequence[Any], total_cost_usd: float) -> None:
+        self.attempts = list(attempts)
+        self.total_cost_usd = total_cost_usd
+        super().__init__(message)
+
+
+class CascadeExhaustedError(CascadeError):
+    """Every tier failed its quality gate or errored."""
+
+    def __init__(self, attempts: Sequence[Any], total_cost_usd: float) -> None:
+        super().__init__(
+            f"all {len(attempts)} cascade attempts failed (spent ${total_cost_usd:.6f})",
+            attempts,
+            total_cost_usd,
+        )
+
+
+class BudgetExceededError(CascadeError):
+    """The per-request budget cannot cover the next tier's estimated cost."""
+
+    def __init__(
+        self,
+        attempts: Sequence[Any],
+        total_cost_usd: float,
+        *,
+        limit_usd: float,
+        next_tier: str,
+        estimate_usd: float,
+    ) -> None:
+        self.limit_usd = limit_usd
+        self.spent_usd = total_cost_usd
+        self.next_tier = next_tier
+        self.estimate_usd = estimate_usd
+        super().__init__(
+            f"budget ${limit_usd:.6f} cannot cover tier {next_tier!r} "
+            f"(spent ${total_cost_usd:.6f}, next estimated ${estimate_usd:.6f})",
+            attempts,
+            total_cost_usd,
+        )
+
+
+class CacheError(CostRouterError):
+    """The cache store failed."""
+
+
+class DataError(CostRouterError, ValueError):
+    """A data file (benchmark CSV, pairs JSONL, gate file) is malformed."""
+
+
+class ReplayError(CostRouterError, LookupError):
+    """The replay data holds no recording for the requested prompt or model."""

@@ -1,0 +1,111 @@
+"""Framework-neutral request and answer shapes shared by routing, gates, cascade and cache.
+
+Messages are OpenAI-format dicts (``{"role": ..., "content": ...}``); the LangChain and LiteLLM
+adapters convert to and from these in exactly one place each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_costrouter.core.ledger import new_request_id
+from langchain_costrouter.core.usage import Usage
+
+__all__ = ["ChatRequest", "Completion", "OverheadCall", "content_text"]
+
+
+def content_text(content: Any) -> str:
+    """Plain text of a message ``content`` (a string or a list of OpenAI content parts)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):
+        parts = []
+        for part in content:
+            if isinstance(part, str):
+                parts.append(part)
+            elif isinstance(part, Mapping) and part.get("type") == "text":
+                parts.append(str(part.get("text", "")))
+        return "\n".join(parts)
+    return str(content)
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One chat request as the core sees it.
+
+    Attributes:
+        messages: OpenAI-format messages, system first when there is one.
+        request_id: Groups every ledger record of this request.
+        tenant: User/tenant tag for the ledger and cache scoping.
+        tools: OpenAI-format tool schemas bound to the request.
+        response_format: A requested structured output format, if any.
+        params: Sampling parameters (temperature, top_p, max_tokens...).
+    """
+
+    messages: tuple[Mapping[str, Any], ...]
+    request_id: str = field(default_factory=new_request_id)
+    tenant: str = "default"
+    task: str | None = None
+    tools: tuple[Mapping[str, Any], ...] = ()
+    response_format: Any = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def last_user_text(self) -> str:
+        """Text of the last user message (what routing and gates look at)."""
+        for m in reversed(self.messages):
+            if m.get("role") == "user":
+                return content_text(m.get("content"))
+        return ""
+
+    @property
+    def system_text(self) -> str:
+        """Concatenated system/developer messages."""
+        return "\n".join(
+            content_text(m.get("content")) for m in self.messages if m.get("role") in {"system", "developer"}
+        )
+
+    @property
+    def prompt_text(self) -> str:
+        """Every message's text, for token estimates."""
+        return "\n".join(content_text(m.get("content")) for m in self.messages)
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One model answer.
+
+    Attributes:
+        text: The answer's text content ("" for a pure tool call).
+        model: The model that answered (as priced).
+        usage: Tokens of the call.
+        tool_calls: OpenAI-format tool calls, if any.
+        finish_reason: ``stop``, ``length``, ``tool_calls``, ``content_filter``...
+        logprobs: Log-probabilities of the generated tokens, when the provider returned them.
+        refusal: A refusal message, when the provider flagged one.
+        raw: The framework's own object (an ``AIMessage``, a LiteLLM ``ModelResponse``...).
+    """
+
+    text: str
+    model: str
+    usage: Usage = field(default_factory=Usage)
+    tool_calls: tuple[Mapping[str, Any], ...] = ()
+    finish_reason: str | None = None
+    logprobs: tuple[float, ...] | None = None
+    refusal: str | None = None
+    raw: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class OverheadCall:
+    """A call made on the side of an answer (a judge, an embedding, a compression)."""
+
+    model: str
+    usage: Usage
+    kind: str
+    latency_ms: float = 0.0
+    cost_usd: float | None = None
