@@ -1,0 +1,162 @@
+"""Turns calls into priced ledger records: the one place where a cost is computed.
+
+:class:`CostAccountant` joins a :class:`PriceBook`, a :class:`LedgerBackend` and the premium
+(baseline) model. Every adapter (the cascade, the LangChain callback, the LiteLLM logger, the
+cache, compression, batching) records through it, so costs and baselines are computed the same
+way everywhere.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from langchain_costrouter.core.errors import LedgerError, PricingError
+from langchain_costrouter.core.ledger import CostRecord, LedgerBackend, MemoryLedger, RecordKind, RecordOutcome
+from langchain_costrouter.core.pricing import PriceBook
+from langchain_costrouter.core.usage import Usage
+
+__all__ = ["CostAccountant"]
+
+logger = logging.getLogger(__name__)
+
+_ANSWER_OUTCOMES = frozenset({"accepted", "served", "unrated"})
+
+
+class CostAccountant:
+    """Prices calls and writes them to the ledger.
+
+    Args:
+        prices: Resolves model names to prices.
+        ledger: Where records go (defaults to an in-memory ledger).
+        premium_model: The always-premium baseline model (a key ``prices`` can resolve).
+        tenant: Default tenant tag for records that do not name one.
+    """
+
+    def __init__(
+        self,
+        prices: PriceBook,
+        ledger: LedgerBackend | None = None,
+        *,
+        premium_model: str | None = None,
+        tenant: str = "default",
+    ) -> None:
+        self.prices = prices
+        self.ledger: LedgerBackend = ledger if ledger is not None else MemoryLedger()
+        self.premium_model = premium_model
+        self.tenant = tenant
+
+    def cost_usd(self, model: str, usage: Usage) -> float:
+        """Dollar cost of ``usage`` on ``model``; raises ``UnknownModelPriceError``."""
+        return self.prices.cost_usd(model, usage)
+
+    def premium_cost_usd(self, usage: Usage) -> float:
+        """What the same tokens would cost on the premium model (0 without one)."""
+        if self.premium_model is None:
+            return 0.0
+        # The premium model never answered from a provider prompt cache in the baseline app.
+        return self.prices.cost_usd(self.premium_model, usage)
+
+    def estimate_usd(self, model: str, input_tokens: int, max_output_tokens: int) -> float:
+        """Upper-bound cost of a call before it is made."""
+        return self.prices.price(model).estimate(input_tokens, max_output_tokens)
+
+    def build(
+        self,
+        *,
+        request_id: str,
+        model: str,
+        usage: Usage,
+        kind: RecordKind = "completion",
+        outcome: RecordOutcome = "unrated",
+        tenant: str | None = None,
+        task: str | None = None,
+        tier: str | None = None,
+        latency_ms: float = 0.0,
+        cache_hit: str | None = None,
+        escalation_step: int = 0,
+        gate_score: float | None = None,
+        error: str | None = None,
+        source: str = "core",
+        cost_usd: float | None = None,
+        baseline_usage: Usage | None = None,
+        extra: Mapping[str, Any] | None = None,
+        strict: bool = True,
+    ) -> CostRecord:
+        """Prices a call into a record (without writing it).
+
+        Args:
+            cost_usd: A known cost (e.g. a provider-reported one); computed from ``usage`` if
+                ``None``.
+            baseline_usage: The tokens the always-premium app would have spent for this
+                record when they differ from ``usage`` (a cache hit spends none but replaces
+                a whole call). Only answers (accepted/served/unrated) count for the baseline.
+            strict: Raise on an unknown price. With ``strict=False`` (logging callbacks) the
+                record is kept with cost 0 and ``extra["price_error"]`` set, so it is visible
+                in reports instead of being lost.
+        """
+        extra_d = dict(extra or {})
+        try:
+            cost = self.cost_usd(model, usage) if cost_usd is None else cost_usd
+        except PricingError as exc:
+            if strict:
+                raise
+            logger.warning("unpriced call recorded with cost 0: %s", exc)
+            extra_d["price_error"] = str(exc)
+            cost = 0.0
+        b_usage = baseline_usage if baseline_usage is not None else usage
+        try:
+            premium = self.premium_cost_usd(b_usage)
+        except PricingError as exc:
+            if strict:
+                raise
+            extra_d["baseline_price_error"] = str(exc)
+            premium = 0.0
+        baseline = premium if outcome in _ANSWER_OUTCOMES and kind in {"completion", "cache_hit", "batch"} else 0.0
+        return CostRecord(
+            request_id=request_id,
+            model=model,
+            kind=kind,
+            outcome=outcome,
+            ts=time.time(),
+            tenant=tenant or self.tenant,
+            task=task,
+            tier=tier,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cached_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            reasoning_tokens=usage.reasoning_tokens,
+            cost_usd=cost,
+            premium_cost_usd=premium,
+            baseline_cost_usd=baseline,
+            latency_ms=latency_ms,
+            cache_hit=cache_hit,
+            escalation_step=escalation_step,
+            gate_score=gate_score,
+            error=error,
+            source=source,
+            extra=extra_d,
+        )
+
+    def record(self, **kwargs: Any) -> CostRecord:
+        """Builds (see :meth:`build`) and writes a record; returns it.
+
+        Raises:
+            LedgerError: the ledger could not store it (callers on a logging path catch it).
+        """
+        rec = self.build(**kwargs)
+        self.write(rec)
+        return rec
+
+    def write(self, record: CostRecord) -> None:
+        """Writes a built record."""
+        try:
+            self.ledger.write(record)
+        except LedgerError:
+            raise
+        except Exception as exc:
+            msg = f"ledger write failed: {exc}"
+            raise LedgerError(msg) from exc
