@@ -1,0 +1,68 @@
+"""langchain-costrouter: cut LLM bills for LangChain and LiteLLM apps.
+
+Task routing, quality-gated escalation, safe caching and cost accounting.
+
+Importing this package is cheap: LangChain-facing names are loaded on first access, so
+``import langchain_costrouter.core`` (or ``litellm_hooks``) never imports LangChain.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from langchain_costrouter.callbacks import CostCallbackHandler, get_cost_callback
+    from langchain_costrouter.chat_model import ChatCostRouter
+    from langchain_costrouter.core.config import CostRouterConfig
+    from langchain_costrouter.core.errors import (
+        BudgetExceededError,
+        CascadeExhaustedError,
+        ConfigError,
+        CostRouterError,
+        LowQualityError,
+        UnknownModelPriceError,
+    )
+    from langchain_costrouter.fallback import build_fallback_chain
+
+__all__ = [
+    "BudgetExceededError",
+    "CascadeExhaustedError",
+    "ChatCostRouter",
+    "ConfigError",
+    "CostCallbackHandler",
+    "CostRouterConfig",
+    "CostRouterError",
+    "LowQualityError",
+    "UnknownModelPriceError",
+    "build_fallback_chain",
+    "get_cost_callback",
+]
+
+_LAZY = {
+    "ChatCostRouter": "langchain_costrouter.chat_model",
+    "CostCallbackHandler": "langchain_costrouter.callbacks",
+    "get_cost_callback": "langchain_costrouter.callbacks",
+    "build_fallback_chain": "langchain_costrouter.fallback",
+    "CostRouterConfig": "langchain_costrouter.core.config",
+    "BudgetExceededError": "langchain_costrouter.core.errors",
+    "CascadeExhaustedError": "langchain_costrouter.core.errors",
+    "ConfigError": "langchain_costrouter.core.errors",
+    "CostRouterError": "langchain_costrouter.core.errors",
+    "LowQualityError": "langchain_costrouter.core.errors",
+    "UnknownModelPriceError": "langchain_costrouter.core.errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

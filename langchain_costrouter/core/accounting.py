@@ -9,6 +9,7 @@ way everywhere.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -47,6 +48,8 @@ class CostAccountant:
         self.ledger: LedgerBackend = ledger if ledger is not None else MemoryLedger()
         self.premium_model = premium_model
         self.tenant = tenant
+        self._pending: list[CostRecord] = []
+        self._pending_lock = threading.Lock()
 
     def cost_usd(self, model: str, usage: Usage) -> float:
         """Dollar cost of ``usage`` on ``model``; raises ``UnknownModelPriceError``."""
@@ -142,21 +145,47 @@ class CostAccountant:
         )
 
     def record(self, **kwargs: Any) -> CostRecord:
-        """Builds (see :meth:`build`) and writes a record; returns it.
-
-        Raises:
-            LedgerError: the ledger could not store it (callers on a logging path catch it).
-        """
+        """Builds (see :meth:`build`) and writes a record; returns it."""
         rec = self.build(**kwargs)
         self.write(rec)
         return rec
 
+    @property
+    def pending(self) -> int:
+        """Records kept in memory because the ledger refused them (written on the next success)."""
+        with self._pending_lock:
+            return len(self._pending)
+
     def write(self, record: CostRecord) -> None:
-        """Writes a built record."""
+        """Writes a built record; never drops it.
+
+        When the ledger fails, the record is kept in memory and written with the next record
+        that goes through (or by :meth:`flush`); the failure is logged, not raised, so a ledger
+        outage never fails a user's request.
+        """
+        with self._pending_lock:
+            batch, self._pending = [*self._pending, record], []
         try:
-            self.ledger.write(record)
-        except LedgerError:
-            raise
+            self.ledger.write_many(batch)
         except Exception as exc:
-            msg = f"ledger write failed: {exc}"
+            with self._pending_lock:
+                self._pending = batch + self._pending
+            logger.error("ledger write failed, %d record(s) kept in memory: %s", len(batch), exc)
+
+    def flush(self) -> None:
+        """Writes records kept in memory after a ledger failure.
+
+        Raises:
+            LedgerError: the ledger still refuses them (they stay pending).
+        """
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+        if not batch:
+            return
+        try:
+            self.ledger.write_many(batch)
+        except Exception as exc:
+            with self._pending_lock:
+                self._pending = batch + self._pending
+            msg = f"ledger still failing, {len(batch)} record(s) pending: {exc}"
             raise LedgerError(msg) from exc

@@ -93,6 +93,8 @@ GateType = Literal[
 class GateSpec(_Frozen):
     """A quality gate: an answer passes when its score is at least ``threshold``.
 
+    Without ``threshold`` each kind uses its default (0.5; a learned gate its calibrated one).
+
     Fields beyond ``type`` and ``threshold`` belong to the gate kind:
 
     - ``heuristic``: ``min_chars``, ``min_overlap`` (seed-like length / word-overlap gate).
@@ -106,7 +108,7 @@ class GateSpec(_Frozen):
     """
 
     type: GateType = "heuristic"
-    threshold: Score = 0.5
+    threshold: Score | None = Field(default=None, description="None: the gate kind's default")
     min_chars: int = Field(default=20, ge=0)
     min_overlap: Score = 0.0
     pattern: str | None = None
@@ -222,12 +224,11 @@ class RouteSpec(_Frozen):
 class RoutingConfig(_Frozen):
     """How a request picks its task route."""
 
-    type: Literal["none", "rules", "embedding", "learned"] = "none"
+    type: Literal["none", "rules", "embedding"] = "none"
     default_route: str | None = None
     routes: tuple[RouteSpec, ...] = ()
     similarity_threshold: Score = 0.35
     encoder: str = "wordllama"
-    learned_path: str | None = None
 
     @model_validator(mode="after")
     def _routes(self) -> Self:
@@ -241,9 +242,6 @@ class RoutingConfig(_Frozen):
             raise ValueError(msg)
         if self.type != "none" and not self.routes:
             msg = f"routing type {self.type!r} needs at least one route"
-            raise ValueError(msg)
-        if self.type == "learned" and not self.learned_path:
-            msg = "a learned router needs learned_path"
             raise ValueError(msg)
         return self
 
@@ -384,7 +382,9 @@ class CostRouterConfig(_Frozen):
 
     def price_overrides_map(self) -> dict[str, ModelPrice]:
         """Every configured price, keyed by LiteLLM model string and by provider model name."""
-        out: dict[str, ModelPrice] = {m: p.to_price(f"config:price_overrides.{m}") for m, p in self.price_overrides.items()}
+        out: dict[str, ModelPrice] = {
+            m: p.to_price(f"config:price_overrides.{m}") for m, p in self.price_overrides.items()
+        }
         for t in (*self.tiers, *self.models):
             if t.price is not None:
                 out[t.model] = t.price.to_price(f"config:{t.name}.price")
@@ -455,10 +455,6 @@ class CostRouterConfig(_Frozen):
         }
         if self.ledger.backend == "sqlite":
             update["ledger"] = self.ledger.model_copy(update={"path": absolute(self.ledger.path)})
-        if self.routing.learned_path:
-            update["routing"] = self.routing.model_copy(
-                update={"learned_path": absolute(self.routing.learned_path)}
-            )
         return self.model_copy(update=update)
 
     def to_yaml(self) -> str:

@@ -273,7 +273,8 @@ class SQLiteLedger:
         rows = [self._row(r) for r in records]
         if not rows:
             return
-        sql = f"INSERT INTO cost_records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+        # Column names are constants of this module; values are bound parameters.
+        sql = f"INSERT INTO cost_records ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608
         try:
             conn = self._conn()
             conn.execute("BEGIN IMMEDIATE")
@@ -294,7 +295,8 @@ class SQLiteLedger:
         until: float | None = None,
         request_id: str | None = None,
     ) -> list[CostRecord]:
-        where, args = [], []
+        where: list[str] = []
+        args: list[float | str] = []
         if since is not None:
             where.append("ts >= ?")
             args.append(since)
@@ -304,7 +306,7 @@ class SQLiteLedger:
         if request_id is not None:
             where.append("request_id = ?")
             args.append(request_id)
-        sql = f"SELECT {', '.join(_COLUMNS)} FROM cost_records"
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM cost_records"  # noqa: S608 - constant column names
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY ts, id"

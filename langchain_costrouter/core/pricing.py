@@ -29,8 +29,8 @@ __all__ = [
     "CostBreakdown",
     "ModelPrice",
     "PriceBook",
-    "litellm_price_map",
     "litellm_package_dir",
+    "litellm_price_map",
 ]
 
 PER_MILLION = 1_000_000.0
@@ -233,15 +233,13 @@ class PriceBook:
             table = litellm_price_map()
             lowered: dict[str, str] | None = None
             for key in tried:
-                entry = table.get(key)
-                if entry is None:
+                real_key: str | None = key if key in table else None
+                if real_key is None:
                     if lowered is None:
                         lowered = _lower_index(table)
-                    real = lowered.get(key.lower())
-                    entry = table.get(real) if real else None
-                    key = real or key
-                if entry is not None:
-                    found = _from_map_entry(entry, key)
+                    real_key = lowered.get(key.lower())
+                if real_key is not None:
+                    found = _from_map_entry(table[real_key], real_key)
                     if found is not None:
                         break
         if found is None:

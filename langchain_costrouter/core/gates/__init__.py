@@ -1,0 +1,1 @@
+"""Quality gates: heuristic, validators, LLM judge, logprob confidence, learned."""
