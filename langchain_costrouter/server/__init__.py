@@ -1,0 +1,37 @@
+"""Local OpenAI-compatible servers for tests, cassettes, benchmarks and demos (framework-neutral).
+
+- :class:`LocalOpenAIServer`: scripted models (fixed replies, rules, echo, tool calls, JSON
+  output, logprobs, latency) and deterministic faults, in a background thread.
+- :class:`AsyncLocalOpenAIServer`: the same in the caller's event loop.
+- :class:`ReplayScript` / :meth:`LocalOpenAIServer.replay`: recorded answers from a RouteLLM CSV,
+  404 ``replay_not_found`` for anything not recorded.
+
+Endpoints: ``POST /v1/chat/completions`` (JSON and SSE), ``GET /v1/models``, ``GET /health``.
+"""
+
+from __future__ import annotations
+
+from langchain_costrouter.server._app import RequestLog
+from langchain_costrouter.server._faults import FAULT_HEADER, FaultSpec, parse_fault_string
+from langchain_costrouter.server._replay import ReplayRecord, ReplayScript
+from langchain_costrouter.server._schema_fake import MessageHints, fake_instance
+from langchain_costrouter.server._script import ModelScript, ReplyRule, Script
+from langchain_costrouter.server._server import AsyncLocalOpenAIServer, LocalOpenAIServer, ScriptLike, make_responder
+
+__all__ = [
+    "FAULT_HEADER",
+    "AsyncLocalOpenAIServer",
+    "FaultSpec",
+    "LocalOpenAIServer",
+    "MessageHints",
+    "ModelScript",
+    "ReplayRecord",
+    "ReplayScript",
+    "ReplyRule",
+    "RequestLog",
+    "Script",
+    "ScriptLike",
+    "fake_instance",
+    "make_responder",
+    "parse_fault_string",
+]
