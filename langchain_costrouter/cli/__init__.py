@@ -22,6 +22,7 @@ _COMMANDS: tuple[str, ...] = (
     "report",
     "serve_local",
     "demo",
+    "calibrate",
 )
 
 

@@ -1,0 +1,127 @@
+r"""``costrouter calibrate``: fit a learned quality gate and pick its threshold by cross-validation.
+
+Example::
+
+    costrouter calibrate --data langchain_costrouter/data/gsm8k_routellm_dev.csv \
+        --cheap mistralai/Mixtral-8x7B-Instruct-v0.1 --premium gpt-4-1106-preview \
+        --target-quality 0.95 --out gate.json
+
+Prints the cross-validated figures of every policy and writes the gate file (JSON) that a
+``type: learned`` gate in the config loads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+__all__ = ["parse_price", "register", "run"]
+
+
+def parse_price(text: str) -> tuple[str, Any]:
+    """Parses ``MODEL=IN,OUT`` (dollars per million input / output tokens).
+
+    Raises:
+        ConfigError: Malformed entry (field ``--prices``).
+    """
+    from langchain_costrouter.core.errors import ConfigError
+    from langchain_costrouter.core.pricing import ModelPrice
+
+    model, sep, nums = text.rpartition("=")
+    parts = nums.split(",")
+    try:
+        if not sep or not model or len(parts) != 2:
+            raise ValueError
+        inp, out = float(parts[0]), float(parts[1])
+        if not (math.isfinite(inp) and math.isfinite(out)) or inp < 0 or out < 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError("--prices", f"expected MODEL=IN,OUT in dollars per million tokens, got {text!r}") from None
+    return model, ModelPrice.per_million(inp, out, source="cli")
+
+
+def register(subparsers: Any) -> None:
+    """Adds the ``calibrate`` subcommand."""
+    p = subparsers.add_parser(
+        "calibrate",
+        help="fit a learned quality gate on recorded answers and pick its threshold (K-fold CV)",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    p.add_argument("--data", required=True, type=Path, help="RouteLLM-format CSV (prompt, <model>, <model>_response)")
+    p.add_argument("--cheap", required=True, help="model whose answers the gate judges")
+    p.add_argument("--premium", required=True, help="model called when the gate fails an answer")
+    p.add_argument("--target-quality", type=float, default=0.95, help="share of premium quality to keep (0.95)")
+    p.add_argument("--out", required=True, type=Path, help="where to write the gate file (JSON)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold shuffles (0)")
+    p.add_argument(
+        "--prices",
+        nargs="+",
+        default=[],
+        metavar="MODEL=IN,OUT",
+        help="price overrides in dollars per million input,output tokens",
+    )
+    p.add_argument("--report", type=Path, help="also write every policy, fold and sweep point as JSON here")
+    p.set_defaults(func=run)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None or math.isnan(x) else f"{100 * x:.1f}%"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the calibration and prints its cross-validated results."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from langchain_costrouter.core.calibration import calibrate
+    from langchain_costrouter.core.data import load_routellm_csv
+    from langchain_costrouter.core.pricing import PriceBook
+
+    overrides = dict(parse_price(t) for t in args.prices)
+    book = PriceBook(overrides)
+    book.known([args.cheap, args.premium])  # fail before any work when a price is unknown
+    data = load_routellm_csv(args.data, [args.cheap, args.premium])
+    res = calibrate(data, args.cheap, args.premium, args.target_quality, args.folds, book, seed=args.seed)
+    path = res.gate.save(args.out)
+
+    console = Console()
+    table = Table(title=f"{len(data)} items, {args.folds}-fold CV (learned gate never saw its test items)")
+    for col in ("policy", "quality", "vs premium", "cost", "vs premium cost", "premium calls", "APGR"):
+        table.add_column(col, justify="left" if col == "policy" else "right", no_wrap=col == "policy")
+    for r in res.report.policies:
+        table.add_row(
+            r.name,
+            _pct(r.quality),
+            _pct(r.quality_vs_premium),
+            f"${r.cost_usd:.4f}",
+            _pct(r.cost_vs_premium),
+            _pct(r.premium_call_rate),
+            "-" if r.apgr is None else f"{r.apgr:.3f}",
+        )
+    console.print(table)
+    met = "met" if res.target_met else "NOT met"
+    console.print(
+        f"target {_pct(res.target_quality)} of premium quality: {met} in CV "
+        f"({_pct(res.cv.quality_vs_premium)} at {_pct(res.cv.cost_vs_premium)} of premium cost); "
+        f"CV ROC-AUC {res.cv_auc:.3f}; fold thresholds " + ", ".join(f"{f.threshold:.3f}" for f in res.folds)
+    )
+    console.print(f"gate threshold {res.threshold:.3f} written to {path} ({res.seconds:.1f}s)")
+    if args.report is not None:
+        report = {
+            "policies": [asdict(r) for r in res.report.policies],
+            "folds": [asdict(f) for f in res.folds],
+            "sweep": [asdict(s) for s in res.report.sweep],
+            "cv_auc": res.cv_auc,
+            "threshold": res.threshold,
+            "target_quality": res.target_quality,
+            "target_met": res.target_met,
+            "training": res.gate.training,
+        }
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    return 0
