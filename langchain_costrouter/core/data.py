@@ -14,6 +14,7 @@ and any pair of models. Malformed data raises :class:`DataError` naming the file
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import io
 import logging
@@ -180,12 +181,13 @@ class RoutedDataset:
             q[m] = arr
             binary = all(isinstance(v, bool) for v in vals) or bool(np.all((arr == 0) | (arr == 1)))
             kinds[m] = "binary" if binary else "numeric"
+        ds = cls(tuple(prompts), {m: tuple(r) for m, r in responses.items()}, q, kinds, source)
         h = hashlib.sha256()
-        for i, p in enumerate(prompts):
+        for i, p in enumerate(ds.prompts):
             h.update(p.encode())
-            for m in sorted(responses):
-                h.update(b"\x00" + responses[m][i].encode() + f"\x00{q[m][i] if m in q else ''}".encode())
-        return cls(tuple(prompts), {m: tuple(r) for m, r in responses.items()}, q, kinds, source, h.hexdigest())
+            for m in sorted(ds.responses):
+                h.update(b"\x00" + ds.responses[m][i].encode() + f"\x00{ds.quality[m][i]!r}".encode())
+        return dataclasses.replace(ds, sha256=h.hexdigest())
 
 
 def bundled_data_path(name: str = BUNDLED_GSM8K) -> Path:

@@ -234,15 +234,20 @@ def _prompt_numbers(prompt: str) -> list[float]:
     return nums
 
 
-def _ends_cleanly(answer: str, final_number: float | None) -> bool:
+_CLOSING_NUMBER_LINE = re.compile(
+    r"(?:#+|(?:the\s+)?(?:final\s+)?answer(?:\s+is)?\s*:?)?\s*\$?-?\d[\d,]*(?:\.\d+)?", re.IGNORECASE
+)
+
+
+def _ends_cleanly(answer: str) -> bool:
     text = answer.rstrip()
     if not text:
         return False
     if text[-1] in _TERMINAL:
         return True
-    # A final number on its own closing line ("#### 18", "Answer: 42") is a clean ending too.
-    last_line = text.splitlines()[-1]
-    return final_number is not None and len(last_line) <= 40 and bool(re.search(r"\d$", last_line))
+    # A closing line that is only a (marked) number ("#### 18", "Answer: 42") ends cleanly too;
+    # "20 + 12 = 3" does not (likely cut off).
+    return bool(_CLOSING_NUMBER_LINE.fullmatch(text.splitlines()[-1].strip()))
 
 
 def hand_features(prompt: str, answer: str) -> dict[str, float]:
@@ -269,7 +274,7 @@ def hand_features(prompt: str, answer: str) -> dict[str, float]:
         "answer_log_lines": math.log1p(len(lines)),
         "has_final_marker": float(marked),
         "has_final_number": float(final is not None),
-        "ends_cleanly": float(_ends_cleanly(a, final)),
+        "ends_cleanly": float(_ends_cleanly(a)),
         "hedge_words": math.log1p(len(_HEDGE.findall(a))),
         "refusal": float(bool(_REFUSAL.search(a[:400])) or not a),
         "self_correction_words": math.log1p(len(_CORRECTION.findall(a))),
