@@ -50,7 +50,7 @@ class FaultSpec:
         kind: An HTTP status code as a string (``"429"``, ``"500"``...), ``context_length``,
             ``timeout``, ``slow`` or ``broken_stream``.
         times: How many requests it hits before it is spent; ``None`` means every request.
-        after: Requests let through before it starts firing.
+        after: Requests to the model let through before it starts firing.
         retry_after: Seconds sent in the ``retry-after`` header of a 429 (default 1).
         delay_s: Sleep of ``timeout`` and ``slow`` faults.
         after_chunks: SSE chunks sent before a ``broken_stream`` drops the connection.
@@ -173,24 +173,24 @@ class FaultState:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._seen: dict[tuple[str, int], int] = {}
+        self._requests: dict[str, int] = {}
         self._fired: dict[tuple[str, int], int] = {}
 
     def pick(self, model: str, specs: Sequence[FaultSpec]) -> FaultSpec | None:
-        """The scripted fault the next request to ``model`` gets, counting it.
+        """The scripted fault the next request to ``model`` gets, counting the request.
 
-        Specs are tried in order; each one reached counts the request, and the first whose
-        ``after`` has passed and whose ``times`` is not spent fires.
+        The first spec (in order) whose ``after`` is at most the number of earlier requests to
+        ``model`` and whose ``times`` is not spent fires.
         """
         if not specs:
             return None
         with self._lock:
+            index = self._requests.get(model, 0)
+            self._requests[model] = index + 1
             for i, spec in enumerate(specs):
-                key = (model, i)
-                seen = self._seen.get(key, 0)
-                self._seen[key] = seen + 1
-                if seen < spec.after:
+                if index < spec.after:
                     continue
+                key = (model, i)
                 fired = self._fired.get(key, 0)
                 if spec.times is not None and fired >= spec.times:
                     continue
@@ -201,5 +201,5 @@ class FaultState:
     def reset(self) -> None:
         """Forgets every counter (faults fire again from the start)."""
         with self._lock:
-            self._seen.clear()
+            self._requests.clear()
             self._fired.clear()
