@@ -227,7 +227,7 @@ class RoutingConfig(_Frozen):
     type: Literal["none", "rules", "embedding"] = "none"
     default_route: str | None = None
     routes: tuple[RouteSpec, ...] = ()
-    similarity_threshold: Score = 0.35
+    similarity_threshold: Score = 0.0
     encoder: str = "wordllama"
 
     @model_validator(mode="after")
@@ -289,13 +289,24 @@ class CacheConfig(_Frozen):
 
 
 class CompressionConfig(_Frozen):
-    """Prompt compression by a cheap model, only when it pays."""
+    """Prompt compression by a cheap model, only when it pays.
+
+    ``prefix_cache_discount`` is the share of the input price a provider prefix-cache hit saves
+    (0: take it from the target model's cache-read price). System prompts are never compressed;
+    ``scope`` picks the user messages that may be (``last_user`` keeps earlier turns, which a
+    provider may hold in its prefix cache, byte-stable).
+    """
 
     enabled: bool = False
     model: str | None = Field(default=None, description="Tier or model name that compresses")
     min_tokens: int = Field(default=1000, ge=0)
     target_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.5
     prefix_cache_discount: Score = 0.0
+    scope: Literal["last_user", "user"] = "last_user"
+    protect_instructions: bool = True
+    min_net_saving_usd: NonNeg = 0.0
+    cache_size: int = Field(default=4096, ge=1)
+    cache_path: str | None = Field(default=None, description="SQLite file of the compression cache")
 
 
 class BatchingConfig(_Frozen):
@@ -305,6 +316,8 @@ class BatchingConfig(_Frozen):
     model: str | None = None
     max_batch: int = Field(default=10, ge=1, le=100)
     batch_api_discount: Score = 0.5
+    max_attempts: int = Field(default=3, ge=1, le=10, description="Calls an item may take before it fails")
+    max_tokens_per_item: int = Field(default=512, gt=0)
 
 
 class CostRouterConfig(_Frozen):

@@ -126,15 +126,24 @@ class _RouterBase:
         return RouteDecision(route, self._ladders[route], method, score, reason)
 
 
+def _length_ok(route: RouteSpec, n: int) -> bool:
+    return (route.min_chars is None or n >= route.min_chars) and (route.max_chars is None or n <= route.max_chars)
+
+
 class RulesRouter(_RouterBase):
-    """Keyword / regex / length rules from the config."""
+    """Keyword / regex / length rules from the config.
+
+    ``min_chars`` / ``max_chars`` are filters: a route is only eligible within its bounds. A
+    route with ``min_chars`` (a "long input" route) matches on length alone; other routes need
+    a keyword or pattern hit. The route with most hits (length counting as one) wins.
+    """
 
     def __init__(self, config: CostRouterConfig, prices: PriceBook | None = None) -> None:
         super().__init__(config, prices)
-        self._compiled: list[tuple[RouteSpec, list[re.Pattern[str]]]] = []
+        self._compiled: list[tuple[RouteSpec, list[tuple[str, re.Pattern[str]]]]] = []
         for r in self.routes:
-            pats = [re.compile(rf"(?<!\w){re.escape(k)}(?!\w)", re.IGNORECASE) for k in r.keywords]
-            pats += [re.compile(p, re.IGNORECASE | re.DOTALL) for p in r.patterns]
+            pats = [(k, re.compile(rf"(?<!\w){re.escape(k)}(?!\w)", re.IGNORECASE)) for k in r.keywords]
+            pats += [(p, re.compile(p, re.IGNORECASE | re.DOTALL)) for p in r.patterns]
             self._compiled.append((r, pats))
 
     def route(self, request: ChatRequest) -> RouteDecision:
@@ -144,23 +153,19 @@ class RulesRouter(_RouterBase):
         best_route: RouteSpec | None = None
         best_hits: list[str] = []
         for order, (r, pats) in enumerate(self._compiled):
-            if r.min_chars is not None and n < r.min_chars:
+            if not _length_ok(r, n):
                 continue
-            if r.max_chars is not None and n > r.max_chars:
+            hits = [label for label, p in pats if p.search(text)]
+            if r.min_chars is not None:
+                hits.append(f"length>={r.min_chars}")
+            if not hits:
                 continue
-            hits = [p.pattern for p in pats if p.search(text)]
-            length_rule = r.min_chars is not None or r.max_chars is not None
-            if not hits and not (length_rule and not pats):
-                continue
-            key = (len(hits) + (1 if length_rule else 0), r.priority, -order)
+            key = (len(hits), r.priority, -order)
             if best is None or key > best:
                 best, best_route, best_hits = key, r, hits
-        if best_route is None:
+        if best_route is None or best is None:
             return self._decision(None, "rules", 0.0, "no rule matched")
-        reason = "matched " + (
-            ", ".join(h.replace("(?<!\\w)", "").replace("(?!\\w)", "") for h in best_hits) or "length"
-        )
-        return self._decision(best_route.name, "rules", float(best[0] if best else 0), reason)
+        return self._decision(best_route.name, "rules", float(best[0]), "matched " + ", ".join(best_hits))
 
 
 class EmbeddingRouter(_RouterBase):
@@ -177,6 +182,7 @@ class EmbeddingRouter(_RouterBase):
         super().__init__(config, prices)
         self.embedder = embedder or get_embedder(config.routing.encoder)
         self.threshold = config.routing.similarity_threshold if threshold is None else threshold
+        self._spec = {r.name: r for r in self.routes}
         self._labels: list[str] = []
         self._examples: list[str] = []
         for r in self.routes:
@@ -207,11 +213,18 @@ class EmbeddingRouter(_RouterBase):
         text = request.last_user_text
         if not text.strip():
             return self._decision(None, "embedding", 0.0, "empty request")
-        sims = self._index() @ self.embedder.embed([text])[0]
+        n = len(text)
+        # Length rules are hard rules: a long input goes to its long-input route whatever it says.
+        by_length = [r for r in self.routes if r.min_chars is not None and _length_ok(r, n)]
+        if by_length:
+            chosen = max(by_length, key=lambda r: r.priority)
+            return self._decision(chosen.name, "length", 1.0, f"length {n} >= {chosen.min_chars}")
+        eligible = np.array([_length_ok(self._spec[label], n) for label in self._labels])
+        sims = np.where(eligible, self._index() @ self.embedder.embed([text])[0], -np.inf)
         i = int(np.argmax(sims))
         s = float(sims[i])
-        if s < self.threshold:
-            return self._decision(None, "embedding", s, f"nearest {self._labels[i]!r} below threshold")
+        if not np.isfinite(s) or s < self.threshold:
+            return self._decision(None, "embedding", max(s, 0.0), f"nearest {self._labels[i]!r} below threshold")
         return self._decision(self._labels[i], "embedding", s, f"nearest example {self._examples[i][:60]!r}")
 
 
