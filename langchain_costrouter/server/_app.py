@@ -125,10 +125,16 @@ def _request_fault(request: web.Request, call: ChatCall) -> FaultSpec | None:
         raise ServerFailure(400, f"Invalid fault {raw!r}: {exc.reason}", param=FAULT_HEADER) from exc
 
 
-def _abort(request: web.Request) -> None:
+async def _abort(request: web.Request) -> None:
+    """Drops the connection once what was written has left the buffer (abort discards the rest)."""
     transport = request.transport
-    if transport is not None:
-        transport.abort()
+    if transport is None:
+        return
+    for _ in range(1000):
+        if transport.is_closing() or transport.get_write_buffer_size() == 0:
+            break
+        await asyncio.sleep(0.001)
+    transport.abort()
 
 
 async def _stream(
@@ -140,9 +146,8 @@ async def _stream(
     if fault is not None and fault.kind == "broken_stream":
         sent = events[: fault.chunks_before_break]
         if sent:
-            await resp.write(b"".join(sent))
-            await resp.drain()
-        _abort(request)
+            await resp.write(b"".join(sent))  # write() waits until the bytes are flushed
+        await _abort(request)
         return resp
     if delay > 0:
         for event in events:
@@ -244,7 +249,7 @@ class _Routes:
         if call.stream:
             return await _stream(request, call, reply, fault, plan.token_delay_s)
         if fault is not None and fault.kind == "broken_stream":
-            _abort(request)
+            await _abort(request)
             return web.Response(status=500)
         return _json(completion_body(reply))
 
