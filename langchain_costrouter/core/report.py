@@ -1,0 +1,494 @@
+"""Aggregates ledger records into a spend and savings report (``costrouter report``).
+
+:func:`build_report` turns :class:`~langchain_costrouter.core.ledger.CostRecord` rows into a
+frozen :class:`LedgerReport`: totals, overheads, cache savings and breakdowns by model, tier,
+task, tenant and UTC day. It is framework-neutral and never imports a renderer; the CLI draws
+the tables and charts.
+
+Savings follow the ledger's baseline semantics: ``savings = sum(baseline_cost_usd) -
+sum(cost_usd)``. Every overhead (rejected attempts, failed calls, judge, embedding and
+compression calls) is in ``cost_usd`` with a zero baseline, so it lowers the savings; nothing is
+left out.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from langchain_costrouter.core.errors import LedgerError
+from langchain_costrouter.core.ledger import CostRecord, SQLiteLedger
+
+__all__ = [
+    "BREAKDOWN_DIMENSIONS",
+    "BreakdownRow",
+    "KindTokens",
+    "LedgerReport",
+    "Overhead",
+    "ReportTotals",
+    "build_report",
+    "read_ledger",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Breakdown names of :attr:`LedgerReport.breakdowns`, in display order.
+BREAKDOWN_DIMENSIONS: tuple[str, ...] = ("day", "model", "tier", "task", "tenant")
+
+_ANSWER_OUTCOMES = frozenset({"accepted", "served", "unrated"})
+_ANSWER_KINDS = frozenset({"completion", "batch", "cache_hit"})
+_CALL_KINDS = frozenset({"completion", "batch"})
+_REL_TOL = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class KindTokens:
+    """Tokens spent by one record kind.
+
+    Attributes:
+        kind: ``completion``, ``judge``, ``embedding``, ``compression``, ``batch`` or ``cache_hit``.
+        records: Number of records of that kind.
+    """
+
+    kind: str
+    records: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        """Input plus output tokens (cached and reasoning tokens are already inside them)."""
+        return self.input_tokens + self.output_tokens
+
+
+@dataclass(frozen=True, slots=True)
+class Overhead:
+    """Spend an always-premium app would not have had (all of it has a zero baseline).
+
+    Attributes:
+        rejected_usd: Answers that failed their quality gate and were not served.
+        error_usd: Calls that failed (usually 0: providers rarely bill a failed call).
+        judge_usd: LLM-judge gate calls.
+        embedding_usd: Embedding calls (semantic cache, embedding gates).
+        compression_usd: Prompt compression calls.
+    """
+
+    rejected_usd: float = 0.0
+    error_usd: float = 0.0
+    judge_usd: float = 0.0
+    embedding_usd: float = 0.0
+    compression_usd: float = 0.0
+
+    @property
+    def total_usd(self) -> float:
+        """All overheads together."""
+        return self.rejected_usd + self.error_usd + self.judge_usd + self.embedding_usd + self.compression_usd
+
+
+@dataclass(frozen=True, slots=True)
+class BreakdownRow:
+    """Spend of one value of a breakdown dimension (one model, one tier, one day...).
+
+    Attributes:
+        key: The value (``None`` when records carry none, e.g. no task).
+        records: Ledger records.
+        calls: Provider calls (cache hits and zero-cost bookkeeping records excluded).
+        requests: Distinct request ids.
+        cost_usd: What was paid.
+        baseline_usd: What an always-premium app would have paid.
+        savings_usd: ``baseline_usd - cost_usd``.
+        savings_pct: Savings as a percentage of the baseline (``None`` without a baseline).
+    """
+
+    key: str | None
+    records: int
+    calls: int
+    requests: int
+    cost_usd: float
+    baseline_usd: float
+    savings_usd: float
+    savings_pct: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class ReportTotals:
+    """Whole-ledger figures of a report.
+
+    Attributes:
+        requests: Distinct request ids.
+        records: Ledger records.
+        calls: Provider calls (cache hits and zero-cost bookkeeping records excluded).
+        answered: Requests with an answer record (accepted, served, unrated or a cache hit).
+        cost_usd: Everything paid, overheads included.
+        baseline_usd: What an always-premium app would have paid.
+        savings_usd: ``baseline_usd - cost_usd``.
+        savings_pct: Savings as a percentage of the baseline (``None`` without a baseline).
+        overhead: Spend with no baseline, split by cause.
+        errors: Records of failed calls.
+        unpriced: Records whose price was unknown (``extra["price_error"]``), logged at $0.
+        unpriced_baseline: Records whose premium baseline could not be priced.
+        cache_hits: Answers served from the cache.
+        cache_savings_usd: Baseline of cache hits minus what they cost.
+        escalation_rate: Share of answered requests answered after escalating (step > 0).
+        premium_call_share: Share of completion calls made on the premium model or tier
+            (``None`` when the premium model is unknown or there were no calls).
+        premium: The premium model or tier used for ``premium_call_share``.
+        tokens: Tokens by record kind.
+    """
+
+    requests: int = 0
+    records: int = 0
+    calls: int = 0
+    answered: int = 0
+    cost_usd: float = 0.0
+    baseline_usd: float = 0.0
+    savings_usd: float = 0.0
+    savings_pct: float | None = None
+    overhead: Overhead = field(default_factory=Overhead)
+    errors: int = 0
+    unpriced: int = 0
+    unpriced_baseline: int = 0
+    cache_hits: int = 0
+    cache_savings_usd: float = 0.0
+    escalation_rate: float | None = None
+    premium_call_share: float | None = None
+    premium: str | None = None
+    tokens: tuple[KindTokens, ...] = ()
+
+    @property
+    def overhead_usd(self) -> float:
+        """All overheads together."""
+        return self.overhead.total_usd
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerReport:
+    """A report over a time window of the ledger.
+
+    Attributes:
+        since: Start of the window (epoch seconds, inclusive) or ``None``.
+        until: End of the window (epoch seconds, exclusive) or ``None``.
+        first_ts: Time of the first record in the window.
+        last_ts: Time of the last record in the window.
+        totals: Whole-window figures.
+        breakdowns: Rows per dimension (see :data:`BREAKDOWN_DIMENSIONS`); days in date order,
+            the other dimensions by decreasing cost.
+    """
+
+    since: float | None
+    until: float | None
+    first_ts: float | None
+    last_ts: float | None
+    totals: ReportTotals
+    breakdowns: Mapping[str, tuple[BreakdownRow, ...]]
+
+    @property
+    def empty(self) -> bool:
+        """Whether the window holds no record."""
+        return self.totals.records == 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (times as ISO 8601 UTC strings, money in dollars)."""
+        t = self.totals
+        o = t.overhead
+        return {
+            "window": {
+                "since": _iso(self.since),
+                "until": _iso(self.until),
+                "first_record": _iso(self.first_ts),
+                "last_record": _iso(self.last_ts),
+            },
+            "totals": {
+                "requests": t.requests,
+                "records": t.records,
+                "calls": t.calls,
+                "answered": t.answered,
+                "cost_usd": t.cost_usd,
+                "baseline_usd": t.baseline_usd,
+                "savings_usd": t.savings_usd,
+                "savings_pct": t.savings_pct,
+                "overhead_usd": t.overhead_usd,
+                "overhead": {
+                    "rejected_usd": o.rejected_usd,
+                    "error_usd": o.error_usd,
+                    "judge_usd": o.judge_usd,
+                    "embedding_usd": o.embedding_usd,
+                    "compression_usd": o.compression_usd,
+                },
+                "errors": t.errors,
+                "unpriced": t.unpriced,
+                "unpriced_baseline": t.unpriced_baseline,
+                "cache_hits": t.cache_hits,
+                "cache_savings_usd": t.cache_savings_usd,
+                "escalation_rate": t.escalation_rate,
+                "premium_call_share": t.premium_call_share,
+                "premium": t.premium,
+                "tokens": {
+                    k.kind: {
+                        "records": k.records,
+                        "input_tokens": k.input_tokens,
+                        "output_tokens": k.output_tokens,
+                        "cached_tokens": k.cached_tokens,
+                        "cache_write_tokens": k.cache_write_tokens,
+                        "reasoning_tokens": k.reasoning_tokens,
+                        "total_tokens": k.total_tokens,
+                    }
+                    for k in t.tokens
+                },
+            },
+            "breakdowns": {
+                dim: [
+                    {
+                        "key": r.key,
+                        "records": r.records,
+                        "calls": r.calls,
+                        "requests": r.requests,
+                        "cost_usd": r.cost_usd,
+                        "baseline_usd": r.baseline_usd,
+                        "savings_usd": r.savings_usd,
+                        "savings_pct": r.savings_pct,
+                    }
+                    for r in rows
+                ]
+                for dim, rows in self.breakdowns.items()
+            },
+        }
+
+
+def _iso(ts: float | None) -> str | None:
+    return None if ts is None else datetime.fromtimestamp(ts, UTC).isoformat()
+
+
+def _day(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).date().isoformat()
+
+
+def _pct(savings: float, baseline: float) -> float | None:
+    return 100.0 * savings / baseline if baseline > 0 else None
+
+
+def _is_fallback_served(r: CostRecord) -> bool:
+    """A zero-cost record that books the baseline of a best-effort answer (gate failed)."""
+    return r.outcome == "served" and r.kind in _CALL_KINDS and r.cost_usd == 0.0 and "flag" in r.extra
+
+
+def _is_call(r: CostRecord) -> bool:
+    return r.kind != "cache_hit" and not _is_fallback_served(r)
+
+
+def _served_rejects(records: list[CostRecord]) -> set[tuple[str, int]]:
+    """(request id, step) of rejected answers that were served anyway as the best effort.
+
+    Their cost paid for the answer the user got, so it is not a rejected-attempt overhead.
+    """
+    return {(r.request_id, r.escalation_step) for r in records if _is_fallback_served(r)}
+
+
+class _Bucket:
+    """Mutable accumulator behind one :class:`BreakdownRow`."""
+
+    __slots__ = ("baseline", "calls", "cost", "records", "requests")
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.calls = 0
+        self.cost = 0.0
+        self.baseline = 0.0
+        self.requests: set[str] = set()
+
+    def add(self, r: CostRecord) -> None:
+        self.records += 1
+        self.calls += _is_call(r)
+        self.cost += r.cost_usd
+        self.baseline += r.baseline_cost_usd
+        self.requests.add(r.request_id)
+
+    def row(self, key: str | None) -> BreakdownRow:
+        savings = self.baseline - self.cost
+        return BreakdownRow(
+            key,
+            self.records,
+            self.calls,
+            len(self.requests),
+            self.cost,
+            self.baseline,
+            savings,
+            _pct(savings, self.baseline),
+        )
+
+
+def _breakdown(records: list[CostRecord], dim: str) -> tuple[BreakdownRow, ...]:
+    buckets: dict[str | None, _Bucket] = defaultdict(_Bucket)
+    for r in records:
+        key = _day(r.ts) if dim == "day" else getattr(r, dim)
+        buckets[key].add(r)
+    rows = [b.row(k) for k, b in buckets.items()]
+    if dim == "day":
+        return tuple(sorted(rows, key=lambda x: x.key or ""))
+    return tuple(sorted(rows, key=lambda x: (-x.cost_usd, -x.records, x.key or "")))
+
+
+def _tokens(records: list[CostRecord]) -> tuple[KindTokens, ...]:
+    acc: dict[str, list[int]] = {}
+    for r in records:
+        a = acc.setdefault(r.kind, [0] * 6)
+        for i, v in enumerate(
+            (1, r.input_tokens, r.output_tokens, r.cached_tokens, r.cache_write_tokens, r.reasoning_tokens)
+        ):
+            a[i] += v
+    return tuple(KindTokens(kind, *vals) for kind, vals in sorted(acc.items()))
+
+
+def _overhead(records: list[CostRecord]) -> Overhead:
+    served = _served_rejects(records)
+    parts = dict.fromkeys(("rejected", "error", "judge", "embedding", "compression"), 0.0)
+    for r in records:
+        if r.kind in ("judge", "embedding", "compression"):
+            parts[r.kind] += r.cost_usd
+        elif r.outcome == "error":
+            parts["error"] += r.cost_usd
+        elif r.outcome == "rejected" and (r.request_id, r.escalation_step) not in served:
+            parts["rejected"] += r.cost_usd
+    return Overhead(**{f"{k}_usd": v for k, v in parts.items()})
+
+
+def _infer_premium(records: list[CostRecord]) -> str | None:
+    """The model whose uncached calls cost exactly their premium price (the premium model)."""
+    votes: dict[str, int] = defaultdict(int)
+    for r in records:
+        if (
+            r.kind in _CALL_KINDS
+            and r.cost_usd > 0
+            and r.cached_tokens == 0
+            and math.isclose(r.cost_usd, r.premium_cost_usd, rel_tol=_REL_TOL)
+        ):
+            votes[r.model] += 1
+    return max(votes, key=lambda m: (votes[m], m)) if votes else None
+
+
+def _request_figures(records: list[CostRecord]) -> tuple[int, float | None]:
+    """Answered requests and the share of them answered after an escalation."""
+    step: dict[str, int] = {}
+    for r in records:
+        if r.kind in _ANSWER_KINDS and r.outcome in _ANSWER_OUTCOMES:
+            step[r.request_id] = max(step.get(r.request_id, 0), r.escalation_step)
+    if not step:
+        return 0, None
+    return len(step), sum(1 for s in step.values() if s > 0) / len(step)
+
+
+def _premium_share(
+    records: list[CostRecord], premium_model: str | None, premium_tier: str | None
+) -> tuple[float | None, str | None]:
+    if premium_model is None and premium_tier is None:
+        premium_model = _infer_premium(records)
+        if premium_model is None:
+            return None, None
+    calls = [r for r in records if r.kind in _CALL_KINDS and _is_call(r)]
+    if not calls:
+        return None, premium_tier or premium_model
+
+    def on_premium(r: CostRecord) -> bool:
+        return (premium_tier is not None and r.tier == premium_tier) or (
+            premium_model is not None and _same_model(r.model, premium_model)
+        )
+
+    return sum(1 for r in calls if on_premium(r)) / len(calls), premium_tier or premium_model
+
+
+def _same_model(a: str, b: str) -> bool:
+    """Equal up to a LiteLLM provider prefix (``openai/gpt-4o`` is ``gpt-4o``)."""
+    return a == b or a.split("/", 1)[-1] == b.split("/", 1)[-1]
+
+
+def build_report(
+    records: Iterable[CostRecord],
+    *,
+    since: float | None = None,
+    until: float | None = None,
+    premium_model: str | None = None,
+    premium_tier: str | None = None,
+) -> LedgerReport:
+    """Aggregates ledger records into a :class:`LedgerReport`.
+
+    Args:
+        records: Ledger records, in any order.
+        since: Keep records at or after this time (epoch seconds).
+        until: Keep records strictly before this time (epoch seconds).
+        premium_model: The premium (baseline) model, for the premium-call share. When neither
+            it nor ``premium_tier`` is given, it is inferred as the model whose uncached calls
+            cost exactly their premium price.
+        premium_tier: The premium tier name (matched against ``CostRecord.tier``).
+
+    Returns:
+        The report; an empty ledger gives an empty report with zero totals.
+    """
+    rows = [r for r in records if (since is None or r.ts >= since) and (until is None or r.ts < until)]
+    rows.sort(key=lambda r: r.ts)
+    cost = sum(r.cost_usd for r in rows)
+    baseline = sum(r.baseline_cost_usd for r in rows)
+    hits = [r for r in rows if r.kind == "cache_hit"]
+    answered, escalation = _request_figures(rows)
+    share, premium = _premium_share(rows, premium_model, premium_tier)
+    totals = ReportTotals(
+        requests=len({r.request_id for r in rows}),
+        records=len(rows),
+        calls=sum(1 for r in rows if _is_call(r)),
+        answered=answered,
+        cost_usd=cost,
+        baseline_usd=baseline,
+        savings_usd=baseline - cost,
+        savings_pct=_pct(baseline - cost, baseline),
+        overhead=_overhead(rows),
+        errors=sum(1 for r in rows if r.outcome == "error"),
+        unpriced=sum(1 for r in rows if "price_error" in r.extra),
+        unpriced_baseline=sum(1 for r in rows if "baseline_price_error" in r.extra),
+        cache_hits=len(hits),
+        cache_savings_usd=sum(r.baseline_cost_usd - r.cost_usd for r in hits),
+        escalation_rate=escalation,
+        premium_call_share=share,
+        premium=premium,
+        tokens=_tokens(rows),
+    )
+    if totals.unpriced:
+        logger.info("%d ledger record(s) have no known price and count as $0", totals.unpriced)
+    return LedgerReport(
+        since=since,
+        until=until,
+        first_ts=rows[0].ts if rows else None,
+        last_ts=rows[-1].ts if rows else None,
+        totals=totals,
+        breakdowns={dim: _breakdown(rows, dim) for dim in BREAKDOWN_DIMENSIONS},
+    )
+
+
+def read_ledger(path: str | Path, *, since: float | None = None, until: float | None = None) -> list[CostRecord]:
+    """Reads the records of an existing SQLite ledger file.
+
+    Unlike :class:`SQLiteLedger`, which creates a missing file, a report must not invent an
+    empty ledger when the path is wrong.
+
+    Raises:
+        LedgerError: The file does not exist, is not a file, or is not a readable ledger.
+    """
+    p = Path(path)
+    if not p.exists():
+        msg = f"ledger file not found: {p}"
+        raise LedgerError(msg)
+    if not p.is_file():
+        msg = f"ledger path is not a file: {p}"
+        raise LedgerError(msg)
+    ledger = SQLiteLedger(p)
+    try:
+        return ledger.records(since=since, until=until)
+    finally:
+        ledger.close()
