@@ -59,6 +59,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds (5)")
     p.add_argument("--seed", type=int, default=0, help="seed of the fold shuffles (0)")
     p.add_argument(
+        "--margin-z",
+        type=float,
+        default=1.0,
+        help="thresholds clear the target by this many standard errors (1.0; 0 = exactly at the target)",
+    )
+    p.add_argument(
         "--prices",
         nargs="+",
         default=[],
@@ -86,7 +92,9 @@ def run(args: argparse.Namespace) -> int:
     book = PriceBook(overrides)
     book.known([args.cheap, args.premium])  # fail before any work when a price is unknown
     data = load_routellm_csv(args.data, [args.cheap, args.premium])
-    res = calibrate(data, args.cheap, args.premium, args.target_quality, args.folds, book, seed=args.seed)
+    res = calibrate(
+        data, args.cheap, args.premium, args.target_quality, args.folds, book, seed=args.seed, margin_z=args.margin_z
+    )
     path = res.gate.save(args.out)
 
     console = Console()

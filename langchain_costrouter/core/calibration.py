@@ -159,12 +159,13 @@ def _select_threshold(
     folds: int,
     seed: int,
     c: float,
+    margin_z: float,
 ) -> float:
     """Threshold for a gate fitted on ``idx``, chosen on inner-CV scores of ``idx`` only."""
     inner = kfold_indices(q_cheap[idx], folds, seed + 1)
     scores = _oof_scores(feats.take(idx), q_cheap[idx], spec, inner, c)
     sub = ItemCosts(costs.cheap_usd[idx], costs.premium_usd[idx])
-    return choose_threshold(scores, q_cheap[idx], q_premium[idx], sub, target)
+    return choose_threshold(scores, q_cheap[idx], q_premium[idx], sub, target, margin_z=margin_z)
 
 
 def calibrate(  # noqa: PLR0917 - positional order of the documented API (data, cheap, premium, target, folds, prices)
@@ -178,6 +179,7 @@ def calibrate(  # noqa: PLR0917 - positional order of the documented API (data, 
     spec: FeatureSpec | None = None,
     C: float = 0.1,  # noqa: N803 - scikit-learn's name
     seed: int = 0,
+    margin_z: float = 1.0,
     heuristic_min_chars: int = HEURISTIC_MIN_CHARS,
     heuristic_min_overlap: float = HEURISTIC_MIN_OVERLAP,
 ) -> CalibrationResult:
@@ -193,6 +195,9 @@ def calibrate(  # noqa: PLR0917 - positional order of the documented API (data, 
         spec: Features to use (default :class:`FeatureSpec`).
         C: Inverse L2 regularisation of the logistic regression.
         seed: Seed of the fold shuffles.
+        margin_z: Thresholds must clear the target by this many standard errors of the
+            quality gap on the items they are chosen on (0: exactly at the target, which new
+            items miss about half of the time; 1: about 84 % one-sided confidence).
         heuristic_min_chars: Parameter of the seed-like heuristic baseline.
         heuristic_min_overlap: Parameter of the seed-like heuristic baseline.
 
@@ -223,7 +228,9 @@ def calibrate(  # noqa: PLR0917 - positional order of the documented API (data, 
     fold_of = np.full(len(data), -1, dtype=np.intp)
     fold_results = []
     for i, (tr, te) in enumerate(splits):
-        thr = _select_threshold(feats, tr, qc, qp, costs, spec=sp, target=target_quality, folds=folds, seed=seed, c=C)
+        thr = _select_threshold(
+            feats, tr, qc, qp, costs, spec=sp, target=target_quality, folds=folds, seed=seed, c=C, margin_z=margin_z
+        )
         model = GateModel.fit(feats.take(tr), qc[tr], sp, C=C)
         oof[te] = model.predict_proba(feats.take(te))
         escalate[te] = oof[te] < thr
@@ -245,7 +252,7 @@ def calibrate(  # noqa: PLR0917 - positional order of the documented API (data, 
     if np.isnan(oof).any():  # pragma: no cover - the test folds partition the items
         msg = "cross-validation left items unscored"
         raise GateError(msg)
-    threshold = choose_threshold(oof, qc, qp, costs, target_quality)
+    threshold = choose_threshold(oof, qc, qp, costs, target_quality, margin_z=margin_z)
     final = GateModel.fit(feats, qc, sp, C=C)
     report = evaluate_policies(
         data,
@@ -270,7 +277,11 @@ def calibrate(  # noqa: PLR0917 - positional order of the documented API (data, 
         "target_quality": target_quality,
         "folds": folds,
         "seed": seed,
-        "threshold_rule": "lowest-cost threshold reaching target_quality x premium quality on out-of-fold scores",
+        "margin_z": margin_z,
+        "threshold_rule": (
+            "lowest-cost threshold reaching target_quality x premium quality + margin_z standard errors, "
+            "on out-of-fold scores"
+        ),
         "cv": {
             "quality_vs_premium": cv.quality_vs_premium,
             "cost_vs_premium": cv.cost_vs_premium,

@@ -80,6 +80,8 @@ def test_choose_threshold_is_the_cheapest_cut_reaching_the_target() -> None:
     assert choose_threshold(scores, qc, qp, costs, 0.8) <= t
     assert choose_threshold(scores, qc, qp, costs, 0.5) == 0.0
     assert choose_threshold(scores, qc, qp, costs, 1.2) == 1.0
+    # A safety margin (in standard errors of the quality gap) never lowers the threshold.
+    assert choose_threshold(scores, qc, qp, costs, 0.8, margin_z=1.0) >= choose_threshold(scores, qc, qp, costs, 0.8)
 
 
 def test_policy_replay_baselines_and_apgr() -> None:
