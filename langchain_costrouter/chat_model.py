@@ -18,9 +18,12 @@ sees a rejected answer (the first token arrives once the cheap answer is complet
 tier streams token by token. With ``cascade.buffer_streams: false`` the first tier streams
 directly and escalation happens only on errors raised before its first token.
 
-Inner tier calls are made without the caller's callbacks, so LangChain's usage handler sees one
-LLM call per request (the served answer, under its own ``model_name``) and never counts tokens
-twice; the ledger and ``response_metadata["costrouter"]["attempts"]`` hold every attempt.
+Tier models are called through their raw ``_generate`` / ``_stream`` methods, outside LangChain's
+callback system: a caller's handlers (LangChain's usage handler, tracers, ours) see one LLM run
+per request, the served answer under its own ``model_name``, and never count tokens twice. The
+ledger and ``response_metadata["costrouter"]["attempts"]`` hold every attempt, rejected ones
+included. (The tier models' own LLM caches and rate limiters are bypassed for the same reason;
+use the router's cache instead.)
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableBinding
 from pydantic import ConfigDict, Field, PrivateAttr
 
 from langchain_costrouter._convert import completion_from_message, openai_tools, request_from_messages, strip_chunk
@@ -178,22 +181,32 @@ class ChatCostRouter(BaseChatModel):
 
     # ------------------------------------------------------------------ helpers
     def _request(self, messages: list[BaseMessage], run_manager: Any, kwargs: Mapping[str, Any]) -> ChatRequest:
+        if "model" in kwargs:
+            msg = (
+                "ChatCostRouter chooses the model of each call; a per-call 'model' override is not "
+                "supported (change the config's tiers, or pass tier_models)"
+            )
+            raise ValueError(msg)
         meta = dict(getattr(run_manager, "metadata", None) or {})
         tenant = next((str(meta[k]) for k in _TENANT_KEYS if meta.get(k)), None)
         tenant = tenant or self.tenant or self.config.ledger.tenant
         return request_from_messages(messages, tenant=tenant, kwargs=kwargs)
 
-    def _tier_call(
-        self, step: TierStep, stop: list[str] | None, kwargs: Mapping[str, Any]
-    ) -> tuple[Any, dict[str, Any]]:
-        model: Any = self._models[step.tier.name]
+    def _tier_call(self, step: TierStep, kwargs: Mapping[str, Any]) -> tuple[BaseChatModel, dict[str, Any]]:
+        """The tier's chat model and the kwargs of its raw ``_generate``/``_stream`` call.
+
+        Tools go through the tier model's own ``bind_tools`` (so any provider's tool format
+        works); the binding's kwargs are then passed to the raw call.
+        """
+        model = self._models[step.tier.name]
         call_kwargs = dict(kwargs)
+        call_kwargs.pop("ls_structured_output_format", None)
         tools = call_kwargs.pop("tools", None)
         tool_choice = call_kwargs.pop("tool_choice", None)
         if tools:
-            model = model.bind_tools(tools, tool_choice=tool_choice) if tool_choice else model.bind_tools(tools)
-        if stop:
-            call_kwargs["stop"] = stop
+            bound = model.bind_tools(tools, tool_choice=tool_choice) if tool_choice else model.bind_tools(tools)
+            if isinstance(bound, RunnableBinding):
+                call_kwargs = {**bound.kwargs, **call_kwargs}
         if _wants_logprobs(step.tier.gate):
             call_kwargs.setdefault("logprobs", True)
         return model, call_kwargs
@@ -239,10 +252,10 @@ class ChatCostRouter(BaseChatModel):
         request = self._request(messages, run_manager, kwargs)
         run = self._runtime.engine.start(request)
         while (step := run.next_step()) is not None:
-            model, call_kwargs = self._tier_call(step, stop, kwargs)
+            model, call_kwargs = self._tier_call(step, kwargs)
             t0 = time.perf_counter()
             try:
-                msg = model.invoke(messages, **call_kwargs)
+                msg = _message_of(model._generate(messages, stop=stop, **call_kwargs))
             except Exception as exc:
                 run.on_error(step, exc, (time.perf_counter() - t0) * 1000)
                 continue
@@ -259,10 +272,10 @@ class ChatCostRouter(BaseChatModel):
         request = self._request(messages, run_manager, kwargs)
         run = self._runtime.engine.start(request)
         while (step := run.next_step()) is not None:
-            model, call_kwargs = self._tier_call(step, stop, kwargs)
+            model, call_kwargs = self._tier_call(step, kwargs)
             t0 = time.perf_counter()
             try:
-                msg = await model.ainvoke(messages, **call_kwargs)
+                msg = _message_of(await model._agenerate(messages, stop=stop, **call_kwargs))
             except Exception as exc:
                 run.on_error(step, exc, (time.perf_counter() - t0) * 1000)
                 continue
@@ -292,21 +305,20 @@ class ChatCostRouter(BaseChatModel):
         run = self._runtime.engine.start(request)
         emit = _emitter(run_manager.on_llm_new_token if run_manager else None)
         while (step := run.next_step()) is not None:
-            model, call_kwargs = self._tier_call(step, stop, kwargs)
+            model, call_kwargs = self._tier_call(step, kwargs)
             direct = self._streams_directly(step)
             chunks: list[AIMessageChunk] = []
             t0 = time.perf_counter()
             try:
-                for part in model.stream(messages, **call_kwargs):
+                for gen in model._stream(messages, stop=stop, **call_kwargs):
+                    part = _chunk_of(gen)
                     chunks.append(part)
                     if direct:
                         yield emit(strip_chunk(part))
             except Exception as exc:
-                latency = (time.perf_counter() - t0) * 1000
+                run.on_error(step, exc, (time.perf_counter() - t0) * 1000)
                 if chunks and direct:
-                    run.on_error(step, exc, latency)
                     raise  # tokens were already sent: nothing can escalate this stream
-                run.on_error(step, exc, latency)
                 continue
             latency = (time.perf_counter() - t0) * 1000
             completion = completion_from_message(_aggregate(chunks), model=step.tier.model)
@@ -331,12 +343,13 @@ class ChatCostRouter(BaseChatModel):
         request = self._request(messages, run_manager, kwargs)
         run = self._runtime.engine.start(request)
         while (step := run.next_step()) is not None:
-            model, call_kwargs = self._tier_call(step, stop, kwargs)
+            model, call_kwargs = self._tier_call(step, kwargs)
             direct = self._streams_directly(step)
             chunks: list[AIMessageChunk] = []
             t0 = time.perf_counter()
             try:
-                async for part in model.astream(messages, **call_kwargs):
+                async for gen in model._astream(messages, stop=stop, **call_kwargs):
+                    part = _chunk_of(gen)
                     chunks.append(part)
                     if direct:
                         out = ChatGenerationChunk(message=strip_chunk(part))
@@ -384,6 +397,26 @@ class ChatCostRouter(BaseChatModel):
                 )
             )
         yield self._final_chunk(result)
+
+
+def _message_of(result: ChatResult) -> AIMessage:
+    """The first generation's message, with its ``generation_info`` folded into metadata."""
+    gen = result.generations[0]
+    msg = gen.message
+    if not isinstance(msg, AIMessage):
+        msg = AIMessage(content=msg.content)
+    info = dict(gen.generation_info or {})
+    if info:
+        msg.response_metadata = {**info, **(msg.response_metadata or {})}
+    return msg
+
+
+def _chunk_of(gen: ChatGenerationChunk) -> AIMessageChunk:
+    msg = gen.message
+    chunk = msg if isinstance(msg, AIMessageChunk) else AIMessageChunk(content=msg.content)
+    if gen.generation_info:
+        chunk.response_metadata = {**gen.generation_info, **(chunk.response_metadata or {})}
+    return chunk
 
 
 def _json(value: Any) -> str:
