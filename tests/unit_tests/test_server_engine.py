@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -257,3 +259,18 @@ def test_parse_quality() -> None:
     assert parse_quality(" ") is None
     with pytest.raises(ValueError, match="outside"):
         parse_quality("2")
+
+
+@pytest.mark.parametrize("framework", ["langchain_core", "langchain_openai", "litellm", "openai"])
+def test_server_is_framework_neutral(framework: str) -> None:
+    code = (
+        "import sys\n"
+        "import langchain_costrouter.server, langchain_costrouter.cli.serve_local\n"
+        "from langchain_costrouter.server._engine import ScriptResponder\n"
+        "from langchain_costrouter.server._request import parse_chat_call\n"
+        "call = parse_chat_call({'model': 'm', 'messages': [{'role': 'user', 'content': 'hi'}]})\n"
+        "ScriptResponder(langchain_costrouter.server.Script()).plan(call).compose(call)\n"
+        f"assert {framework!r} not in sys.modules\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
