@@ -54,7 +54,7 @@ def resolve_model_name(model: str, known: Mapping[str, Any]) -> str | None:
 
 @dataclass(frozen=True, slots=True)
 class ReplyRule:
-    """A reply chosen when the last user message matches.
+    """A reply chosen when the last user message matches (both matchers, when both are given).
 
     Attributes:
         reply: The answer (``{{user}}`` is replaced by the last user message).
