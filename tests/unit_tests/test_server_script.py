@@ -273,3 +273,17 @@ def test_fault_countdown_is_deterministic() -> None:
     state.reset()
     assert state.pick("m", specs) == specs[0]
     assert FaultState().pick("m", ()) is None
+
+
+def test_the_documented_script_parses_and_counts_down_as_documented() -> None:
+    import re
+
+    import yaml
+
+    doc = (Path(__file__).parents[2] / "docs" / "local_server.md").read_text(encoding="utf-8")
+    block = re.findall(r"```yaml\n(.*?)```", doc, re.DOTALL)[0]
+    script = Script.from_dict(yaml.safe_load(block))
+    faults = script.models["cheap-model"].faults
+    state = FaultState()
+    kinds = [f.kind if f else None for f in (state.pick("cheap-model", faults) for _ in range(11))]
+    assert kinds == ["429", None, None, "500", None, "timeout", None, "broken_stream", None, "slow", "slow"]
