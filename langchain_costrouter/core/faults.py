@@ -14,6 +14,7 @@ __all__ = ["classify_error"]
 
 _BY_NAME: tuple[tuple[str, str], ...] = (
     ("ContextWindowExceededError", "context_window"),
+    ("ContextOverflowError", "context_window"),
     ("ContentPolicyViolationError", "refusal"),
     ("RateLimitError", "rate_limit"),
     ("APITimeoutError", "timeout"),
