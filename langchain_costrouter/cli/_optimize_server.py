@@ -1,0 +1,143 @@
+"""Scripted models for compression and batching, served by the local OpenAI-compatible server.
+
+Used by ``costrouter bench savings`` and the integration tests; deterministic so figures can be
+rerun. :class:`OptimizeResponder` plugs into :class:`~langchain_costrouter.server.LocalOpenAIServer`
+(any object with ``plan`` and ``model_names`` is a responder):
+
+- the **compressor** model finds the ``TEXT:`` block of a compression prompt and keeps an evenly
+  spread ``ratio`` share of its prose words, copying every ``[P0]``-style placeholder (or, with
+  ``lose_placeholders``, dropping them, to exercise the fallback);
+- any other model answers a **batch** prompt (``QUESTIONS:`` + a JSON list) with
+  ``{"answers": [...]}``, except the ids in ``malformed`` (answer ``null`` the first
+  ``malformed_times`` times an id is seen) and ``missing`` (left out);
+- a plain question gets :func:`answer_for` the question, the same text a batch would hold, so
+  batched and unbatched runs produce the same answer tokens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Collection
+
+from langchain_costrouter.core.tokens import encoding_for_model
+from langchain_costrouter.server._engine import Draft, Plan
+from langchain_costrouter.server._request import ChatCall
+
+__all__ = ["ANSWER_WORDS", "OptimizeResponder", "answer_for", "shorten"]
+
+ANSWER_WORDS = 40
+_PLACEHOLDER = re.compile(r"\[[A-Z][A-Z0-9_]*\d+\]")
+_RATIO = re.compile(r"\((\d+)% of the prose\)")
+_VOCAB_TEXT = (
+    "the answer depends on the context given above and on the figures in the question so we "
+    "consider each part carefully then combine them into a short clear and complete reply"
+)
+_VOCAB = tuple(_VOCAB_TEXT.split())
+
+
+def shorten(masked: str, ratio: float, *, keep_placeholders: bool = True) -> str:
+    """Keeps an evenly spread ``ratio`` share of the prose words of ``masked``.
+
+    Placeholders are always kept (or always dropped when ``keep_placeholders`` is false).
+    """
+    out: list[str] = []
+    prose_index = 0
+    for word in masked.split():
+        if _PLACEHOLDER.search(word):
+            if keep_placeholders:
+                out.append(word)
+            else:
+                rest = _PLACEHOLDER.sub("", word)
+                if rest:
+                    out.append(rest)
+            continue
+        if int((prose_index + 1) * ratio) > int(prose_index * ratio):
+            out.append(word)
+        prose_index += 1
+    return " ".join(out)
+
+
+def answer_for(question: str, words: int = ANSWER_WORDS) -> str:
+    """A deterministic answer of ``words`` words to ``question``."""
+    seed = int(hashlib.sha256(question.encode("utf-8")).hexdigest()[:8], 16)
+    picked = [_VOCAB[(seed + 7 * i) % len(_VOCAB)] for i in range(words)]
+    return (" ".join(picked) + ".").capitalize()
+
+
+class OptimizeResponder:
+    """A local-server responder for compressor and batch-answering models.
+
+    Args:
+        compressor_models: Model names that act as compressors.
+        lose_placeholders: The compressor drops placeholders (its rewrites must be discarded).
+        malformed: Item ids answered with ``null`` in a batch.
+        malformed_times: How many times each malformed id is answered badly (then well).
+        missing: Item ids left out of batch answers (every time).
+        answer_words: Length of every answer.
+    """
+
+    system_fingerprint = "fp_costrouter_optimize"
+
+    def __init__(
+        self,
+        *,
+        compressor_models: Collection[str] = ("compressor",),
+        lose_placeholders: bool = False,
+        malformed: Collection[str] = (),
+        malformed_times: int = 1,
+        missing: Collection[str] = (),
+        answer_words: int = ANSWER_WORDS,
+    ) -> None:
+        self.compressor_models = {m.split("/", 1)[-1] for m in compressor_models}
+        self.lose_placeholders = lose_placeholders
+        self.malformed = set(malformed)
+        self.malformed_times = malformed_times
+        self.missing = set(missing)
+        self.answer_words = answer_words
+        self._seen: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def model_names(self) -> list[str]:
+        """The compressor models (every other name answers too)."""
+        return sorted(self.compressor_models)
+
+    def plan(self, call: ChatCall) -> Plan:
+        """Serves ``call`` (never fails: every model name answers)."""
+        return Plan(key=call.model, compose=self._compose, encoding=encoding_for_model(call.model))
+
+    def _compose(self, call: ChatCall) -> Draft:
+        text = call.user_text
+        if call.model.split("/", 1)[-1] in self.compressor_models:
+            return Draft(self._compress(text))
+        if "QUESTIONS:" in text:
+            return Draft(self._batch(text))
+        return Draft(answer_for(text, self.answer_words))
+
+    def _compress(self, prompt: str) -> str:
+        body = prompt.split("TEXT:\n", 1)[-1]
+        m = _RATIO.search(prompt)
+        ratio = int(m.group(1)) / 100 if m else 0.5
+        return shorten(body, ratio, keep_placeholders=not self.lose_placeholders)
+
+    def _batch(self, prompt: str) -> str:
+        try:
+            questions = json.loads(prompt.split("QUESTIONS:\n", 1)[1])
+        except (IndexError, ValueError):
+            return "I could not read the questions."
+        answers: list[dict[str, object]] = []
+        for q in questions:
+            qid = str(q.get("id"))
+            with self._lock:
+                self._seen[qid] += 1
+                seen = self._seen[qid]
+            if qid in self.missing:
+                continue
+            if qid in self.malformed and seen <= self.malformed_times:
+                answers.append({"id": qid, "answer": None})
+                continue
+            answers.append({"id": qid, "answer": answer_for(str(q.get("question", "")), self.answer_words)})
+        return json.dumps({"answers": answers}, ensure_ascii=False)

@@ -1,0 +1,415 @@
+"""Multi-question batching: N independent questions in one structured call, demultiplexed by id.
+
+The questions share one system prompt (sent once, byte-stable) and go out as a JSON list of
+``{"id", "question"}``; the model must answer with ``{"answers": [{"id", "answer"}]}`` (a JSON
+schema ``response_format``). :func:`demux` maps the answers back by id with a count check and
+never guesses: a missing, duplicated, empty or malformed answer marks only that item as failed,
+and only failed items are sent again, in a smaller batch (a reply that cannot be parsed at all
+splits its batch in halves). After ``max_attempts`` calls an item is reported as failed.
+
+Every call's real cost is split between the items it carried, by each item's share of the
+call's tokens (its question plus an equal part of the shared prompt; its answer plus an equal
+part of the JSON overhead), priced at the model's rates; the last item takes the rounding
+remainder, so one call's ``kind="batch"`` ledger records add up to exactly that call's cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_costrouter.core.accounting import CostAccountant
+from langchain_costrouter.core.batch_format import (
+    BATCH_INSTRUCTIONS,
+    BatchItem,
+    Demuxed,
+    batch_response_format,
+    demux,
+    make_items,
+    pack_batch,
+    split_by_weight,
+)
+from langchain_costrouter.core.client import ModelClient
+from langchain_costrouter.core.config import BatchingConfig
+from langchain_costrouter.core.errors import ConfigError
+from langchain_costrouter.core.pricing import ModelPrice, PriceBook
+from langchain_costrouter.core.tokens import count_message_tokens, count_tokens, encoding_for_model
+from langchain_costrouter.core.types import Completion
+from langchain_costrouter.core.usage import Usage
+
+__all__ = [
+    "BATCH_INSTRUCTIONS",
+    "BatchCall",
+    "BatchItem",
+    "BatchReport",
+    "BatchRunner",
+    "Demuxed",
+    "ItemResult",
+    "arun_batch",
+    "batch_response_format",
+    "demux",
+    "make_items",
+    "pack_batch",
+    "run_batch",
+    "split_by_weight",
+]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ItemResult:
+    """The outcome of one question.
+
+    Attributes:
+        answer: The answer, or ``None`` when every attempt failed.
+        error: Why the last attempt failed, when ``answer`` is ``None``.
+        attempts: Calls this item took part in.
+        cost_usd: Its share of those calls.
+        usage: Its share of their tokens.
+    """
+
+    id: str
+    question: str
+    answer: str | None
+    request_id: str
+    error: str | None = None
+    attempts: int = 0
+    cost_usd: float = 0.0
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchCall:
+    """One model call of a batch job."""
+
+    index: int
+    item_ids: tuple[str, ...]
+    model: str
+    usage: Usage
+    cost_usd: float
+    latency_ms: float = 0.0
+    answered: int = 0
+    problems: tuple[str, ...] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchReport:
+    """A finished batch job: one result per question (input order) and every call made."""
+
+    batch_id: str
+    results: tuple[ItemResult, ...]
+    calls: tuple[BatchCall, ...]
+
+    @property
+    def answers(self) -> list[str | None]:
+        """Answers in input order (``None`` for failed items)."""
+        return [r.answer for r in self.results]
+
+    @property
+    def total_cost_usd(self) -> float:
+        """What the calls cost."""
+        return sum(c.cost_usd for c in self.calls)
+
+    @property
+    def usage(self) -> Usage:
+        """Tokens of every call."""
+        total = Usage()
+        for c in self.calls:
+            total = total + c.usage
+        return total
+
+    @property
+    def failed(self) -> list[ItemResult]:
+        """Items without an answer."""
+        return [r for r in self.results if r.answer is None]
+
+
+class _Job:
+    """Book-keeping of one batch job (shared by the sync and async runners)."""
+
+    def __init__(self, runner: BatchRunner, items: Sequence[BatchItem]) -> None:
+        self.runner = runner
+        self.items = list(items)
+        self.batch_id = uuid.uuid4().hex[:12]
+        self.attempts = dict.fromkeys((it.id for it in items), 0)
+        self.answers: dict[str, str] = {}
+        self.errors: dict[str, str] = {}
+        self.costs = dict.fromkeys(self.attempts, 0.0)
+        self.usages = {k: Usage() for k in self.attempts}
+        self.calls: list[BatchCall] = []
+        size = runner.config.max_batch
+        self.wave: list[list[BatchItem]] = [self.items[i : i + size] for i in range(0, len(self.items), size)]
+
+    def settle(self, chunk: list[BatchItem], reply: Completion | None, error: str | None, latency_ms: float) -> None:
+        """Demuxes one reply, attributes its cost, and queues the items to retry."""
+        for it in chunk:
+            self.attempts[it.id] += 1
+        if reply is None:
+            result = Demuxed({}, dict.fromkeys((it.id for it in chunk), f"call failed: {error}"), (), 0, False)
+            usage, model = Usage(), self.runner.client.model
+        else:
+            result = demux(reply.text, chunk)
+            usage, model = reply.usage, reply.model or self.runner.client.model
+        cost = self.runner.call_cost(model, usage)
+        call = BatchCall(
+            len(self.calls),
+            tuple(it.id for it in chunk),
+            model,
+            usage,
+            cost,
+            latency_ms,
+            len(result.answers),
+            result.problems,
+            error,
+        )
+        self.calls.append(call)
+        self.runner.attribute(self, call, chunk, result)
+        self.answers.update(result.answers)
+        retry = [
+            it for it in chunk if it.id in result.failed and self.attempts[it.id] < self.runner.config.max_attempts
+        ]
+        for it in chunk:
+            if it.id in result.failed:
+                self.errors[it.id] = result.failed[it.id]
+        if not retry:
+            return
+        if not result.parsed and len(retry) > 1:
+            half = len(retry) // 2
+            self.wave.extend([retry[:half], retry[half:]])
+        else:
+            self.wave.append(retry)
+
+    def report(self) -> BatchReport:
+        results = tuple(
+            ItemResult(
+                it.id,
+                it.question,
+                self.answers.get(it.id),
+                it.request_id,
+                None if it.id in self.answers else self.errors.get(it.id, "not answered"),
+                self.attempts[it.id],
+                self.costs[it.id],
+                self.usages[it.id],
+            )
+            for it in self.items
+        )
+        return BatchReport(self.batch_id, results, tuple(self.calls))
+
+
+class BatchRunner:
+    """Runs batch jobs on one model.
+
+    Args:
+        client: The answering model.
+        prices: Prices the calls (default: the accountant's).
+        accountant: Where the per-item records go (optional).
+        config: ``max_batch``, ``max_attempts``, ``max_tokens_per_item``.
+        system_prompt: The shared system prompt, sent byte-for-byte in every call.
+        tenant: Ledger tenant.
+        task: Ledger task tag.
+        discount: Share of the price taken off (the OpenAI Batch API's 50%); 0 for live calls.
+    """
+
+    def __init__(
+        self,
+        client: ModelClient,
+        *,
+        prices: PriceBook | None = None,
+        accountant: CostAccountant | None = None,
+        config: BatchingConfig | None = None,
+        system_prompt: str | None = None,
+        tenant: str | None = None,
+        task: str | None = None,
+        discount: float = 0.0,
+    ) -> None:
+        if prices is None and accountant is None:
+            msg = "BatchRunner needs prices or an accountant"
+            raise ConfigError("prices", msg)
+        self.client = client
+        self.prices: PriceBook = prices if prices is not None else accountant.prices  # type: ignore[union-attr]
+        self.accountant = accountant
+        self.config = config or BatchingConfig(enabled=True)
+        self.system_prompt = system_prompt
+        self.tenant = tenant
+        self.task = task
+        self.discount = discount
+
+    # ------------------------------------------------------------------ pricing
+    def call_cost(self, model: str, usage: Usage) -> float:
+        """Dollar cost of one call (after the Batch API discount, if any)."""
+        return self.prices.cost_usd(model, usage) * (1.0 - self.discount)
+
+    def _params(self, chunk: Sequence[BatchItem]) -> dict[str, Any]:
+        return {
+            "temperature": 0,
+            "max_tokens": self.config.max_tokens_per_item * len(chunk) + 64,
+            "response_format": batch_response_format(),
+        }
+
+    def attribute(self, job: _Job, call: BatchCall, chunk: Sequence[BatchItem], result: Demuxed) -> None:
+        """Splits ``call``'s tokens and cost between its items and records each share."""
+        enc = encoding_for_model(call.model)
+        n = len(chunk)
+        q_tokens = [count_tokens(json.dumps(it.question, ensure_ascii=False), enc) for it in chunk]
+        a_tokens = [count_tokens(result.answers.get(it.id, ""), enc) for it in chunk]
+        shared_in = max(0, call.usage.input_tokens - sum(q_tokens)) / n
+        shared_out = max(0, call.usage.output_tokens - sum(a_tokens)) / n
+        ins = split_by_weight(call.usage.input_tokens, [q + shared_in for q in q_tokens])
+        outs = split_by_weight(call.usage.output_tokens, [a + shared_out for a in a_tokens])
+        price = self._price(call.model)
+        weights = [i * price.input + o * price.output for i, o in zip(ins, outs, strict=True)]
+        total_w = sum(weights) or 1.0
+        shares = [call.cost_usd * w / total_w for w in weights]
+        if shares:
+            shares[-1] = call.cost_usd - sum(shares[:-1])
+        for it, i_tok, o_tok, share in zip(chunk, ins, outs, shares, strict=True):
+            usage = Usage(i_tok, o_tok)
+            job.costs[it.id] += share
+            job.usages[it.id] = job.usages[it.id] + usage
+            self._record(job, call, it, usage=usage, share=share, result=result)
+
+    def _price(self, model: str) -> ModelPrice:
+        try:
+            return self.prices.price(model)
+        except Exception:
+            return ModelPrice(1.0, 1.0, source="weights-only")
+
+    def _record(
+        self, job: _Job, call: BatchCall, item: BatchItem, *, usage: Usage, share: float, result: Demuxed
+    ) -> None:
+        if self.accountant is None:
+            return
+        answer = result.answers.get(item.id)
+        served = answer is not None
+        baseline = None
+        if answer is not None:
+            # What the unbatched app would have sent: the system prompt and this question alone.
+            enc = encoding_for_model(call.model)
+            single: list[Mapping[str, Any]] = [{"role": "user", "content": item.question}]
+            if self.system_prompt:
+                single.insert(0, {"role": "system", "content": self.system_prompt})
+            baseline = Usage(count_message_tokens(single, enc), count_tokens(answer, enc))
+        why = result.failed.get(item.id)
+        try:
+            self.accountant.record(
+                request_id=item.request_id,
+                model=call.model,
+                usage=usage,
+                kind="batch",
+                outcome="served" if served else "rejected",
+                tenant=self.tenant,
+                task=self.task,
+                latency_ms=call.latency_ms,
+                cost_usd=share,
+                baseline_usage=baseline,
+                error=why if not served else None,
+                source="batching",
+                extra={
+                    "batch_id": job.batch_id,
+                    "call_index": call.index,
+                    "item_id": item.id,
+                    "batch_size": len(call.item_ids),
+                    "attempt": job.attempts[item.id],
+                    "call_cost_usd": call.cost_usd,
+                    "discount": self.discount,
+                },
+                strict=False,
+            )
+        except Exception as exc:  # accounting never fails the job
+            logger.error("batch record failed: %s", exc)
+
+    # ------------------------------------------------------------------ running
+    def run(self, items: Sequence[BatchItem] | Sequence[str]) -> BatchReport:
+        """Answers every item, retrying failed ones alone (see the module docstring)."""
+        job = _Job(self, _as_items(items))
+        while job.wave:
+            chunk = job.wave.pop(0)
+            t0 = time.perf_counter()
+            try:
+                reply: Completion | None = self.client.complete(
+                    pack_batch(chunk, system_prompt=self.system_prompt), **self._params(chunk)
+                )
+                error = None
+            except Exception as exc:
+                reply, error = None, type(exc).__name__
+                logger.warning("batch call failed (%d items): %s", len(chunk), error)
+            job.settle(chunk, reply, error, (time.perf_counter() - t0) * 1000)
+        return job.report()
+
+    async def arun(self, items: Sequence[BatchItem] | Sequence[str], *, concurrency: int = 4) -> BatchReport:
+        """Async :meth:`run`; up to ``concurrency`` calls at once."""
+        job = _Job(self, _as_items(items))
+        sem = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(chunk: list[BatchItem]) -> None:
+            async with sem:
+                t0 = time.perf_counter()
+                try:
+                    reply: Completion | None = await self.client.acomplete(
+                        pack_batch(chunk, system_prompt=self.system_prompt), **self._params(chunk)
+                    )
+                    error = None
+                except Exception as exc:
+                    reply, error = None, type(exc).__name__
+                    logger.warning("batch call failed (%d items): %s", len(chunk), error)
+                job.settle(chunk, reply, error, (time.perf_counter() - t0) * 1000)
+
+        while job.wave:
+            wave, job.wave = job.wave, []
+            await asyncio.gather(*(one(c) for c in wave))
+        return job.report()
+
+
+def _as_items(items: Sequence[BatchItem] | Sequence[str]) -> list[BatchItem]:
+    if all(isinstance(i, BatchItem) for i in items):
+        return [i for i in items if isinstance(i, BatchItem)]
+    return make_items([str(i) for i in items])
+
+
+def run_batch(
+    questions: Sequence[str] | Sequence[BatchItem],
+    client: ModelClient,
+    *,
+    accountant: CostAccountant | None = None,
+    prices: PriceBook | None = None,
+    config: BatchingConfig | None = None,
+    system_prompt: str | None = None,
+    tenant: str | None = None,
+) -> BatchReport:
+    """The offline job API: answers ``questions`` in batches on ``client``.
+
+    Example::
+
+        report = run_batch(["What is 2+2?", "Capital of Peru?"], client, accountant=acct)
+        report.answers  # ["4", "Lima"]
+    """
+    runner = BatchRunner(
+        client, prices=prices, accountant=accountant, config=config, system_prompt=system_prompt, tenant=tenant
+    )
+    return runner.run(questions)
+
+
+async def arun_batch(
+    questions: Sequence[str] | Sequence[BatchItem],
+    client: ModelClient,
+    *,
+    accountant: CostAccountant | None = None,
+    prices: PriceBook | None = None,
+    config: BatchingConfig | None = None,
+    system_prompt: str | None = None,
+    tenant: str | None = None,
+    concurrency: int = 4,
+) -> BatchReport:
+    """Async :func:`run_batch`."""
+    runner = BatchRunner(
+        client, prices=prices, accountant=accountant, config=config, system_prompt=system_prompt, tenant=tenant
+    )
+    return await runner.arun(questions, concurrency=concurrency)

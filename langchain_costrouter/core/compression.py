@@ -1,0 +1,564 @@
+r"""Prompt compression that runs only when it pays, with the arithmetic recorded.
+
+A cheap model rewrites the long, variable part of a prompt (user messages) shorter; the system
+prompt is never touched, so a provider's prefix cache keeps discounting it. Before any call,
+:func:`decide_compression` weighs both sides::
+
+    saved_usd      = (tokens_before - tokens_after_estimate) * target input price
+    call_cost_usd  = compressor input tokens * its input price
+                     + compressor output tokens (estimate) * its output price    (0 on a cache hit)
+    lost_prefix    = prompt tokens the provider would have served from its prefix cache but
+                     will not after the rewrite * (input price - cache-read price)
+    compress       = saved_usd > call_cost_usd + lost_prefix + min_net_saving_usd
+
+Code, JSON, quotes, numbers, URLs, instructions and ``<keep>`` spans are swapped for
+placeholders (:mod:`~langchain_costrouter.core.protected_spans`) before the rewrite and put back
+byte for byte after it; a rewrite that loses, duplicates or reorders a placeholder, or is not
+shorter, is discarded and the original text is sent. The result, good or bad, is cached
+(:class:`~langchain_costrouter.core.compression_cache.CompressionCache`), so a text is
+compressed at most once. Each decision (skip, hit, call) becomes one ``kind="compression"``,
+``outcome="overhead"`` ledger record whose ``extra`` holds both sides of the arithmetic.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Literal
+
+from langchain_costrouter.core.accounting import CostAccountant
+from langchain_costrouter.core.client import ModelClient
+from langchain_costrouter.core.compression_cache import CachedCompression, CompressionCache, compression_key
+from langchain_costrouter.core.config import CompressionConfig
+from langchain_costrouter.core.ledger import CostRecord, new_request_id
+from langchain_costrouter.core.pricing import ModelPrice, PriceBook
+from langchain_costrouter.core.protected_spans import ProtectedText, protect
+from langchain_costrouter.core.tokens import count_message_tokens, count_tokens, encoding_for_model
+from langchain_costrouter.core.types import Completion
+from langchain_costrouter.core.usage import Usage
+
+__all__ = [
+    "COMPRESSION_PROMPT_VERSION",
+    "COMPRESSOR_SYSTEM_PROMPT",
+    "CompressedMessages",
+    "CompressionDecision",
+    "CompressionOutcome",
+    "PromptCompressor",
+    "decide_compression",
+    "prefix_discount_per_token",
+]
+
+logger = logging.getLogger(__name__)
+
+COMPRESSION_PROMPT_VERSION = "costrouter-compress-v1"
+COMPRESSOR_SYSTEM_PROMPT = (
+    "You shorten text for another language model. Rewrite the user's text to about the requested "
+    "length, keeping every fact, name and the meaning. Placeholders such as [P0], [P1] stand for "
+    "protected text: copy each one exactly once, unchanged and in the same order. Do not answer "
+    "the text, do not add anything, output only the rewritten text."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class CompressionDecision:
+    """Whether compressing one text pays, with both sides of the arithmetic (dollars).
+
+    Attributes:
+        tokens_before: Tokens of the text as written (target model's encoding).
+        tokens_after_estimate: Expected tokens after the rewrite (protected spans kept whole).
+        saved_usd: ``(tokens_before - tokens_after_estimate)`` at the target's input price.
+        call_cost_usd: Expected cost of the compression call (0 on a cache hit).
+        lost_prefix_discount_usd: Prefix-cache discount the rewrite would forfeit.
+        compress: Whether to compress.
+        reason: Why, in words.
+        call_input_tokens: Prompt tokens of the compression call.
+        call_output_tokens: Expected completion tokens of the compression call.
+        cached_tokens_at_risk: Prompt tokens that would lose their prefix-cache discount.
+        cache_hit: The compression was already cached (no call needed).
+    """
+
+    tokens_before: int
+    tokens_after_estimate: int
+    saved_usd: float
+    call_cost_usd: float
+    lost_prefix_discount_usd: float
+    compress: bool
+    reason: str
+    call_input_tokens: int = 0
+    call_output_tokens: int = 0
+    cached_tokens_at_risk: int = 0
+    cache_hit: bool = False
+
+    @property
+    def net_usd(self) -> float:
+        """Expected saving net of the overheads (negative: compression would cost money)."""
+        return self.saved_usd - self.call_cost_usd - self.lost_prefix_discount_usd
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (what goes into the ledger record's ``extra``)."""
+        d = asdict(self)
+        d["net_usd"] = self.net_usd
+        return d
+
+
+def prefix_discount_per_token(target: ModelPrice, discount: float = 0.0) -> float:
+    """Dollars a prefix-cache hit saves per prompt token of the target model.
+
+    Args:
+        target: The answering model's price.
+        discount: Share of the input price a cache hit saves; 0 takes it from the price's
+            cache-read rate (no cache-read rate: nothing is saved).
+    """
+    if discount > 0:
+        return target.input * discount
+    if target.cache_read is None:
+        return 0.0
+    return max(0.0, target.input - target.cache_read)
+
+
+def decide_compression(
+    *,
+    tokens_before: int,
+    tokens_after_estimate: int,
+    call_input_tokens: int,
+    call_output_tokens: int,
+    target_price: ModelPrice,
+    compressor_price: ModelPrice,
+    min_tokens: int = 0,
+    cached_tokens_at_risk: int = 0,
+    prefix_cache_discount: float = 0.0,
+    min_net_saving_usd: float = 0.0,
+    cache_hit: bool = False,
+) -> CompressionDecision:
+    """Weighs a compression (see the module docstring for the formula); makes no call."""
+    saved_tokens = max(0, tokens_before - tokens_after_estimate)
+    saved = saved_tokens * target_price.input
+    call_cost = 0.0 if cache_hit else call_input_tokens * compressor_price.input
+    call_cost += 0.0 if cache_hit else call_output_tokens * compressor_price.output
+    lost = max(0, cached_tokens_at_risk) * prefix_discount_per_token(target_price, prefix_cache_discount)
+    overhead = call_cost + lost + min_net_saving_usd
+    if tokens_before < min_tokens:
+        compress, reason = False, f"{tokens_before} tokens < min_tokens {min_tokens}"
+    elif saved_tokens == 0:
+        compress, reason = False, "nothing compressible (protected spans only)"
+    elif saved > overhead:
+        compress = True
+        reason = f"saves ${saved:.6f} > call ${call_cost:.6f} + lost prefix discount ${lost:.6f}"
+    else:
+        compress = False
+        reason = f"saves ${saved:.6f} <= call ${call_cost:.6f} + lost prefix discount ${lost:.6f}"
+        if min_net_saving_usd:
+            reason += f" + margin ${min_net_saving_usd:.6f}"
+    return CompressionDecision(
+        tokens_before=tokens_before,
+        tokens_after_estimate=tokens_after_estimate,
+        saved_usd=saved,
+        call_cost_usd=call_cost,
+        lost_prefix_discount_usd=lost,
+        compress=compress,
+        reason=reason,
+        call_input_tokens=call_input_tokens,
+        call_output_tokens=call_output_tokens,
+        cached_tokens_at_risk=max(0, cached_tokens_at_risk),
+        cache_hit=cache_hit,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class CompressionOutcome:
+    """What happened to one text.
+
+    Attributes:
+        text: The text to send (compressed, or the original).
+        applied: Whether ``text`` is a compressed rewrite.
+        decision: The pay-off decision.
+        cache: ``hit`` (a cached result was used), ``miss`` (a call was made) or ``none``
+            (no call: skipped).
+        tokens_after: Tokens of ``text``.
+        call_usage: Tokens of the compression call, if one was made.
+        call_cost_usd: Actual cost of that call.
+        fallback_reason: Why a rewrite was discarded, if it was.
+        record: The ledger record written, if any.
+    """
+
+    text: str
+    applied: bool
+    decision: CompressionDecision
+    cache: Literal["hit", "miss", "none"] = "none"
+    tokens_after: int = 0
+    call_usage: Usage | None = None
+    call_cost_usd: float = 0.0
+    fallback_reason: str | None = None
+    record: CostRecord | None = None
+
+    @property
+    def tokens_saved(self) -> int:
+        """Prompt tokens saved on the target model."""
+        return self.decision.tokens_before - self.tokens_after
+
+
+@dataclass(frozen=True, slots=True)
+class CompressedMessages:
+    """Messages after compression, and what happened to each compressible text."""
+
+    messages: tuple[Mapping[str, Any], ...]
+    outcomes: tuple[CompressionOutcome, ...] = ()
+
+    @property
+    def tokens_saved(self) -> int:
+        """Prompt tokens saved on the target model."""
+        return sum(o.tokens_saved for o in self.outcomes)
+
+    @property
+    def cost_usd(self) -> float:
+        """What the compression calls cost."""
+        return sum(o.call_cost_usd for o in self.outcomes)
+
+    @property
+    def applied(self) -> bool:
+        """Whether any text was replaced by a compressed one."""
+        return any(o.applied for o in self.outcomes)
+
+
+@dataclass(slots=True)
+class _Plan:
+    protected: ProtectedText
+    key: str
+    decision: CompressionDecision
+    cached: CachedCompression | None
+    messages: list[Mapping[str, Any]] = field(default_factory=list)
+    max_tokens: int = 0
+
+
+class PromptCompressor:
+    """Compresses the variable part of prompts with a cheap model when it pays.
+
+    Args:
+        client: The compressor model.
+        prices: Prices of the compressor and of the target models.
+        config: Threshold, target ratio, scope and cache settings.
+        cache: The compression cache (default: one built from ``config``).
+        accountant: Where decisions and compression calls are recorded (optional).
+    """
+
+    def __init__(
+        self,
+        client: ModelClient,
+        prices: PriceBook,
+        *,
+        config: CompressionConfig | None = None,
+        cache: CompressionCache | None = None,
+        accountant: CostAccountant | None = None,
+    ) -> None:
+        self.client = client
+        self.prices = prices
+        self.config = config or CompressionConfig(enabled=True)
+        self.cache = cache or CompressionCache(self.config.cache_size, self.config.cache_path)
+        self.accountant = accountant
+
+    # ------------------------------------------------------------------ planning
+    def plan(self, text: str, *, target_model: str, cached_tokens_at_risk: int = 0) -> _Plan:
+        """Masks ``text``, looks it up in the cache and decides (no call)."""
+        cfg = self.config
+        enc = encoding_for_model(target_model)
+        protected = protect(text, instructions=cfg.protect_instructions)
+        tokens_before = count_tokens(text, enc)
+        protected_tokens = sum(count_tokens(t, enc) for t in protected.protected_texts)
+        prose_tokens = max(0, tokens_before - protected_tokens)
+        kept_prose = math.ceil(prose_tokens * cfg.target_ratio)
+        after_estimate = min(tokens_before, protected_tokens + kept_prose)
+        key = compression_key(text, self.client.model, cfg.target_ratio, COMPRESSION_PROMPT_VERSION)
+        cached = self.cache.get(key) if tokens_before >= cfg.min_tokens else None
+        messages = self._call_messages(protected, kept_prose)
+        comp_enc = encoding_for_model(self.client.model)
+        placeholder_tokens = sum(count_tokens(p, comp_enc) for p in protected.placeholders)
+        call_out = kept_prose + placeholder_tokens
+        decision = decide_compression(
+            tokens_before=tokens_before,
+            tokens_after_estimate=after_estimate,
+            call_input_tokens=count_message_tokens(messages, comp_enc),
+            call_output_tokens=call_out,
+            target_price=self.prices.price(target_model),
+            compressor_price=self.prices.price(self.client.model),
+            min_tokens=cfg.min_tokens,
+            cached_tokens_at_risk=cached_tokens_at_risk,
+            prefix_cache_discount=cfg.prefix_cache_discount,
+            min_net_saving_usd=cfg.min_net_saving_usd,
+            cache_hit=cached is not None,
+        )
+        max_tokens = count_tokens(protected.masked, comp_enc) + 16
+        return _Plan(protected, key, decision, cached, messages, max_tokens)
+
+    def _call_messages(self, protected: ProtectedText, kept_prose_tokens: int) -> list[Mapping[str, Any]]:
+        words = max(1, round(kept_prose_tokens * 0.75))
+        ratio = self.config.target_ratio
+        user = (
+            f"Rewrite to about {words} words ({ratio:.0%} of the prose), keeping every placeholder.\n\n"
+            f"TEXT:\n{protected.masked}"
+        )
+        return [{"role": "system", "content": COMPRESSOR_SYSTEM_PROMPT}, {"role": "user", "content": user}]
+
+    # ------------------------------------------------------------------ one text
+    def compress_text(
+        self,
+        text: str,
+        *,
+        target_model: str,
+        cached_tokens_at_risk: int = 0,
+        request_id: str | None = None,
+        tenant: str | None = None,
+    ) -> CompressionOutcome:
+        """Compresses ``text`` for ``target_model`` when it pays (see the module docstring)."""
+        plan = self.plan(text, target_model=target_model, cached_tokens_at_risk=cached_tokens_at_risk)
+        if not plan.decision.compress or plan.cached is not None:
+            return self._settle(plan, target_model, request_id, tenant)
+        with self.cache.claim(plan.key):
+            again = self.cache.get(plan.key)
+            if again is not None:
+                return self._settle(self._as_hit(plan, again), target_model, request_id, tenant)
+            t0 = time.perf_counter()
+            try:
+                reply = self.client.complete(plan.messages, temperature=0, max_tokens=plan.max_tokens)
+            except Exception as exc:  # a compressor outage must not fail the user's request
+                logger.warning("compression call failed, sending the original text: %s", type(exc).__name__)
+                return self._failed(plan, target_model, request_id, tenant, type(exc).__name__)
+            return self._finish(
+                plan,
+                reply,
+                (time.perf_counter() - t0) * 1000,
+                target_model=target_model,
+                request_id=request_id,
+                tenant=tenant,
+            )
+
+    async def acompress_text(
+        self,
+        text: str,
+        *,
+        target_model: str,
+        cached_tokens_at_risk: int = 0,
+        request_id: str | None = None,
+        tenant: str | None = None,
+    ) -> CompressionOutcome:
+        """Async :meth:`compress_text`."""
+        plan = self.plan(text, target_model=target_model, cached_tokens_at_risk=cached_tokens_at_risk)
+        if not plan.decision.compress or plan.cached is not None:
+            return self._settle(plan, target_model, request_id, tenant)
+        async with self.cache.aclaim(plan.key):
+            again = self.cache.get(plan.key)
+            if again is not None:
+                return self._settle(self._as_hit(plan, again), target_model, request_id, tenant)
+            t0 = time.perf_counter()
+            try:
+                reply = await self.client.acomplete(plan.messages, temperature=0, max_tokens=plan.max_tokens)
+            except Exception as exc:
+                logger.warning("compression call failed, sending the original text: %s", type(exc).__name__)
+                return self._failed(plan, target_model, request_id, tenant, type(exc).__name__)
+            return self._finish(
+                plan,
+                reply,
+                (time.perf_counter() - t0) * 1000,
+                target_model=target_model,
+                request_id=request_id,
+                tenant=tenant,
+            )
+
+    @staticmethod
+    def _as_hit(plan: _Plan, cached: CachedCompression) -> _Plan:
+        decision = replace(plan.decision, call_cost_usd=0.0, cache_hit=True)
+        return _Plan(plan.protected, plan.key, decision, cached, plan.messages, plan.max_tokens)
+
+    def _settle(self, plan: _Plan, target_model: str, request_id: str | None, tenant: str | None) -> CompressionOutcome:
+        """No call: a skip, or a cache hit (which is used only if the decision says it pays)."""
+        d = plan.decision
+        original = plan.protected.original
+        if plan.cached is not None and d.compress and plan.cached.text is not None:
+            outcome = CompressionOutcome(plan.cached.text, True, d, "hit", plan.cached.tokens_after)
+        elif plan.cached is not None and d.compress:
+            outcome = CompressionOutcome(original, False, d, "hit", d.tokens_before, fallback_reason=plan.cached.reason)
+        else:
+            outcome = CompressionOutcome(original, False, d, "none", d.tokens_before)
+        if d.tokens_before < self.config.min_tokens:
+            return outcome  # below the threshold: no decision worth a ledger line
+        return self._record(outcome, Usage(), 0.0, target_model=target_model, request_id=request_id, tenant=tenant)
+
+    def _failed(
+        self, plan: _Plan, target_model: str, request_id: str | None, tenant: str | None, error: str
+    ) -> CompressionOutcome:
+        outcome = CompressionOutcome(
+            plan.protected.original, False, plan.decision, "miss", plan.decision.tokens_before, fallback_reason=error
+        )
+        return self._record(
+            outcome, Usage(), 0.0, target_model=target_model, request_id=request_id, tenant=tenant, error=error
+        )
+
+    def _finish(
+        self,
+        plan: _Plan,
+        reply: Completion,
+        latency_ms: float,
+        *,
+        target_model: str,
+        request_id: str | None,
+        tenant: str | None,
+    ) -> CompressionOutcome:
+        enc = encoding_for_model(target_model)
+        d = plan.decision
+        text: str | None
+        problem = plan.protected.check(reply.text.strip())
+        if problem is None:
+            text = plan.protected.restore(reply.text.strip())
+            after = count_tokens(text, enc)
+            if after >= d.tokens_before:
+                problem, text = f"rewrite not shorter ({after} >= {d.tokens_before} tokens)", None
+        else:
+            text = None
+        if text is None:
+            after = d.tokens_before
+            logger.info("compression discarded, original kept: %s", problem)
+        self.cache.put(plan.key, CachedCompression(text, d.tokens_before, after, self.client.model, problem or ""))
+        try:
+            cost = self.prices.cost_usd(reply.model or self.client.model, reply.usage)
+        except Exception:  # an unpriced compressor is reported by the accountant record below
+            cost = 0.0
+        outcome = CompressionOutcome(
+            text if text is not None else plan.protected.original,
+            text is not None,
+            d,
+            "miss",
+            after,
+            reply.usage,
+            cost,
+            problem,
+        )
+        return self._record(
+            outcome,
+            reply.usage,
+            None,
+            target_model=target_model,
+            request_id=request_id,
+            tenant=tenant,
+            latency_ms=latency_ms,
+        )
+
+    def _record(
+        self,
+        outcome: CompressionOutcome,
+        usage: Usage,
+        cost_usd: float | None,
+        *,
+        target_model: str,
+        request_id: str | None,
+        tenant: str | None,
+        latency_ms: float = 0.0,
+        error: str | None = None,
+    ) -> CompressionOutcome:
+        if self.accountant is None:
+            return outcome
+        extra = {
+            **outcome.decision.to_dict(),
+            "target_model": target_model,
+            "applied": outcome.applied,
+            "cache": outcome.cache,
+            "tokens_after": outcome.tokens_after,
+            "tokens_saved": outcome.tokens_saved,
+            "fallback_reason": outcome.fallback_reason,
+        }
+        try:
+            rec = self.accountant.record(
+                request_id=request_id or new_request_id(),
+                model=self.client.model,
+                usage=usage,
+                kind="compression",
+                outcome="overhead",
+                tenant=tenant,
+                latency_ms=latency_ms,
+                source="compression",
+                cost_usd=cost_usd,
+                error=error,
+                extra=extra,
+                strict=False,
+            )
+        except Exception as exc:  # accounting never fails the request
+            logger.error("compression record failed: %s", exc)
+            return outcome
+        return replace(outcome, call_cost_usd=rec.cost_usd, record=rec)
+
+    # ------------------------------------------------------------------ messages
+    def _targets(self, messages: Sequence[Mapping[str, Any]]) -> list[int]:
+        users = [i for i, m in enumerate(messages) if m.get("role") == "user"]
+        if not users:
+            return []
+        return users[-1:] if self.config.scope == "last_user" else users
+
+    def _risk(
+        self, messages: Sequence[Mapping[str, Any]], index: int, target_model: str, cached_prefix: int | None
+    ) -> int:
+        """Prompt tokens at or after message ``index`` that the provider would serve from its cache."""
+        enc = encoding_for_model(target_model)
+        before = count_message_tokens(messages[:index], enc) if index else 0
+        if cached_prefix is None:
+            last_user = self._targets(messages)[-1]
+            cached_prefix = count_message_tokens(messages[:last_user], enc) if last_user else 0
+        return max(0, cached_prefix - before)
+
+    def compress_messages(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        target_model: str,
+        request_id: str | None = None,
+        tenant: str | None = None,
+        cached_prefix_tokens: int | None = None,
+    ) -> CompressedMessages:
+        """Compresses the user messages ``config.scope`` allows; system messages stay byte-stable.
+
+        Args:
+            messages: OpenAI-format messages.
+            target_model: The model that will answer (prices the saving).
+            request_id: Ledger request id of the user's request.
+            tenant: Ledger tenant.
+            cached_prefix_tokens: Leading prompt tokens the provider is expected to serve from
+                its prefix cache (e.g. the last call's ``cached_tokens``); default: every
+                message before the last user message.
+        """
+        out = [dict(m) for m in messages]
+        outcomes: list[CompressionOutcome] = []
+        for i in self._targets(messages):
+            content = messages[i].get("content")
+            if not isinstance(content, str):
+                continue
+            risk = self._risk(messages, i, target_model, cached_prefix_tokens)
+            o = self.compress_text(
+                content, target_model=target_model, cached_tokens_at_risk=risk, request_id=request_id, tenant=tenant
+            )
+            outcomes.append(o)
+            out[i]["content"] = o.text
+        return CompressedMessages(tuple(out), tuple(outcomes))
+
+    async def acompress_messages(
+        self,
+        messages: Sequence[Mapping[str, Any]],
+        *,
+        target_model: str,
+        request_id: str | None = None,
+        tenant: str | None = None,
+        cached_prefix_tokens: int | None = None,
+    ) -> CompressedMessages:
+        """Async :meth:`compress_messages`."""
+        out = [dict(m) for m in messages]
+        outcomes: list[CompressionOutcome] = []
+        for i in self._targets(messages):
+            content = messages[i].get("content")
+            if not isinstance(content, str):
+                continue
+            risk = self._risk(messages, i, target_model, cached_prefix_tokens)
+            o = await self.acompress_text(
+                content, target_model=target_model, cached_tokens_at_risk=risk, request_id=request_id, tenant=tenant
+            )
+            outcomes.append(o)
+            out[i]["content"] = o.text
+        return CompressedMessages(tuple(out), tuple(outcomes))
