@@ -1,0 +1,329 @@
+"""Precision-first calibration of the guard on labelled query pairs.
+
+A pair file is JSON lines with ``a``, ``b`` and ``same_answer`` (the fow-cache format); the
+GPTCache mock file (a JSON list of ``origin`` / ``similar``) is converted to all-positive pairs.
+
+:func:`calibrate` scores every pair once (similarity, structural check, unexplained content
+counts), then searches a grid of ``(similarity_threshold, strict_words, max_unexplained)``
+and keeps the setting with the highest recall whose false-hit rate is *provably* low: the
+upper end of a one-sided Wilson interval (95 %) of the false-hit rate must stay under the
+target. :func:`cross_validate` reports how the procedure does on pairs it did not see.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from langchain_costrouter.core.cache.embedders import Embedder
+from langchain_costrouter.core.cache.features import extract
+from langchain_costrouter.core.cache.guard import GuardPolicy, structural_mismatch, unexplained_counts, within_budget
+from langchain_costrouter.core.errors import DataError
+
+__all__ = [
+    "CalibrationResult",
+    "LabelledPair",
+    "ScoredPair",
+    "calibrate",
+    "cross_validate",
+    "default_policy",
+    "evaluate",
+    "load_pairs",
+    "score_pairs",
+    "wilson_upper",
+]
+
+logger = logging.getLogger(__name__)
+
+THRESHOLDS: tuple[float, ...] = tuple(round(0.5 + 0.025 * i, 3) for i in range(19))  # 0.50 .. 0.95
+STRICT_WORDS: tuple[int, ...] = (3, 4, 5, 6, 8, 12)
+MAX_UNEXPLAINED: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
+DEFAULT_POLICY_FILE = "cache_guard.json"
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledPair:
+    """Two queries and whether one's answer serves the other."""
+
+    a: str
+    b: str
+    same_answer: bool
+    category: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredPair:
+    """A pair with everything the guard needs, computed once."""
+
+    pair: LabelledPair
+    similarity: float
+    structural: str
+    counts: tuple[tuple[int, int], tuple[int, int]]
+
+    def served(self, policy: GuardPolicy) -> bool:
+        """Whether ``policy`` serves ``b`` from ``a``'s entry (no judge)."""
+        if self.similarity < policy.similarity_threshold:
+            return False
+        if policy.structural and self.structural:
+            return False
+        return within_budget(self.counts, policy)
+
+
+@dataclass(frozen=True, slots=True)
+class Metrics:
+    """Recall on same-answer pairs, false-hit rate on different-answer pairs, precision."""
+
+    recall: float
+    false_hit_rate: float
+    precision: float
+    hits: int
+    false_hits: int
+    positives: int
+    negatives: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "recall": self.recall,
+            "false_hit_rate": self.false_hit_rate,
+            "precision": self.precision,
+            "hits": self.hits,
+            "false_hits": self.false_hits,
+            "positives": self.positives,
+            "negatives": self.negatives,
+        }
+
+
+@dataclass
+class CalibrationResult:
+    """The chosen policy, how it does on the calibration pairs, and the search log."""
+
+    policy: GuardPolicy
+    metrics: Metrics
+    target_false_hit_rate: float
+    fhr_upper_bound: float
+    feasible: bool
+    grid: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (what ``calibrate-cache --out`` writes)."""
+        return {
+            "policy": self.policy.to_dict(),
+            "metrics": self.metrics.to_dict(),
+            "target_false_hit_rate": self.target_false_hit_rate,
+            "fhr_upper_bound_95": self.fhr_upper_bound,
+            "feasible": self.feasible,
+        }
+
+
+def load_pairs(path: str | Path) -> list[LabelledPair]:
+    """Reads a pairs file: JSON lines (``a``, ``b``, ``same_answer``) or GPTCache mock JSON.
+
+    Raises:
+        DataError: a missing file, bad JSON or a row without the required keys.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        msg = f"cannot read pairs file {p}: {exc.strerror or exc}"
+        raise DataError(msg) from None
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        return _from_mock(p, stripped)
+    out: list[LabelledPair] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            msg = f"{p}:{n}: not JSON ({exc.msg})"
+            raise DataError(msg) from None
+        if not isinstance(row, dict) or not {"a", "b", "same_answer"} <= row.keys():
+            msg = f"{p}:{n}: a pair needs keys 'a', 'b' and 'same_answer'"
+            raise DataError(msg)
+        out.append(
+            LabelledPair(str(row["a"]), str(row["b"]), _bool(row["same_answer"], p, n), str(row.get("category", "")))
+        )
+    if not out:
+        msg = f"{p}: no pairs"
+        raise DataError(msg)
+    return out
+
+
+def _bool(value: Any, p: Path, n: int) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in {"true", "false", "1", "0"}:
+        return value.lower() in {"true", "1"}
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    msg = f"{p}:{n}: same_answer must be a boolean, got {value!r}"
+    raise DataError(msg)
+
+
+def _from_mock(p: Path, text: str) -> list[LabelledPair]:
+    try:
+        rows = json.loads(text)
+    except json.JSONDecodeError as exc:
+        msg = f"{p}: not JSON ({exc.msg})"
+        raise DataError(msg) from None
+    out = []
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict) or not {"origin", "similar"} <= row.keys():
+            msg = f"{p}: item {i} needs 'origin' and 'similar' (GPTCache mock format)"
+            raise DataError(msg)
+        out.append(LabelledPair(str(row["origin"]), str(row["similar"]), True, "gptcache_mock"))
+    return out
+
+
+def score_pairs(pairs: Sequence[LabelledPair], embedder: Embedder, *, batch: int = 512) -> list[ScoredPair]:
+    """Similarity, structural verdict and content counts of every pair (``b`` looked up, ``a`` stored)."""
+    known: Callable[[str], bool] | None = getattr(embedder, "known_word", None)
+    sims: list[float] = []
+    for start in range(0, len(pairs), batch):
+        chunk = pairs[start : start + batch]
+        va = embedder.embed([p.a for p in chunk])
+        vb = embedder.embed([p.b for p in chunk])
+        sims.extend(float(x) for x in np.sum(va * vb, axis=1))
+    out = []
+    for pair, sim in zip(pairs, sims, strict=True):
+        fb, fa = extract(pair.b), extract(pair.a)
+        out.append(ScoredPair(pair, sim, structural_mismatch(fb, fa, known), unexplained_counts(fb, fa, known)))
+    return out
+
+
+def evaluate(scored: Iterable[ScoredPair], policy: GuardPolicy) -> Metrics:
+    """Recall / false-hit rate / precision of ``policy`` on scored pairs."""
+    tp = fp = pos = neg = 0
+    for s in scored:
+        hit = s.served(policy)
+        if s.pair.same_answer:
+            pos += 1
+            tp += hit
+        else:
+            neg += 1
+            fp += hit
+    return Metrics(
+        recall=tp / pos if pos else 0.0,
+        false_hit_rate=fp / neg if neg else 0.0,
+        precision=tp / (tp + fp) if tp + fp else 1.0,
+        hits=tp + fp,
+        false_hits=fp,
+        positives=pos,
+        negatives=neg,
+    )
+
+
+def wilson_upper(k: int, n: int, z: float = 1.645) -> float:
+    """Upper end of the one-sided Wilson score interval of a rate ``k / n`` (95 % at z=1.645)."""
+    if n == 0:
+        return 1.0
+    p = k / n
+    denom = 1 + z * z / n
+    centre = p + z * z / (2 * n)
+    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return min(1.0, (centre + margin) / denom)
+
+
+def calibrate(
+    scored: Sequence[ScoredPair],
+    *,
+    max_false_hit_rate: float = 0.01,
+    source: str = "calibrated",
+) -> CalibrationResult:
+    """The grid setting with the highest recall whose false-hit rate is provably under target.
+
+    Ties prefer the stricter setting (higher threshold, fewer unexplained words). When no
+    setting qualifies (too few negatives to prove the target), the one with the lowest
+    upper bound is returned with ``feasible=False``.
+    """
+    grid: list[dict[str, Any]] = []
+    best: tuple[tuple[float, ...], GuardPolicy, Metrics, float] | None = None
+    fallback: tuple[tuple[float, ...], GuardPolicy, Metrics, float] | None = None
+    for thr in THRESHOLDS:
+        for sw in STRICT_WORDS:
+            for mu in MAX_UNEXPLAINED:
+                if mu == 0.0 and sw != STRICT_WORDS[0]:
+                    continue  # the budget is off: strict_words does not matter
+                pol = GuardPolicy(similarity_threshold=thr, max_unexplained=mu, strict_words=sw, source=source)
+                m = evaluate(scored, pol)
+                ub = wilson_upper(m.false_hits, m.negatives)
+                grid.append({"threshold": thr, "strict_words": sw, "max_unexplained": mu, "upper": ub} | m.to_dict())
+                strictness = (thr, -mu, sw)
+                if ub <= max_false_hit_rate:
+                    key = (m.recall, *strictness)
+                    if best is None or key > best[0]:
+                        best = (key, pol, m, ub)
+                fkey = (-ub, m.recall, *strictness)
+                if fallback is None or fkey > fallback[0]:
+                    fallback = (fkey, pol, m, ub)
+    chosen = best or fallback
+    assert chosen is not None  # the grid is never empty
+    _, pol, m, ub = chosen
+    return CalibrationResult(pol, m, max_false_hit_rate, ub, best is not None, grid)
+
+
+def cross_validate(
+    scored: Sequence[ScoredPair], *, folds: int = 5, max_false_hit_rate: float = 0.01, seed: int = 0
+) -> dict[str, Any]:
+    """K-fold estimate: calibrate on k-1 folds, measure on the held-out fold, pool the counts.
+
+    Folds are stratified by label and category so every fold holds every kind of trap.
+    """
+    rng = random.Random(seed)
+    buckets: dict[tuple[bool, str], list[int]] = {}
+    for i, s in enumerate(scored):
+        buckets.setdefault((s.pair.same_answer, s.pair.category), []).append(i)
+    fold_of = [0] * len(scored)
+    offset = 0
+    for key in sorted(buckets):
+        idx = buckets[key]
+        rng.shuffle(idx)
+        for j, i in enumerate(idx):
+            fold_of[i] = (j + offset) % folds
+        offset += len(idx)
+    tp = fp = pos = neg = 0
+    chosen = []
+    for f in range(folds):
+        train = [s for s, k in zip(scored, fold_of, strict=True) if k != f]
+        test = [s for s, k in zip(scored, fold_of, strict=True) if k == f]
+        res = calibrate(train, max_false_hit_rate=max_false_hit_rate)
+        m = evaluate(test, res.policy)
+        tp += m.hits - m.false_hits
+        fp += m.false_hits
+        pos += m.positives
+        neg += m.negatives
+        chosen.append(res.policy.to_dict())
+    return {
+        "folds": folds,
+        "recall": tp / pos if pos else 0.0,
+        "false_hit_rate": fp / neg if neg else 0.0,
+        "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "false_hits": fp,
+        "negatives": neg,
+        "policies": chosen,
+    }
+
+
+@lru_cache(maxsize=1)
+def default_policy() -> GuardPolicy:
+    """The policy shipped with the package (``data/cache_guard.json``), else the class defaults."""
+    try:
+        text = resources.files("langchain_costrouter").joinpath("data", DEFAULT_POLICY_FILE).read_text("utf-8")
+        data = json.loads(text)
+        return GuardPolicy.from_dict(data.get("policy", data))
+    except (OSError, ValueError, TypeError):
+        logger.debug("no shipped cache guard policy; using defaults")
+        return GuardPolicy()

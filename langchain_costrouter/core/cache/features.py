@@ -1,0 +1,340 @@
+"""Surface features of a query that decide whether two similar queries share an answer.
+
+Embeddings place "cancel my subscription" next to "don't cancel my subscription"; these
+features do not. :func:`extract` reads, once per text, what the guard compares: polarity,
+numbers and identifiers, dates, named entities, scope words, the question type, third persons,
+directional relations and the content words.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+
+from langchain_costrouter.core.cache.lexicon import (
+    ANTONYM_GROUPS,
+    DATE_WORDS,
+    FILLER_WORDS,
+    FUNCTION_WORDS,
+    NEGATIVE_PREDICATES,
+    NEGATORS,
+    NUMBER_WORDS,
+    PERSON_WORDS,
+    RELATION_WORDS,
+    SCOPE_GROUPS,
+    WH_CLASSES,
+)
+
+__all__ = ["TextFeatures", "edit_distance", "extract", "stem", "typo_variant"]
+
+_TOKEN_RE = re.compile(r"`[^`]+`|[£$€¥]?[\w]+(?:['\-./:,][\w]+)*%?|[^\s\w]")
+_NUM_RE = re.compile(r"\d+(?:[.,]\d+)*")
+_DEIXIS = frozenset(["this", "next", "last", "previous", "current", "upcoming", "past", "coming"])
+_TIME_UNITS = frozenset(
+    [
+        *[
+            "day",
+            "days",
+            "week",
+            "weeks",
+            "weekend",
+            "weekends",
+            "month",
+            "months",
+            "year",
+            "years",
+            "term",
+            "terms",
+            "quarter",
+            "quarters",
+        ],
+        *["season", "time", "semester", "night", "morning", "evening", "afternoon"],
+    ]
+)
+_SENTENCE_END = frozenset(".!?:;\n")
+_WEEKDAYS_AND_UNITS = _TIME_UNITS | DATE_WORDS
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """A light, deterministic English stem (possessive, plural, -ing, -ed)."""
+    w = word.lower().replace("\u2019", "'")
+    for suffix in ("'s", "'"):
+        if w.endswith(suffix):
+            w = w[: -len(suffix)]
+    if len(w) > 4 and w.endswith("ies"):
+        return w[:-3] + "y"
+    if len(w) > 4 and w.endswith(("sses", "shes", "ches", "xes")):
+        return w[:-2]
+    if len(w) > 3 and w.endswith("s") and not w.endswith(("ss", "us", "is")):
+        w = w[:-1]
+    if len(w) > 5 and w.endswith("ing"):
+        w = w[:-3]
+    elif len(w) > 4 and w.endswith("ed"):
+        w = w[:-2]
+    if len(w) > 3 and w[-1] == w[-2] and w[-1] not in "aeiouls":
+        w = w[:-1]
+    return w
+
+
+def edit_distance(a: str, b: str, limit: int = 3) -> int:
+    """Optimal-string-alignment distance (a transposition costs 1), capped at ``limit + 1``."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2: list[int] = []
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i] + [0] * len(b)
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                cur[j] = min(cur[j], prev2[j - 2] + 1)
+        if min(cur) > limit:
+            return limit + 1
+        prev2, prev = prev, cur
+    return prev[-1]
+
+
+@dataclass(frozen=True, slots=True)
+class TextFeatures:
+    """What the guard compares between a query and a cached query.
+
+    Attributes:
+        words: Lower-cased word tokens in order (punctuation dropped, clitics kept).
+        vocab: ``words`` plus their stems and hyphen parts (for "does the other text mention X").
+        content: Content words (not function words), lower-cased, in order.
+        polarity: Number of negators and negative predicates.
+        numbers: Sorted numbers and identifiers (digits and number words, normalised).
+        dates: Calendar and time words.
+        entities: Proper names, acronyms, code identifiers (lower-cased, possessive removed).
+        scope: Scope-word classes present (``all``, ``only``, ``except``...).
+        wh: Question-type classes (``person``, ``place``, ``time``, ``quantity``...).
+        persons: Third-person references and possessor nouns.
+        relations: ``(relation word, following content stem)`` pairs (from/to, than...).
+        opposites: ``(group index, side)`` of every opposite-pair word mentioned.
+    """
+
+    words: tuple[str, ...]
+    vocab: frozenset[str]
+    content: tuple[str, ...]
+    polarity: int
+    numbers: tuple[str, ...]
+    dates: frozenset[str]
+    entities: frozenset[str]
+    scope: frozenset[str]
+    wh: frozenset[str]
+    persons: frozenset[str]
+    relations: frozenset[tuple[str, str]]
+    opposites: frozenset[tuple[int, int]]
+
+    def mentions(self, word: str) -> bool:
+        """Whether ``word`` (or its stem) occurs in the text."""
+        return word in self.vocab or stem(word) in self.vocab
+
+
+_CLAUSE_RE = re.compile(r"[^,!:;?.]*[,!:;?.]+|[^,!:;?.]+$")
+
+
+def _is_filler_clause(clause: str) -> bool:
+    words = re.findall(r"[a-z']+", clause.lower())
+    return 0 < len(words) <= 5 and sum(w in FILLER_WORDS for w in words) >= max(1, len(words) - 1)
+
+
+def _strip_fillers(text: str) -> str:
+    """Drops greeting / filler clauses at the start and sign-offs at the end."""
+    clauses = _CLAUSE_RE.findall(text)
+    while len(clauses) > 1 and _is_filler_clause(clauses[0]) and not clauses[0].rstrip().endswith("?"):
+        clauses.pop(0)
+    while len(clauses) > 1 and _is_filler_clause(clauses[-1]) and not clauses[-1].rstrip().endswith("?"):
+        clauses.pop()
+    return "".join(clauses)
+
+
+def _norm(text: str) -> str:
+    text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
+    return _strip_fillers(text.strip())
+
+
+def _is_entity(tok: str, initial: bool) -> bool:  # noqa: PLR0911
+    if tok.startswith("`"):
+        return True
+    core = tok.split("'", maxsplit=1)[0]
+    if not core or not any(c.isalpha() for c in core):
+        return False
+    if core in {"I", "I'm", "I'd", "I've", "I'll"} or core.lower() in FUNCTION_WORDS:
+        return False
+    letters = sum(c.isalpha() for c in core)
+    if any(c.isdigit() for c in core):
+        return letters >= 2  # "2FA", "A320"; "v2.10" and "3pm" are numbers, checked as such
+    if "_" in core:
+        return True
+    upper_inside = any(c.isupper() for c in core[1:])
+    if upper_inside:  # PayPal, HubSpot, UK, iPhone
+        return True
+    return core[0].isupper() and not initial
+
+
+_MULTIPLIERS = frozenset({"hundred", "thousand", "million", "billion"})
+
+
+def _numbers(word: str) -> list[str]:
+    out = [n.replace(",", "") for n in _NUM_RE.findall(word)]
+    if not out and word in NUMBER_WORDS:
+        out.append(NUMBER_WORDS[word])
+    return out
+
+
+def _combine_numbers(tokens: list[tuple[str, str]]) -> list[str]:
+    """Folds "one hundred" into 100; drops vague multipliers ("thousands", "several thousand")."""
+    out: list[str] = []
+    prev_num = False
+    for word, value in tokens:
+        if word in _MULTIPLIERS:
+            if prev_num and out:
+                try:
+                    out[-1] = f"{float(out[-1]) * float(value):g}"
+                except ValueError:
+                    out.append(value)
+            prev_num = False
+            continue
+        out.append(value)
+        prev_num = True
+    return out
+
+
+@lru_cache(maxsize=65536)
+def extract(text: str) -> TextFeatures:  # noqa: PLR0912, PLR0915
+    """Extracts the :class:`TextFeatures` of ``text`` (memoised)."""
+    raw = _TOKEN_RE.findall(_norm(text).replace("```", "\n"))
+    words: list[str] = []
+    vocab: set[str] = set()
+    content: list[str] = []
+    numbers_seq: list[tuple[str, str, int]] = []
+    dates: set[str] = set()
+    entities: set[str] = set()
+    scope: set[str] = set()
+    wh: set[str] = set()
+    persons: set[str] = set()
+    polarity = 0
+    initial = True
+    prev_word = ""
+    for i, tok in enumerate(raw):
+        if len(tok) == 1 and not tok.isalnum():
+            initial = initial or tok in _SENTENCE_END
+            continue
+        low = tok.strip("`").lower()
+        nxt = raw[i + 1] if i + 1 < len(raw) else ""
+        if _is_entity(tok, initial):
+            entities.add(stem(low) if not tok.startswith("`") else low)
+        initial = False
+        parts = [p for p in re.split(r"[-/.]", low) if p] if not tok.startswith("`") else [low]
+        words.append(low)
+        vocab.update([low, stem(low), *parts, *(stem(p) for p in parts)])
+        # polarity: "no," / "yes," at the start of an answer is an interjection, not a negator
+        bare = low.replace("'", "")
+        if (low in NEGATORS or bare in NEGATORS or low.endswith("n't")) and not (low == "no" and nxt == ","):
+            polarity += 1
+        elif any(p in NEGATORS for p in parts[:-1]) or low.startswith("non-"):
+            polarity += 1  # "no-code", "non-streaming"
+        elif low in NEGATIVE_PREDICATES or stem(low) in NEGATIVE_PREDICATES:
+            polarity += 1
+        for p in parts:
+            if p in _MULTIPLIERS and not (numbers_seq and numbers_seq[-1][2] == len(words) - 2):
+                continue
+            if not (nxt == ")" or (p == "one" and _pronoun_one(raw, i))):
+                numbers_seq.extend((p, n, len(words) - 1) for n in _numbers(p))
+            if (p in DATE_WORDS or stem(p) in DATE_WORDS) and stem(p) not in _DEIXIS and p not in _DEIXIS:
+                dates.add(stem(p))
+        if low in _DEIXIS and stem(nxt.lower()) in {stem(u) for u in _WEEKDAYS_AND_UNITS}:
+            dates.add(low)
+        for name, group in SCOPE_GROUPS.items():
+            if low in group:
+                scope.add(name)
+        if low in WH_CLASSES:
+            wh.add(WH_CLASSES[low])
+        phrase = f"{prev_word} {low}"
+        if phrase in WH_CLASSES:
+            wh.add(WH_CLASSES[phrase])
+            if prev_word in {"what", "which"}:
+                prev_word = low
+                continue
+        if low in PERSON_WORDS:
+            persons.add(low)
+        elif low.endswith("'s") and tok[0].islower() and low[:-2] not in FUNCTION_WORDS:
+            persons.add(stem(low))
+        if low not in FUNCTION_WORDS and bare not in FUNCTION_WORDS and bare not in NEGATORS and not _numbers(low):
+            content.append(low)
+        prev_word = low
+    relations = _relations(words)
+    numbers = _combine_numbers([(w, n) for w, n, _ in numbers_seq])
+    return TextFeatures(
+        words=tuple(words),
+        vocab=frozenset(vocab),
+        content=tuple(content),
+        polarity=polarity,
+        numbers=tuple(sorted(numbers)),
+        dates=frozenset(dates),
+        entities=frozenset(entities),
+        scope=frozenset(scope),
+        wh=frozenset(wh),
+        persons=frozenset(persons),
+        relations=relations,
+        opposites=_opposites(frozenset(vocab)),
+    )
+
+
+def _opposites(vocab: frozenset[str]) -> frozenset[tuple[int, int]]:
+    out: set[tuple[int, int]] = set()
+    for g, sides in enumerate(ANTONYM_GROUPS):
+        for side, words in enumerate(sides):
+            if any(w in vocab or stem(w) in vocab for w in words):
+                out.add((g, side))
+    return frozenset(out)
+
+
+def _pronoun_one(raw: list[str], i: int) -> bool:
+    """'one can', 'the new one': 'one' as a pronoun, not a number."""
+    nxt = raw[i + 1].lower() if i + 1 < len(raw) else ""
+    return not nxt.isalpha() or nxt in FUNCTION_WORDS
+
+
+def _relations(words: list[str]) -> frozenset[tuple[str, str]]:
+    has_from = "from" in words
+    out: set[tuple[str, str]] = set()
+    for i, w in enumerate(words):
+        if w not in RELATION_WORDS or (w in {"to", "onto", "toward", "towards"} and not has_from):
+            continue
+        for nxt in words[i + 1 : i + 5]:
+            if nxt not in FUNCTION_WORDS:
+                out.add((w, stem(nxt)))
+                break
+    return frozenset(out)
+
+
+def typo_variant(a: str, b: str, known: Callable[[str], bool] | None = None) -> bool:
+    """Whether ``a`` and ``b`` are one word spelled two ways (not two different words).
+
+    A small edit distance is required (1 for words of 4+ letters, 2 for 7+), the same first
+    letter, no digits, and, when a vocabulary is given, at most one of them a known word
+    ("mary"/"mark" are both known, so they are different words).
+    """
+    if a == b:
+        return True
+    if a[0] != b[0] or any(c.isdigit() for c in a + b):
+        return False
+    shortest = min(len(a), len(b))
+    limit = 2 if shortest >= 7 else 1 if shortest >= 4 else 0
+    if limit == 0 or edit_distance(a, b, limit) > limit:
+        return False
+    if known is not None and known(a) and known(b):
+        # two real words: only a spelling variant ("centre"/"center", "instal"/"install")
+        return sorted(a) == sorted(b) or _undouble(a) == _undouble(b)
+    return True
+
+
+def _undouble(w: str) -> str:
+    return "".join(c for i, c in enumerate(w) if i == 0 or c != w[i - 1])
