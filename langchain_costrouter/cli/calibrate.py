@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -97,9 +98,9 @@ def run(args: argparse.Namespace) -> int:
     )
     path = res.gate.save(args.out)
 
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 110)
     table = Table(title=f"{len(data)} items, {args.folds}-fold CV (learned gate never saw its test items)")
-    for col in ("policy", "quality", "vs premium", "cost", "vs premium cost", "premium calls", "APGR"):
+    for col in ("policy", "quality", "vs premium", "cost", "cost vs premium", "premium calls", "APGR"):
         table.add_column(col, justify="left" if col == "policy" else "right", no_wrap=col == "policy")
     for r in res.report.policies:
         table.add_row(
