@@ -15,8 +15,10 @@ Protected, in this order (later detectors never look inside earlier spans):
 4. JSON objects and arrays that parse (``json.JSONDecoder.raw_decode``);
 5. URLs and e-mail addresses;
 6. quoted text: ``"..."``, ``“...”``, ``«...»``, and Markdown block quotes (``> ...`` lines);
-7. instructions: sentences with a directive (must, never, always, do not, only, exactly,
-   ensure, make sure...) or opening with an imperative verb (answer, return, reply, list...);
+7. instructions: sentences opening with an imperative verb (answer, return, reply, list...) or
+   a directive (never, always, do not, only, make sure...), and sentences where a directive
+   (must, should, exactly...) is addressed to the model (you, your, the answer, the output...);
+   narrative such as "support never called back" stays compressible;
 8. numbers and any word containing a digit (dates, versions, amounts, ids, ``gpt-4o``).
 
 Overlapping spans are merged, so a quote around inline code is one span.
@@ -95,6 +97,8 @@ _QUOTE = re.compile(r"\"[^\"\n]{1,2000}\"|“[^”\n]{1,2000}”|«[^»\n]{1,200
 _SENTENCE = re.compile(r"[^\n.!?]+(?:[.!?]+|$)", re.MULTILINE)
 _DIRECTIVE = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in DIRECTIVE_WORDS) + r")\b", re.IGNORECASE)
 _IMPERATIVE = re.compile(r"^\W*(?:" + "|".join(IMPERATIVE_VERBS) + r")\b", re.IGNORECASE)
+_LEADING_DIRECTIVE = re.compile(r"^\W*(?:" + "|".join(re.escape(w) for w in DIRECTIVE_WORDS) + r")\b", re.IGNORECASE)
+_ADDRESSEE = re.compile(r"\b(?:you|your|assistant|answer|reply|response|output)\b", re.IGNORECASE)
 _NUMBER_WORD = re.compile(r"[^\s\x00]*\d[^\s\x00]*")
 _TRAILING_PUNCT = ".,;:!?)]}\"'"
 _LEADING_PUNCT = "([{\"'"
@@ -156,7 +160,9 @@ def _instructions(work: str) -> Iterator[tuple[int, int]]:
         stripped = sentence.strip()
         if not stripped or set(stripped) <= {_FILL}:
             continue
-        if _DIRECTIVE.search(sentence) or _IMPERATIVE.match(sentence.replace(_FILL, " ")):
+        plain = sentence.replace(_FILL, " ")
+        addressed = _DIRECTIVE.search(plain) is not None and _ADDRESSEE.search(plain) is not None
+        if addressed or _IMPERATIVE.match(plain) or _LEADING_DIRECTIVE.match(plain):
             lead = len(sentence) - len(sentence.lstrip())
             trail = len(sentence) - len(sentence.rstrip())
             yield m.start() + lead, m.end() - trail

@@ -102,3 +102,9 @@ def test_placeholder_collision_uses_another_prefix() -> None:
 def test_instructions_can_be_left_compressible() -> None:
     text = "You must answer briefly. The sky is blue."
     assert all(s.kind != "instruction" for s in find_protected_spans(text, instructions=False))
+
+
+def test_narrative_directive_words_stay_compressible() -> None:
+    text = "The courier never called back and support should have known. The answer must be JSON."
+    kinds = _kinds(text)
+    assert kinds.get("instruction") == ["The answer must be JSON."]
