@@ -21,6 +21,7 @@ __all__ = [
     "INTERNAL_FLAG",
     "SAMPLING_KEYS",
     "TIER_KEY",
+    "attempt_key",
     "call_id",
     "completion_from_response",
     "config_id_of",
@@ -87,14 +88,26 @@ def _model_info(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
 
 def trace_id(kwargs: Mapping[str, Any]) -> str | None:
     """The id LiteLLM shares between the retries and fallbacks of one request."""
+    # The proxy's logging kwargs carry a second ``litellm_trace_id`` of their own; the standard
+    # logging payload's ``trace_id`` is the one the deployment hooks saw.
     for value in (
+        get(kwargs.get("standard_logging_object"), "trace_id"),
         kwargs.get("litellm_trace_id"),
         _litellm_params(kwargs).get("litellm_trace_id"),
-        get(kwargs.get("standard_logging_object"), "trace_id"),
     ):
         if isinstance(value, str) and value:
             return value
     return None
+
+
+def attempt_key(kwargs: Mapping[str, Any]) -> str | None:
+    """Identifies an answered attempt: ``<litellm_call_id>:<tier>``.
+
+    The proxy keeps one ``litellm_call_id`` for all the attempts of a request, and a request
+    never answers twice from the same tier (an answer is accepted, or escalates away).
+    """
+    cid = call_id(kwargs)
+    return None if cid is None else f"{cid}:{tier_of(kwargs) or model_group(kwargs) or ''}"
 
 
 def call_id(kwargs: Mapping[str, Any]) -> str | None:

@@ -108,7 +108,7 @@ class CostLogger(CustomLogger):
             return
         request_id = cv.trace_id(kwargs) or cv.call_id(kwargs) or new_request_id()
         state = rt.state(request_id)
-        if not rt.claim(state, cv.call_id(kwargs)):
+        if not rt.claim(state, cv.attempt_key(kwargs)):
             return  # the gate hook recorded this answer
         stream = cv.is_stream(kwargs)
         rt.record_attempt(
@@ -135,7 +135,7 @@ class CostLogger(CustomLogger):
             self._foreign(kwargs, response, latency_ms, error=error)
             return
         request_id = cv.trace_id(kwargs) or cv.call_id(kwargs) or new_request_id()
-        if rt.already_recorded(request_id, cv.call_id(kwargs)):
+        if rt.already_recorded(request_id, cv.attempt_key(kwargs)):
             return  # a gate rejection (sync rule) the gate hook recorded with its cost
         state = rt.state(request_id)
         rt.record_attempt(

@@ -141,7 +141,7 @@ class QualityGateHook(CustomGuardrail):
         rt.record_attempt(
             state,
             tier,
-            attempt_id=cv.call_id(kwargs),
+            attempt_id=cv.attempt_key(kwargs),
             outcome="accepted" if verdict.passed else "rejected",
             tenant=tenant,
             completion=completion,
