@@ -54,6 +54,15 @@ def test_chains_thousands_percent_and_rounding() -> None:
     assert check_arithmetic("3 sprints * 60 meters = 180 meters").checked == 0
 
 
+def test_pathological_answers_are_processed_in_linear_time() -> None:
+    import time
+
+    start = time.perf_counter()
+    for answer in ("1 " * 20000 + "x = 5", "1+1=2 " * 5000, "(" * 5000 + "1=1", "<<" * 10000):
+        hand_features("What is 2+2?", answer)
+    assert time.perf_counter() - start < 3.0  # a backtracking regex took 20 s on the first one
+
+
 def test_safe_eval_only_does_arithmetic() -> None:
     assert safe_eval("2 + 3 * (4 - 1)") == 11
     assert safe_eval("2^3") == 8

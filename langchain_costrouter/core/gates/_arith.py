@@ -29,7 +29,8 @@ _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 _TIMES = re.compile(r"(?<=[\d)%])\s*[x\u00d7\u2715\u00b7]\s*(?=[\d$(.])")
 _PERCENT = re.compile(r"(\d+(?:\.\d+)?|\.\d+)\s*%")
 # Characters an arithmetic expression may contain once text is normalised.
-_EXPR_TAIL = re.compile(r"[\d.\s()+\-*/^]*$")
+_EXPR_CHARS = frozenset("0123456789. \t\r\n\f\v()+-*/^")
+_MAX_EXPR = 200
 _EXPR_HEAD = re.compile(r"^[\d.\s()+\-*/^]*")
 _OPERATOR = re.compile(r"\d\s*[)]*\s*[-+*/^]\s*[(]*\s*\.?\d")
 _STRONG_MARKERS = re.compile(r"####|\\boxed\{|final answer|the answer is|answer\s*:", re.IGNORECASE)
@@ -141,6 +142,14 @@ def _strip_unbalanced(expr: str) -> str:
     return e
 
 
+def _expr_tail(segment: str) -> str:
+    """The longest run of expression characters ending the segment (at most 200 characters)."""
+    start = len(segment)
+    while start > 0 and len(segment) - start < _MAX_EXPR and segment[start - 1] in _EXPR_CHARS:
+        start -= 1
+    return segment[start:]
+
+
 def _claim_ok(lhs: float, rhs_text: str, rhs: float) -> bool:
     d = _decimals(rhs_text)
     if numbers_close(lhs, rhs, d):
@@ -172,11 +181,10 @@ def check_arithmetic(text: str) -> ArithmeticCheck:
         norm = _PERCENT.sub(r"(\1/100)", normalize_math_text(line))
         segments = norm.split("=")
         for i in range(len(segments) - 1):
-            left = _EXPR_TAIL.search(segments[i])
-            right = _EXPR_HEAD.match(segments[i + 1])
-            if left is None or right is None:
+            right = _EXPR_HEAD.match(segments[i + 1][:_MAX_EXPR])
+            if right is None:
                 continue
-            lhs_text = _strip_unbalanced(left.group(0))
+            lhs_text = _strip_unbalanced(_expr_tail(segments[i]))
             rhs_text = _strip_unbalanced(right.group(0))
             if not lhs_text or not rhs_text or not _OPERATOR.search(lhs_text):
                 continue

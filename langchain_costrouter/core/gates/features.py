@@ -224,8 +224,13 @@ class FeatureMatrix:
         )
 
 
-def _in(value: float, pool: Sequence[float]) -> bool:
-    return any(numbers_close(value, p, 6) for p in pool)
+def _key(value: float) -> float:
+    return round(value, 6)
+
+
+def _in(value: float, pool: set[float]) -> bool:
+    """Whether ``value`` is in ``pool`` (a set of :func:`_key` values), to 6 decimals."""
+    return _key(value) in pool
 
 
 def _prompt_numbers(prompt: str) -> list[float]:
@@ -259,9 +264,10 @@ def hand_features(prompt: str, answer: str) -> dict[str, float]:
     p_nums = _prompt_numbers(prompt)
     a_nums = extract_numbers(a)
     results = arith.results
+    p_pool, a_pool, r_pool = {_key(v) for v in p_nums}, {_key(v) for v in a_nums}, {_key(v) for v in results}
     distinct_p = list(dict.fromkeys(p_nums))
-    recall = sum(1 for v in distinct_p if _in(v, a_nums)) / len(distinct_p) if distinct_p else 1.0
-    unsupported = [v for v in a_nums if v not in _COMMON_CONSTANTS and not _in(v, p_nums) and not _in(v, results)]
+    recall = sum(1 for v in distinct_p if _in(v, a_pool)) / len(distinct_p) if distinct_p else 1.0
+    unsupported = [v for v in a_nums if v not in _COMMON_CONSTANTS and not _in(v, p_pool) and not _in(v, r_pool)]
     q_words = {w for w in _WORD.findall(prompt.lower()) if len(w) > 2}
     a_words = set(_WORD.findall(a.lower()))
     overlap = len(q_words & a_words) / len(q_words) if q_words else 1.0
@@ -286,8 +292,8 @@ def hand_features(prompt: str, answer: str) -> dict[str, float]:
         "final_disagrees_last_result": float(
             has_calc and final is not None and last is not None and not numbers_close(last, final, 2)
         ),
-        "final_in_results": float(final is not None and _in(final, results)),
-        "final_in_prompt": float(final is not None and _in(final, p_nums)),
+        "final_in_results": float(final is not None and _in(final, r_pool)),
+        "final_in_prompt": float(final is not None and _in(final, p_pool)),
         "final_is_integer": float(final is not None and abs(final - round(final)) < 1e-9),
         "final_log_magnitude": math.log10(1.0 + abs(final)) if final is not None else 0.0,
         "prompt_log_numbers": math.log1p(len(p_nums)),
