@@ -23,6 +23,8 @@ _COMMANDS: tuple[str, ...] = (
     "serve_local",
     "demo",
     "calibrate",
+    "cache_cmds",
+    "bench",
 )
 
 

@@ -1,0 +1,156 @@
+"""Cache commands: ``costrouter bench cache`` and ``costrouter calibrate-cache``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "register_bench"]
+
+
+def register(subparsers: Any) -> None:
+    """Adds ``calibrate-cache`` (``bench cache`` is added by :mod:`.bench`)."""
+    p = subparsers.add_parser(
+        "calibrate-cache",
+        help="calibrate the semantic-cache guard on labelled pairs (precision first)",
+        description="Pick the similarity threshold and content budget with the highest recall whose "
+        "false-hit rate is provably (95%% one-sided Wilson bound) under the target.",
+    )
+    p.add_argument("--pairs", action="append", required=True, metavar="FILE", help="pairs JSONL (repeatable)")
+    p.add_argument("--max-false-hit-rate", type=float, default=0.01, help="target false-hit rate (default 0.01)")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds for the honest estimate (0: skip)")
+    p.add_argument("--out", type=Path, help="write the calibrated policy JSON here")
+    p.set_defaults(func=_calibrate)
+
+
+def register_bench(sub: Any) -> None:
+    """Adds ``bench cache`` under ``bench``."""
+    p = sub.add_parser(
+        "cache",
+        help="semantic cache: recall / false-hit rate on pairs, lookup latency at 10k and 100k entries",
+    )
+    p.add_argument("--pairs", action="append", required=True, metavar="FILE", help="pairs file (repeatable)")
+    p.add_argument("--json", dest="json_out", type=Path, help="write the results as JSON")
+    p.add_argument("--policy", type=Path, help="a policy JSON from calibrate-cache (default: shipped)")
+    p.add_argument("--sizes", default="10000,100000", help="entry counts for latency (default 10000,100000)")
+    p.add_argument("--queries", type=int, default=1000, help="timed lookups per size")
+    p.add_argument("--no-latency", action="store_true", help="skip the latency part")
+    p.add_argument("--no-gptcache", action="store_true", help="skip GPTCache's default setup")
+    p.set_defaults(func=_bench)
+
+
+def _policy(path: Path | None) -> Any:
+    from langchain_costrouter.core.cache import GuardPolicy, default_policy
+    from langchain_costrouter.core.errors import DataError
+
+    if path is None:
+        return default_policy()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        msg = f"cannot read policy file {path}: {exc}"
+        raise DataError(msg) from None
+    return GuardPolicy.from_dict({**data.get("policy", data), "source": f"file:{path.name}"})
+
+
+def _fmt(x: Any) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from langchain_costrouter.core.cache import WordLlamaEmbedder, load_pairs
+    from langchain_costrouter.core.cache.bench import bench_gptcache_default, bench_latency, bench_pairs
+
+    emb = WordLlamaEmbedder()
+    policy = _policy(args.policy)
+    result: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d"),
+        "machine": f"{platform.machine()} {platform.system()} python {platform.python_version()}",
+        "embedder": emb.name,
+        "policy": policy.to_dict(),
+        "pair_files": {},
+    }
+    for path in args.pairs:
+        pairs = load_pairs(path)
+        ours = bench_pairs(pairs, emb, policy=policy)
+        entry: dict[str, Any] = {"costrouter": ours}
+        line = f"{Path(path).name}: recall {_fmt(ours['recall'])}  false-hit rate {_fmt(ours['false_hit_rate'])}"
+        print(line + f"  precision {_fmt(ours['precision'])}")
+        if not args.no_gptcache:
+            base = bench_gptcache_default(pairs, emb)
+            entry["gptcache_default"] = base
+            print(
+                f"  GPTCache default: recall {_fmt(base['recall'])}  false-hit rate "
+                f"{_fmt(base['false_hit_rate'])}  precision {_fmt(base['precision'])}"
+            )
+        result["pair_files"][str(path)] = entry
+    first = result["pair_files"][str(args.pairs[0])]["costrouter"]
+    result |= {k: first[k] for k in ("recall", "false_hit_rate", "precision")}
+    if not args.no_latency:
+        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+        lat = bench_latency(
+            emb,
+            sizes,
+            queries=args.queries,
+            policy=policy,
+            gptcache_baseline=not args.no_gptcache,
+            progress=lambda m: print(f"  ... {m}", file=sys.stderr),
+        )
+        result["latency"] = lat
+        for size, r in lat.items():
+            g = r.get("gptcache_default_get")
+            extra = f"  (GPTCache default get p50 {g['p50_ms']:.2f} ms)" if g else ""
+            print(f"lookup at {size} entries: p50 {r['all']['p50_ms']:.3f} ms  p99 {r['all']['p99_ms']:.3f} ms{extra}")
+        largest = lat[str(max(sizes))]
+        result["lookup_p50_ms"] = largest["all"]["p50_ms"]
+        result["lookup_p99_ms"] = largest["all"]["p99_ms"]
+    if args.json_out:
+        args.json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.json_out}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from langchain_costrouter.core.cache import WordLlamaEmbedder, calibrate, cross_validate, load_pairs, score_pairs
+
+    emb = WordLlamaEmbedder()
+    pairs = [p for path in args.pairs for p in load_pairs(path)]
+    scored = score_pairs(pairs, emb)
+    res = calibrate(
+        scored,
+        max_false_hit_rate=args.max_false_hit_rate,
+        source="calibrated:" + ",".join(Path(p).name for p in args.pairs),
+    )
+    m = res.metrics
+    pol = res.policy
+    print(
+        f"policy: threshold {pol.similarity_threshold}  strict_words {pol.strict_words}  "
+        f"max_unexplained {pol.max_unexplained}"
+    )
+    print(
+        f"on the calibration pairs: recall {m.recall:.3f}  false-hit rate {m.false_hit_rate:.3f} "
+        f"({m.false_hits}/{m.negatives}, 95% upper bound {res.fhr_upper_bound:.3f})  precision {m.precision:.3f}"
+    )
+    if not res.feasible:
+        print(
+            f"warning: no setting proves a false-hit rate <= {args.max_false_hit_rate} with {m.negatives} "
+            "negative pairs; the setting with the lowest bound is returned",
+            file=sys.stderr,
+        )
+    out = res.to_dict()
+    if args.folds and args.folds > 1:
+        cv = cross_validate(scored, folds=args.folds, max_false_hit_rate=args.max_false_hit_rate)
+        out["cross_validation"] = {k: v for k, v in cv.items() if k != "policies"}
+        print(
+            f"{args.folds}-fold held-out: recall {cv['recall']:.3f}  false-hit rate {cv['false_hit_rate']:.3f} "
+            f"({cv['false_hits']}/{cv['negatives']})  precision {cv['precision']:.3f}"
+        )
+    if args.out:
+        args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.out}")
+    return 0

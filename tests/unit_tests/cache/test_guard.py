@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import pytest
+
+from langchain_costrouter.core.cache import GuardPolicy, load_pairs
+from langchain_costrouter.core.cache.calibration import calibrate, evaluate, score_pairs, wilson_upper
+from langchain_costrouter.core.cache.features import extract
+from langchain_costrouter.core.cache.guard import FalseHitGuard
+from langchain_costrouter.core.errors import DataError
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("Cancel my subscription", "Don't cancel my subscription"),
+        ("How do I turn on two-factor authentication?", "How do I turn off two-factor authentication?"),
+        ("What's 15% of 200?", "What's 50% of 200?"),
+        ("Are you open on Saturday?", "Are you open on Sunday?"),
+        ("Who is the CEO of Microsoft?", "Who is the CEO of Apple?"),
+        ("Transfer £50 from my savings to my current account", "Transfer £50 from my current account to my savings"),
+        ("How do I subscribe to the newsletter?", "How do I unsubscribe from the newsletter?"),
+        ("What does my home insurance cover?", "What does my car insurance cover?"),
+    ],
+)
+def test_traps_rejected(a: str, b: str) -> None:
+    assert not FalseHitGuard(GuardPolicy(similarity_threshold=0.0)).check(b, a, 0.99).ok
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("How do I change the email address on my account?", "How do I chnage the email adress on my acount?"),
+        ("How do I reset my password?", "Hi, quick one: how do I reset my password?"),
+        ("When does the autumn term start?", "When does the autumn term begin?"),
+    ],
+)
+def test_paraphrases_pass(a: str, b: str) -> None:
+    assert FalseHitGuard(GuardPolicy(similarity_threshold=0.0)).check(b, a, 0.9).ok
+
+
+def test_features_numbers() -> None:
+    assert extract("more than one hundred languages").numbers == extract("over 100 languages").numbers
+    assert extract("One can check it").numbers == ()
+
+
+def test_wilson_upper() -> None:
+    assert wilson_upper(0, 300) < 0.01 < wilson_upper(1, 300) < 0.02
+
+
+def test_calibration_precision_first(embedder, tmp_path) -> None:
+    pairs = load_pairs("langchain_costrouter/data/fow_pairs.jsonl")
+    scored = score_pairs(pairs, embedder)
+    res = calibrate(scored, max_false_hit_rate=0.02)
+    assert res.feasible and res.fhr_upper_bound <= 0.02
+    assert res.metrics.false_hit_rate <= 0.02 and res.metrics.recall > 0.3
+    loose = evaluate(scored, GuardPolicy(similarity_threshold=0.6, structural=False, max_unexplained=9, strict_words=0))
+    assert loose.false_hit_rate > 0.1  # the guard is what keeps precision
+
+
+def test_pairs_file_errors(tmp_path) -> None:
+    bad = tmp_path / "p.jsonl"
+    bad.write_text('{"a": "x"}\n')
+    with pytest.raises(DataError):
+        load_pairs(bad)
