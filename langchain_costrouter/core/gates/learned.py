@@ -111,10 +111,14 @@ class GateModel:
         """The (unscaled) model inputs for a feature batch."""
         parts = [feats.dense]
         if self.spec.embedding_components:
-            if feats.prompt_emb is None or feats.answer_emb is None or self.prompt_projection is None:
-                msg = "the gate needs embeddings but the features have none"
+            if (
+                feats.prompt_emb is None
+                or feats.answer_emb is None
+                or self.prompt_projection is None
+                or self.answer_projection is None
+            ):
+                msg = "the gate needs embeddings and projections, and the features or the model lack them"
                 raise GateError(msg)
-            assert self.answer_projection is not None
             parts += [self.prompt_projection.apply(feats.prompt_emb), self.answer_projection.apply(feats.answer_emb)]
         return np.column_stack(parts) if len(parts) > 1 else parts[0]
 
