@@ -25,6 +25,7 @@ _COMMANDS: tuple[str, ...] = (
     "calibrate",
     "cache_cmds",
     "bench",
+    "optimize_cmds",
 )
 
 

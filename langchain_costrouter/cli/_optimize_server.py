@@ -4,10 +4,11 @@ Used by ``costrouter bench savings`` and the integration tests; deterministic so
 rerun. :class:`OptimizeResponder` plugs into :class:`~langchain_costrouter.server.LocalOpenAIServer`
 (any object with ``plan`` and ``model_names`` is a responder):
 
-- the **compressor** model finds the ``TEXT:`` block of a compression prompt and keeps an evenly
-  spread ``ratio`` share of its prose words, copying every ``[P0]``-style placeholder (or, with
-  ``lose_placeholders``, dropping them, to exercise the fallback);
-- any other model answers a **batch** prompt (``QUESTIONS:`` + a JSON list) with
+- a **compression** call (recognised by the compressor's system prompt, whatever the model name)
+  gets the ``TEXT:`` block back with an evenly spread ``ratio`` share of its prose words, every
+  ``[P0]``-style placeholder copied (or, with ``lose_placeholders``, dropped, to exercise the
+  fallback);
+- a **batch** prompt (``QUESTIONS:`` + a JSON list) with
   ``{"answers": [...]}``, except the ids in ``malformed`` (answer ``null`` the first
   ``malformed_times`` times an id is seen) and ``missing`` (left out);
 - a plain question gets :func:`answer_for` the question, the same text a batch would hold, so
@@ -23,6 +24,7 @@ import threading
 from collections import Counter
 from collections.abc import Collection
 
+from langchain_costrouter.core.compression import COMPRESSOR_SYSTEM_PROMPT
 from langchain_costrouter.core.tokens import encoding_for_model
 from langchain_costrouter.server._engine import Draft, Plan
 from langchain_costrouter.server._request import ChatCall
@@ -72,7 +74,6 @@ class OptimizeResponder:
     """A local-server responder for compressor and batch-answering models.
 
     Args:
-        compressor_models: Model names that act as compressors.
         lose_placeholders: The compressor drops placeholders (its rewrites must be discarded).
         malformed: Item ids answered with ``null`` in a batch.
         malformed_times: How many times each malformed id is answered badly (then well).
@@ -85,14 +86,12 @@ class OptimizeResponder:
     def __init__(
         self,
         *,
-        compressor_models: Collection[str] = ("compressor",),
         lose_placeholders: bool = False,
         malformed: Collection[str] = (),
         malformed_times: int = 1,
         missing: Collection[str] = (),
         answer_words: int = ANSWER_WORDS,
     ) -> None:
-        self.compressor_models = {m.split("/", 1)[-1] for m in compressor_models}
         self.lose_placeholders = lose_placeholders
         self.malformed = set(malformed)
         self.malformed_times = malformed_times
@@ -101,9 +100,14 @@ class OptimizeResponder:
         self._seen: Counter[str] = Counter()
         self._lock = threading.Lock()
 
+    def reset(self) -> None:
+        """Forgets which ids were seen (malformed ids go wrong again on their next first try)."""
+        with self._lock:
+            self._seen.clear()
+
     def model_names(self) -> list[str]:
-        """The compressor models (every other name answers too)."""
-        return sorted(self.compressor_models)
+        """No fixed list: every model name answers."""
+        return []
 
     def plan(self, call: ChatCall) -> Plan:
         """Serves ``call`` (never fails: every model name answers)."""
@@ -111,7 +115,8 @@ class OptimizeResponder:
 
     def _compose(self, call: ChatCall) -> Draft:
         text = call.user_text
-        if call.model.split("/", 1)[-1] in self.compressor_models:
+        system = call.messages[0].get("content") if call.messages else None
+        if system == COMPRESSOR_SYSTEM_PROMPT:
             return Draft(self._compress(text))
         if "QUESTIONS:" in text:
             return Draft(self._batch(text))

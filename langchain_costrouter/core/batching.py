@@ -4,8 +4,9 @@ The questions share one system prompt (sent once, byte-stable) and go out as a J
 ``{"id", "question"}``; the model must answer with ``{"answers": [{"id", "answer"}]}`` (a JSON
 schema ``response_format``). :func:`demux` maps the answers back by id with a count check and
 never guesses: a missing, duplicated, empty or malformed answer marks only that item as failed,
-and only failed items are sent again, in a smaller batch (a reply that cannot be parsed at all
-splits its batch in halves). After ``max_attempts`` calls an item is reported as failed.
+and only failed items are sent again: the failed items of all batches of a round share retry
+calls (a reply that cannot be parsed at all splits its batch in halves instead). After
+``max_attempts`` calls an item is reported as failed.
 
 Every call's real cost is split between the items it carried, by each item's share of the
 call's tokens (its question plus an equal part of the shared prompt; its answer plus an equal
@@ -145,8 +146,23 @@ class _Job:
         self.costs = dict.fromkeys(self.attempts, 0.0)
         self.usages = {k: Usage() for k in self.attempts}
         self.calls: list[BatchCall] = []
-        size = runner.config.max_batch
-        self.wave: list[list[BatchItem]] = [self.items[i : i + size] for i in range(0, len(self.items), size)]
+        self.wave: list[list[BatchItem]] = self._chunks(self.items)
+        self._split: list[list[BatchItem]] = []
+        self._retry: list[BatchItem] = []
+
+    def _chunks(self, items: Sequence[BatchItem]) -> list[list[BatchItem]]:
+        size = self.runner.config.max_batch
+        return [list(items[i : i + size]) for i in range(0, len(items), size)]
+
+    def next_round(self) -> bool:
+        """Starts the next round: halves of unparseable batches, then the failed items pooled.
+
+        Failed items of several batches share retry calls (up to ``max_batch`` each), so a
+        retry does not pay the shared prompt once per item. Returns whether there is work.
+        """
+        self.wave = self._split + self._chunks(self._retry)
+        self._split, self._retry = [], []
+        return bool(self.wave)
 
     def settle(self, chunk: list[BatchItem], reply: Completion | None, error: str | None, latency_ms: float) -> None:
         """Demuxes one reply, attributes its cost, and queues the items to retry."""
@@ -183,9 +199,9 @@ class _Job:
             return
         if not result.parsed and len(retry) > 1:
             half = len(retry) // 2
-            self.wave.extend([retry[:half], retry[half:]])
+            self._split.extend([retry[:half], retry[half:]])
         else:
-            self.wave.append(retry)
+            self._retry.extend(retry)
 
     def report(self) -> BatchReport:
         results = tuple(
@@ -330,7 +346,7 @@ class BatchRunner:
     def run(self, items: Sequence[BatchItem] | Sequence[str]) -> BatchReport:
         """Answers every item, retrying failed ones alone (see the module docstring)."""
         job = _Job(self, _as_items(items))
-        while job.wave:
+        while job.wave or job.next_round():
             chunk = job.wave.pop(0)
             t0 = time.perf_counter()
             try:
@@ -362,7 +378,7 @@ class BatchRunner:
                     logger.warning("batch call failed (%d items): %s", len(chunk), error)
                 job.settle(chunk, reply, error, (time.perf_counter() - t0) * 1000)
 
-        while job.wave:
+        while job.wave or job.next_round():
             wave, job.wave = job.wave, []
             await asyncio.gather(*(one(c) for c in wave))
         return job.report()

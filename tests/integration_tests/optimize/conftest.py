@@ -24,7 +24,6 @@ def make_server() -> Iterator[Callable[..., LocalOpenAIServer]]:
     started: list[LocalOpenAIServer] = []
 
     def make(**responder: Any) -> LocalOpenAIServer:
-        responder.setdefault("compressor_models", (COMPRESSOR,))
         server = LocalOpenAIServer(OptimizeResponder(**responder)).start()
         started.append(server)
         return server

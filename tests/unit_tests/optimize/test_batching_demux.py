@@ -186,3 +186,11 @@ def test_batch_api_file_roundtrip_with_discount(tmp_path, prices: PriceBook, acc
     full = sum(prices.cost_usd("target", c.usage) for c in report.calls)
     assert math.isclose(report.total_cost_usd, full * 0.5)
     assert math.isclose(sum(r.cost_usd for r in accountant.ledger.records()), full * 0.5, rel_tol=1e-12)
+
+
+def test_failed_items_of_several_batches_share_one_retry_call(accountant: CostAccountant) -> None:
+    client = FakeClient("target", _batch_reply({"q3", "q15"}))
+    report = BatchRunner(client, accountant=accountant).run([f"Question {i}?" for i in range(20)])
+    assert all(a is not None for a in report.answers)
+    assert [c.item_ids for c in report.calls][2] == ("q3", "q15")
+    assert len(report.calls) == 3
