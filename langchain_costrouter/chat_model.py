@@ -41,9 +41,11 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from langchain_core.runnables import Runnable, RunnableBinding
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from langchain_costrouter._cache_glue import CacheGlue
 from langchain_costrouter._convert import completion_from_message, openai_tools, request_from_messages, strip_chunk
 from langchain_costrouter._structured import structured_output_runnable
 from langchain_costrouter._tiers import LangChainModelClient, build_tier_model
+from langchain_costrouter.core.cache import ResponseCache
 from langchain_costrouter.core.cascade import CascadeResult, CascadeRun, TierStep
 from langchain_costrouter.core.config import CostRouterConfig
 from langchain_costrouter.core.gates.composite import AllOfGate
@@ -73,6 +75,9 @@ class ChatCostRouter(BaseChatModel):
         tenant: Default tenant/user tag of the ledger records (a per-call
             ``config={"metadata": {"tenant": ...}}`` wins).
         ledger: A ledger backend replacing the one the config names.
+        response_cache: A :class:`~langchain_costrouter.core.cache.ResponseCache` (default: built from
+            ``config.cache`` when it is enabled). Hits are served before routing's first
+            call, streaming included; only answers that passed their gate are stored.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
@@ -81,9 +86,11 @@ class ChatCostRouter(BaseChatModel):
     tier_models: dict[str, BaseChatModel] = Field(default_factory=dict)
     tenant: str | None = None
     ledger: Any = Field(default=None, exclude=True)
+    response_cache: Any = Field(default=None, exclude=True)
 
     _runtime: CostRouterRuntime = PrivateAttr()
     _models: dict[str, BaseChatModel] = PrivateAttr(default_factory=dict)
+    _cache: CacheGlue | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
         """Builds the tier models and the cascade runtime (no network)."""
@@ -100,6 +107,11 @@ class ChatCostRouter(BaseChatModel):
 
         ledger: LedgerBackend | None = self.ledger
         self._runtime = CostRouterRuntime(self.config, ledger=ledger, judge_clients=judge)
+        cache: ResponseCache | None = self.response_cache
+        if cache is None and self.config.cache.enabled:
+            cache = ResponseCache.from_config(self.config.cache, accountant=self._runtime.accountant)
+        if cache is not None:
+            self._cache = CacheGlue(cache, self._runtime.accountant, self.config)
 
     @classmethod
     def from_config(
@@ -251,6 +263,8 @@ class ChatCostRouter(BaseChatModel):
     ) -> ChatResult:
         request = self._request(messages, run_manager, kwargs)
         run = self._runtime.engine.start(request)
+        if self._cache is not None and (found := self._cache.lookup(run)) is not None:
+            return _single(self._cache.served_message(run, *found))
         while (step := run.next_step()) is not None:
             model, call_kwargs = self._tier_call(step, kwargs)
             t0 = time.perf_counter()
@@ -260,7 +274,7 @@ class ChatCostRouter(BaseChatModel):
                 run.on_error(step, exc, (time.perf_counter() - t0) * 1000)
                 continue
             run.on_answer(step, completion_from_message(msg, model=step.tier.model), (time.perf_counter() - t0) * 1000)
-        return self._chat_result(run.result())
+        return self._chat_result(self._finish(run))
 
     async def _agenerate(
         self,
@@ -271,6 +285,8 @@ class ChatCostRouter(BaseChatModel):
     ) -> ChatResult:
         request = self._request(messages, run_manager, kwargs)
         run = self._runtime.engine.start(request)
+        if self._cache is not None and (found := await self._cache.alookup(run)) is not None:
+            return _single(self._cache.served_message(run, *found))
         while (step := run.next_step()) is not None:
             model, call_kwargs = self._tier_call(step, kwargs)
             t0 = time.perf_counter()
@@ -281,7 +297,20 @@ class ChatCostRouter(BaseChatModel):
                 continue
             completion = completion_from_message(msg, model=step.tier.model)
             await run.aon_answer(step, completion, (time.perf_counter() - t0) * 1000)
-        return self._chat_result(run.result())
+        return self._chat_result(await self._afinish(run))
+
+    def _finish(self, run: CascadeRun) -> CascadeResult:
+        """The run's result, stored in the cache when it passed its gate."""
+        result = run.result()
+        if self._cache is not None:
+            self._cache.store(run, result)
+        return result
+
+    async def _afinish(self, run: CascadeRun) -> CascadeResult:
+        result = run.result()
+        if self._cache is not None:
+            await self._cache.astore(run, result)
+        return result
 
     def _chat_result(self, result: CascadeResult) -> ChatResult:
         message = self._message(result)
@@ -304,6 +333,9 @@ class ChatCostRouter(BaseChatModel):
         request = self._request(messages, run_manager, kwargs)
         run = self._runtime.engine.start(request)
         emit = _emitter(run_manager.on_llm_new_token if run_manager else None)
+        if self._cache is not None and (found := self._cache.lookup(run)) is not None:
+            yield from _stream_message(self._cache.served_message(run, *found), emit)
+            return
         while (step := run.next_step()) is not None:
             model, call_kwargs = self._tier_call(step, kwargs)
             direct = self._streams_directly(step)
@@ -324,12 +356,12 @@ class ChatCostRouter(BaseChatModel):
             completion = completion_from_message(_aggregate(chunks), model=step.tier.model)
             if direct:
                 run.on_streamed(step, completion, latency)
-                yield self._final_chunk(run.result())
+                yield self._final_chunk(self._finish(run))
                 return
             if run.on_answer(step, completion, latency):
                 for part in chunks:
                     yield emit(strip_chunk(part))
-                yield self._final_chunk(run.result())
+                yield self._final_chunk(self._finish(run))
                 return
         yield from self._replay_best(run, emit)
 
@@ -342,6 +374,10 @@ class ChatCostRouter(BaseChatModel):
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self._request(messages, run_manager, kwargs)
         run = self._runtime.engine.start(request)
+        if self._cache is not None and (found := await self._cache.alookup(run)) is not None:
+            for out in _stream_message(self._cache.served_message(run, *found), _emitter(None)):
+                yield await _anotify(run_manager, out)
+            return
         while (step := run.next_step()) is not None:
             model, call_kwargs = self._tier_call(step, kwargs)
             direct = self._streams_directly(step)
@@ -352,10 +388,7 @@ class ChatCostRouter(BaseChatModel):
                     part = _chunk_of(gen)
                     chunks.append(part)
                     if direct:
-                        out = ChatGenerationChunk(message=strip_chunk(part))
-                        if run_manager:
-                            await run_manager.on_llm_new_token(out.text, chunk=out)
-                        yield out
+                        yield await _anotify(run_manager, ChatGenerationChunk(message=strip_chunk(part)))
             except Exception as exc:
                 latency = (time.perf_counter() - t0) * 1000
                 run.on_error(step, exc, latency)
@@ -366,15 +399,12 @@ class ChatCostRouter(BaseChatModel):
             completion = completion_from_message(_aggregate(chunks), model=step.tier.model)
             if direct:
                 run.on_streamed(step, completion, latency)
-                yield self._final_chunk(run.result())
+                yield self._final_chunk(await self._afinish(run))
                 return
             if await run.aon_answer(step, completion, latency):
                 for part in chunks:
-                    out = ChatGenerationChunk(message=strip_chunk(part))
-                    if run_manager:
-                        await run_manager.on_llm_new_token(out.text, chunk=out)
-                    yield out
-                yield self._final_chunk(run.result())
+                    yield await _anotify(run_manager, ChatGenerationChunk(message=strip_chunk(part)))
+                yield self._final_chunk(await self._afinish(run))
                 return
         for out in self._replay_best(run, lambda c: ChatGenerationChunk(message=c)):
             yield out
@@ -417,6 +447,32 @@ def _chunk_of(gen: ChatGenerationChunk) -> AIMessageChunk:
     if gen.generation_info:
         chunk.response_metadata = {**gen.generation_info, **(chunk.response_metadata or {})}
     return chunk
+
+
+async def _anotify(run_manager: AsyncCallbackManagerForLLMRun | None, out: ChatGenerationChunk) -> ChatGenerationChunk:
+    """Tells the caller's callbacks about a streamed token, then returns the chunk."""
+    if run_manager is not None and out.text:
+        await run_manager.on_llm_new_token(out.text, chunk=out)
+    return out
+
+
+def _single(message: AIMessage) -> ChatResult:
+    return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+def _stream_message(
+    message: AIMessage, emit: Callable[[AIMessageChunk], ChatGenerationChunk]
+) -> Iterator[ChatGenerationChunk]:
+    """A whole message as a content chunk plus a final metadata chunk."""
+    yield emit(AIMessageChunk(content=message.content, id=message.id))
+    yield ChatGenerationChunk(
+        message=AIMessageChunk(
+            content="",
+            response_metadata=message.response_metadata,
+            usage_metadata=message.usage_metadata,
+            chunk_position="last",
+        )
+    )
 
 
 def _json(value: Any) -> str:
