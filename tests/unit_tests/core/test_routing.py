@@ -68,3 +68,23 @@ def test_embedding_router_threshold_falls_back_to_default() -> None:
     strict = EmbeddingRouter(CFG, threshold=0.999)
     d = strict.route(req("Tell me about the weather on Mars"))
     assert d.route == "chat" and d.method == "default"
+
+
+def test_bench_routing_cli_reports_both_routers(tmp_path: Path) -> None:
+    from langchain_costrouter.cli import main
+
+    out = tmp_path / "routing.json"
+    assert main(["bench", "routing", "--json", str(out)]) == 0
+    result = json.loads(out.read_text("utf-8"))
+    assert result["items"] == 90
+    assert result["embedding"]["accuracy"] == pytest.approx(_accuracy(EmbeddingRouter(CFG)))
+    assert result["rules"]["accuracy"] == pytest.approx(_accuracy(RulesRouter(CFG)))
+
+
+def test_bench_routing_rejects_unknown_task(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from langchain_costrouter.cli import main
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"prompt": "hi", "task": "poetry"}\n', encoding="utf-8")
+    assert main(["bench", "routing", "--data", str(bad)]) == 2
+    assert "task 'poetry' is not a route" in capsys.readouterr().err
