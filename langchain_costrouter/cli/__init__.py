@@ -23,6 +23,7 @@ _COMMANDS: tuple[str, ...] = (
     "serve_local",
     "demo",
     "calibrate",
+    "litellm_cmds",
     "cache_cmds",
     "bench",
     "optimize_cmds",

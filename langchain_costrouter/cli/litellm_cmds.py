@@ -1,0 +1,114 @@
+r"""``costrouter litellm-config`` and ``costrouter serve``: the LiteLLM proxy from ``costrouter.yaml``.
+
+Examples::
+
+    costrouter litellm-config -c costrouter.yaml -o litellm-proxy.yaml
+    LITELLM_MASTER_KEY=sk-... costrouter serve -c costrouter.yaml --port 4000
+
+``serve`` renders the proxy YAML next to the config (or in ``--out``) and runs the real
+``litellm`` proxy on it in the foreground; Ctrl-C stops it. ``bench proxy`` (registered into
+``costrouter bench`` when present) measures the hooks' overhead under load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "register_bench"]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", required=True, type=Path, help="costrouter.yaml")
+    p.add_argument("--no-hooks", action="store_true", help="plain proxy without the costrouter callbacks")
+    p.add_argument(
+        "--master-key-env",
+        default="LITELLM_MASTER_KEY",
+        help="environment variable holding the proxy master key (LITELLM_MASTER_KEY)",
+    )
+    p.add_argument("--no-master-key", action="store_true", help="leave the proxy open (not recommended)")
+    p.add_argument("--entry-model", default="costrouter", help="model name that asks for task routing")
+    p.add_argument("--retries", type=int, default=2, help="retries of rate limits / 5xx / timeouts per tier (2)")
+
+
+def _render_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "hooks": not args.no_hooks,
+        "master_key_env": None if args.no_master_key else args.master_key_env,
+        "entry_model": args.entry_model,
+        "retries": args.retries,
+    }
+
+
+def register(subparsers: Any) -> None:
+    """Adds ``litellm-config`` and ``serve``."""
+    p = subparsers.add_parser(
+        "litellm-config",
+        help="render the LiteLLM proxy YAML (model_list, router_settings, callbacks) from costrouter.yaml",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    _common(p)
+    p.add_argument("-o", "--out", type=Path, help="write here instead of printing")
+    p.set_defaults(func=run_config)
+
+    s = subparsers.add_parser("serve", help="start the real LiteLLM proxy with the costrouter hooks")
+    _common(s)
+    s.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
+    s.add_argument("--port", type=int, default=4000, help="port (4000)")
+    s.add_argument("--out", type=Path, help="proxy YAML path (default: litellm-proxy.yaml next to the config)")
+    s.set_defaults(func=run_serve)
+
+
+def run_config(args: argparse.Namespace) -> int:
+    """``costrouter litellm-config``."""
+    from langchain_costrouter.core.config import CostRouterConfig
+    from litellm_hooks.proxy_config import render_proxy_yaml, write_proxy_config
+
+    if args.out is not None:
+        path = write_proxy_config(args.config, args.out, **_render_kwargs(args))
+        print(f"wrote {path}")
+        return 0
+    cfg = CostRouterConfig.from_yaml(args.config)
+    sys.stdout.write(render_proxy_yaml(cfg, config_path=args.config, **_render_kwargs(args)))
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """``costrouter serve``: renders the YAML and runs ``litellm`` in the foreground."""
+    from langchain_costrouter.core.errors import ConfigError
+    from litellm_hooks.proxy_config import write_proxy_config
+    from litellm_hooks.proxy_process import litellm_command
+
+    if not args.no_master_key and not os.environ.get(args.master_key_env):
+        raise ConfigError(args.master_key_env, "set the proxy master key (or pass --no-master-key)")
+    out = args.out or args.config.resolve().parent / "litellm-proxy.yaml"
+    path = write_proxy_config(args.config, out, **_render_kwargs(args))
+    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP", "True")}
+    if not args.no_hooks:
+        env["COSTROUTER_CONFIG"] = str(args.config.resolve())
+        env["COSTROUTER_ENTRY_MODEL"] = args.entry_model
+    cmd = [*litellm_command(), "--config", str(path), "--host", args.host, "--port", str(args.port)]
+    print(f"costrouter serve: {path} on http://{args.host}:{args.port}/v1", file=sys.stderr)
+    proc = subprocess.Popen(cmd, env=env, cwd=str(path.parent))  # noqa: S603 - fixed command
+    try:
+        return proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        raise
+
+
+def register_bench(bench_subparsers: Any) -> None:
+    """Adds ``costrouter bench proxy`` (see :mod:`litellm_hooks.bench_proxy`)."""
+    from litellm_hooks.bench_proxy import add_arguments, run_cli
+
+    p = bench_subparsers.add_parser("proxy", help="LiteLLM proxy with the costrouter hooks vs the plain proxy")
+    add_arguments(p)
+    p.set_defaults(func=run_cli)
