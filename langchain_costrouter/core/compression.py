@@ -51,6 +51,7 @@ __all__ = [
     "CompressedMessages",
     "CompressionDecision",
     "CompressionOutcome",
+    "CompressionPlan",
     "PromptCompressor",
     "decide_compression",
     "prefix_discount_per_token",
@@ -124,7 +125,9 @@ class CompressedMessages:
 
 
 @dataclass(slots=True)
-class _Plan:
+class CompressionPlan:
+    """A text ready to compress: its masked form, cache key, decision and the call to make."""
+
     protected: ProtectedText
     key: str
     decision: CompressionDecision
@@ -160,7 +163,7 @@ class PromptCompressor:
         self.accountant = accountant
 
     # ------------------------------------------------------------------ planning
-    def plan(self, text: str, *, target_model: str, cached_tokens_at_risk: int = 0) -> _Plan:
+    def plan(self, text: str, *, target_model: str, cached_tokens_at_risk: int = 0) -> CompressionPlan:
         """Masks ``text``, looks it up in the cache and decides (no call)."""
         cfg = self.config
         enc = encoding_for_model(target_model)
@@ -190,7 +193,7 @@ class PromptCompressor:
             cache_hit=cached is not None,
         )
         max_tokens = count_tokens(protected.masked, comp_enc) + 16
-        return _Plan(protected, key, decision, cached, messages, max_tokens)
+        return CompressionPlan(protected, key, decision, cached, messages, max_tokens)
 
     def _call_messages(self, protected: ProtectedText, kept_prose_tokens: int) -> list[Mapping[str, Any]]:
         words = max(1, round(kept_prose_tokens * 0.75))
@@ -267,11 +270,13 @@ class PromptCompressor:
             )
 
     @staticmethod
-    def _as_hit(plan: _Plan, cached: CachedCompression) -> _Plan:
+    def _as_hit(plan: CompressionPlan, cached: CachedCompression) -> CompressionPlan:
         decision = replace(plan.decision, call_cost_usd=0.0, cache_hit=True)
-        return _Plan(plan.protected, plan.key, decision, cached, plan.messages, plan.max_tokens)
+        return CompressionPlan(plan.protected, plan.key, decision, cached, plan.messages, plan.max_tokens)
 
-    def _settle(self, plan: _Plan, target_model: str, request_id: str | None, tenant: str | None) -> CompressionOutcome:
+    def _settle(
+        self, plan: CompressionPlan, target_model: str, request_id: str | None, tenant: str | None
+    ) -> CompressionOutcome:
         """No call: a skip, or a cache hit (which is used only if the decision says it pays)."""
         d = plan.decision
         original = plan.protected.original
@@ -286,7 +291,7 @@ class PromptCompressor:
         return self._record(outcome, Usage(), 0.0, target_model=target_model, request_id=request_id, tenant=tenant)
 
     def _failed(
-        self, plan: _Plan, target_model: str, request_id: str | None, tenant: str | None, error: str
+        self, plan: CompressionPlan, target_model: str, request_id: str | None, tenant: str | None, error: str
     ) -> CompressionOutcome:
         outcome = CompressionOutcome(
             plan.protected.original, False, plan.decision, "miss", plan.decision.tokens_before, fallback_reason=error
@@ -297,7 +302,7 @@ class PromptCompressor:
 
     def _finish(
         self,
-        plan: _Plan,
+        plan: CompressionPlan,
         reply: Completion,
         latency_ms: float,
         *,
