@@ -13,7 +13,7 @@ from typing import Any
 __all__ = ["BENCH_MODULES", "register"]
 
 # Modules adding ``bench`` sub-subcommands through ``register_bench(subparsers)``.
-BENCH_MODULES: tuple[str, ...] = ("cache_cmds", "cascade_cmds", "optimize_cmds", "routing_cmds", "litellm_cmds")
+BENCH_MODULES: tuple[str, ...] = ("cache_cmds", "bench_cascade", "optimize_cmds", "routing_cmds", "litellm_cmds")
 
 
 def register(subparsers: Any) -> None:

@@ -1,0 +1,264 @@
+r"""``costrouter bench cascade``: cheap → premium escalation policies through the real pipeline.
+
+Example::
+
+    costrouter bench cascade --data langchain_costrouter/data/gsm8k_routellm_dev.csv \
+        --cheap mistralai/Mixtral-8x7B-Instruct-v0.1 --premium gpt-4-1106-preview \
+        --json out/cascade.json --plot out/cascade.png
+
+Starts a replay server on the data, sends every item through ``ChatCostRouter`` once per policy
+(always-cheap, always-premium, the seed-like heuristic gate, the learned gate from
+``--gate-file`` or calibrated in-run by cross-validation), adds the oracle and random escalation
+at the learned gate's premium-call rate, and prints one table. Costs are the ledger's; the
+per-request overhead of the router over a direct ``ChatOpenAI`` call is measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from langchain_costrouter.cascade_bench import CascadeBenchResult, CascadeBenchSettings
+    from langchain_costrouter.core.pricing import ModelPrice
+
+__all__ = [
+    "add_bench_arguments",
+    "parse_prices",
+    "print_prices",
+    "register_bench",
+    "render_bench",
+    "resolve_or_explain",
+    "run",
+    "settings_from_args",
+    "write_json",
+]
+
+
+def register_bench(subparsers: Any) -> None:
+    """Adds ``bench cascade`` to the ``bench`` sub-subcommands."""
+    p = subparsers.add_parser(
+        "cascade",
+        help="cheap -> premium escalation policies through ChatCostRouter and a replay server",
+        description=__doc__.splitlines()[0] if __doc__ else None,
+    )
+    p.add_argument("--data", required=True, type=Path, help="RouteLLM-format CSV (prompt, <model>, <model>_response)")
+    p.add_argument("--cheap", required=True, help="cheap model name as in the CSV")
+    p.add_argument("--premium", required=True, help="premium model name as in the CSV")
+    p.add_argument(
+        "--gate-file", type=Path, help="learned gate to evaluate (default: calibrate one per fold, cross-validated)"
+    )
+    p.add_argument("--json", dest="json_out", type=Path, metavar="OUT", help="write one object per policy (JSON list)")
+    p.add_argument("--plot", type=Path, metavar="OUT.png", help="draw the cost-quality curve (.png/.svg/.pdf)")
+    add_bench_arguments(p)
+    p.set_defaults(func=run)
+
+
+def add_bench_arguments(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``bench cascade`` and ``demo``."""
+    p.add_argument(
+        "--prices",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="MODEL=IN,OUT",
+        help="price override in dollars per million input,output tokens (repeatable)",
+    )
+    p.add_argument("--limit", type=int, help="benchmark only the first N items")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the in-run calibration (5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold shuffles (0)")
+    p.add_argument("--target-quality", type=float, default=0.95, help="share of premium quality to keep (0.95)")
+    p.add_argument("--margin-z", type=float, default=1.0, help="threshold safety margin in standard errors (1.0)")
+    p.add_argument("--concurrency", type=int, default=48, help="requests in flight at once (48)")
+    p.add_argument(
+        "--overhead-requests",
+        type=int,
+        default=200,
+        help="sequential requests timed through the router and directly (200; 0 skips)",
+    )
+    p.add_argument("--ledger", type=Path, help="SQLite ledger to write (tenant = policy); default: in memory")
+    p.add_argument("--server-url", help="use this running replay server's base URL instead of starting one")
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
+
+
+def parse_prices(texts: list[str]) -> dict[str, ModelPrice]:
+    """``MODEL=IN,OUT`` entries (dollars per million tokens) as price overrides.
+
+    Raises:
+        ConfigError: A malformed entry (field ``--prices``).
+    """
+    from langchain_costrouter.cli.calibrate import parse_price
+
+    out: dict[str, ModelPrice] = {}
+    for text in texts:
+        model, price = parse_price(text)
+        out[model] = dataclasses.replace(price, source="--prices")
+    return out
+
+
+def settings_from_args(args: argparse.Namespace, **overrides: Any) -> CascadeBenchSettings:
+    """The benchmark settings the parsed options describe.
+
+    Raises:
+        ConfigError: A malformed or out-of-range option.
+    """
+    from langchain_costrouter.cascade_bench import CascadeBenchSettings
+    from langchain_costrouter.core.errors import ConfigError
+
+    if args.concurrency < 1:
+        raise ConfigError("--concurrency", f"must be at least 1, got {args.concurrency}")
+    if args.overhead_requests < 0:
+        raise ConfigError("--overhead-requests", f"must be 0 or more, got {args.overhead_requests}")
+    if not 0 < args.target_quality <= 1.5:
+        raise ConfigError("--target-quality", f"must be in (0, 1.5], got {args.target_quality}")
+    values: dict[str, Any] = {
+        "prices": parse_prices(args.prices),
+        "gate_file": getattr(args, "gate_file", None),
+        "folds": args.folds,
+        "seed": args.seed,
+        "target_quality": args.target_quality,
+        "margin_z": args.margin_z,
+        "concurrency": args.concurrency,
+        "overhead_requests": args.overhead_requests,
+        "ledger_path": args.ledger,
+        "progress": not args.no_progress,
+    }
+    values.update(overrides)
+    return CascadeBenchSettings(args.cheap, args.premium, **values)
+
+
+def _pct(x: float | None) -> str:
+    return "-" if x is None or math.isnan(x) else f"{100 * x:.1f}%"
+
+
+def render_bench(console: Console, result: CascadeBenchResult) -> None:
+    """Prints the comparison table, the overhead and the timings of a run."""
+    from rich.table import Table
+
+    from langchain_costrouter.cli._render import fmt_usd
+
+    table = Table(
+        title=f"Cascade benchmark: {result.n_items} items through ChatCostRouter -> HTTP -> replay server",
+        caption=(
+            "pipeline: every item sent through the router, cost = its ledger records; "
+            "recorded: from the recorded answers and the pipeline's per-item costs"
+        ),
+    )
+    cols = ("policy", "via", "quality", "% of premium quality", "cost", "% of premium cost", "premium calls", "APGR")
+    for col in cols:
+        table.add_column(col, justify="left" if col in {"policy", "via"} else "right", no_wrap=col == "policy")
+    for r in result.rows:
+        table.add_row(
+            r.policy,
+            r.source,
+            _pct(r.quality),
+            _pct(r.quality_vs_premium),
+            fmt_usd(r.cost_usd),
+            _pct(r.cost_vs_premium),
+            _pct(r.premium_call_rate),
+            "-" if r.apgr is None or math.isnan(r.apgr) else f"{r.apgr:.3f}",
+            style="bold" if r.policy == "learned" else None,
+        )
+    console.print(table)
+    learned = result.row("learned")
+    console.print(
+        f"learned gate: {_pct(learned.quality_vs_premium)} of premium quality at {_pct(learned.cost_vs_premium)} "
+        f"of premium cost ({result.learned_gate}; threshold(s) {learned.threshold})"
+    )
+    if result.answer_mismatches:
+        console.print(f"[bold yellow]warning:[/] {result.answer_mismatches} served answers differ from the recordings")
+    o = result.overhead
+    if o is not None:
+        console.print(
+            f"per-request overhead ({o.requests} sequential requests, {o.ledger} ledger): ChatCostRouter "
+            f"{o.router_mean_ms:.2f} ms mean / {o.router_p50_ms:.2f} ms p50 vs direct ChatOpenAI "
+            f"{o.direct_mean_ms:.2f} / {o.direct_p50_ms:.2f} ms: +{o.added_mean_ms:.2f} ms mean, "
+            f"+{o.added_p50_ms:.2f} ms p50 (paired), x{o.ratio:.2f}"
+        )
+    s = result.seconds
+    rate = result.calls / s["pipeline"] if s.get("pipeline") else float("nan")
+    console.print(
+        f"time: {s['total']:.1f}s total; gates {s.get('gates', 0):.1f}s, pipeline {s.get('pipeline', 0):.1f}s "
+        f"({result.calls} model calls, {rate:.0f} calls/s), overhead {s.get('overhead', 0):.1f}s"
+    )
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    from langchain_costrouter.cli._cascade_plot import CASCADE_PLOT_SUFFIXES
+    from langchain_costrouter.core.errors import ConfigError
+
+    plot = getattr(args, "plot", None)
+    if plot is not None and plot.suffix.lower() not in CASCADE_PLOT_SUFFIXES:
+        raise ConfigError("--plot", f"expected a {'/'.join(CASCADE_PLOT_SUFFIXES)} file, got {str(plot)!r}")
+
+
+def resolve_or_explain(settings: CascadeBenchSettings) -> None:
+    """Resolves both prices, turning an unknown one into a ``--prices`` error with the fix.
+
+    Raises:
+        ConfigError: A model has no price (field ``--prices``).
+    """
+    from langchain_costrouter.core.cascade_bench import resolve_prices
+    from langchain_costrouter.core.errors import ConfigError, UnknownModelPriceError
+
+    try:
+        resolve_prices([settings.cheap, settings.premium], settings.prices)
+    except UnknownModelPriceError as exc:
+        raise ConfigError(
+            "--prices",
+            f"{exc.args[0].split(';')[0]}; give it a price with --prices '{exc.model}=IN,OUT' "
+            "(dollars per million input,output tokens)",
+        ) from None
+
+
+def print_prices(console: Console, settings: CascadeBenchSettings) -> None:
+    """Prints each model's price and where it came from."""
+    from langchain_costrouter.core.cascade_bench import resolve_prices
+
+    for role, res in zip(
+        ("cheap", "premium"), resolve_prices([settings.cheap, settings.premium], settings.prices).values(), strict=True
+    ):
+        console.print(
+            f"{role} {res.model}: ${res.input_per_million:g} in / ${res.output_per_million:g} out per 1M tokens "
+            f"[dim]({res.how})[/]",
+            highlight=False,
+        )
+
+
+def write_json(result: CascadeBenchResult, path: Path) -> None:
+    """Writes one object per policy (a JSON list)."""
+    from langchain_costrouter.core.cascade_bench import rows_to_json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(rows_to_json(result.rows), indent=1) + "\n", encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs the benchmark and prints its table."""
+    from rich.console import Console
+
+    from langchain_costrouter.cascade_bench import run_cascade_bench
+
+    _check_outputs(args)
+    settings = settings_from_args(args)
+    resolve_or_explain(settings)
+    console = Console(width=None if sys.stdout.isatty() else 130)
+    print_prices(console, settings)
+    result = run_cascade_bench(args.data, settings, limit=args.limit, base_url=args.server_url)
+    render_bench(console, result)
+    if args.json_out is not None:
+        write_json(result, args.json_out)
+        console.print(f"JSON written to {args.json_out}")
+    if args.plot is not None:
+        from langchain_costrouter.cli._cascade_plot import write_cascade_plot
+
+        write_cascade_plot(result, args.plot)
+        console.print(f"plot written to {args.plot}")
+    return 0
