@@ -12,8 +12,10 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from langchain_costrouter.batching import BatchedQuestions
     from langchain_costrouter.callbacks import CostCallbackHandler, get_cost_callback
     from langchain_costrouter.chat_model import ChatCostRouter
+    from langchain_costrouter.compression import CompressPrompt
     from langchain_costrouter.core.config import CostRouterConfig
     from langchain_costrouter.core.errors import (
         BudgetExceededError,
@@ -24,15 +26,19 @@ if TYPE_CHECKING:
         UnknownModelPriceError,
     )
     from langchain_costrouter.fallback import build_fallback_chain
+    from langchain_costrouter.lc_cache import CostRouterLLMCache
 
 __all__ = [
+    "BatchedQuestions",
     "BudgetExceededError",
     "CascadeExhaustedError",
     "ChatCostRouter",
+    "CompressPrompt",
     "ConfigError",
     "CostCallbackHandler",
     "CostRouterConfig",
     "CostRouterError",
+    "CostRouterLLMCache",
     "LowQualityError",
     "UnknownModelPriceError",
     "build_fallback_chain",
@@ -40,7 +46,10 @@ __all__ = [
 ]
 
 _LAZY = {
+    "BatchedQuestions": "langchain_costrouter.batching",
     "ChatCostRouter": "langchain_costrouter.chat_model",
+    "CompressPrompt": "langchain_costrouter.compression",
+    "CostRouterLLMCache": "langchain_costrouter.lc_cache",
     "CostCallbackHandler": "langchain_costrouter.callbacks",
     "get_cost_callback": "langchain_costrouter.callbacks",
     "build_fallback_chain": "langchain_costrouter.fallback",

@@ -45,8 +45,10 @@ from langchain_costrouter._cache_glue import CacheGlue
 from langchain_costrouter._convert import completion_from_message, openai_tools, request_from_messages, strip_chunk
 from langchain_costrouter._structured import structured_output_runnable
 from langchain_costrouter._tiers import LangChainModelClient, build_tier_model
+from langchain_costrouter.compression import amaybe_compress_messages, build_compressor, maybe_compress_messages
 from langchain_costrouter.core.cache import ResponseCache
 from langchain_costrouter.core.cascade import CascadeResult, CascadeRun, TierStep
+from langchain_costrouter.core.compression import PromptCompressor
 from langchain_costrouter.core.config import CostRouterConfig
 from langchain_costrouter.core.gates.composite import AllOfGate
 from langchain_costrouter.core.gates.logprob import LogprobGate
@@ -91,6 +93,7 @@ class ChatCostRouter(BaseChatModel):
     _runtime: CostRouterRuntime = PrivateAttr()
     _models: dict[str, BaseChatModel] = PrivateAttr(default_factory=dict)
     _cache: CacheGlue | None = PrivateAttr(default=None)
+    _compressor: PromptCompressor | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
         """Builds the tier models and the cascade runtime (no network)."""
@@ -112,6 +115,8 @@ class ChatCostRouter(BaseChatModel):
             cache = ResponseCache.from_config(self.config.cache, accountant=self._runtime.accountant)
         if cache is not None:
             self._cache = CacheGlue(cache, self._runtime.accountant, self.config)
+        if self.config.compression.enabled:
+            self._compressor = build_compressor(self.config, models=models, accountant=self._runtime.accountant)
 
     @classmethod
     def from_config(
@@ -269,7 +274,8 @@ class ChatCostRouter(BaseChatModel):
             model, call_kwargs = self._tier_call(step, kwargs)
             t0 = time.perf_counter()
             try:
-                msg = _message_of(model._generate(messages, stop=stop, **call_kwargs))
+                sent = self._compress(run, step, messages)
+                msg = _message_of(model._generate(sent, stop=stop, **call_kwargs))
             except Exception as exc:
                 run.on_error(step, exc, (time.perf_counter() - t0) * 1000)
                 continue
@@ -291,13 +297,47 @@ class ChatCostRouter(BaseChatModel):
             model, call_kwargs = self._tier_call(step, kwargs)
             t0 = time.perf_counter()
             try:
-                msg = _message_of(await model._agenerate(messages, stop=stop, **call_kwargs))
+                sent = await self._acompress(run, step, messages)
+                msg = _message_of(await model._agenerate(sent, stop=stop, **call_kwargs))
             except Exception as exc:
                 run.on_error(step, exc, (time.perf_counter() - t0) * 1000)
                 continue
             completion = completion_from_message(msg, model=step.tier.model)
             await run.aon_answer(step, completion, (time.perf_counter() - t0) * 1000)
         return self._chat_result(await self._afinish(run))
+
+    def _compress(self, run: CascadeRun, step: TierStep, messages: list[BaseMessage]) -> list[BaseMessage]:
+        """The messages to send to this tier: compressed when it pays (decided per tier price).
+
+        Gates and the cache still see the original request; the compression call's cost is in
+        the ledger and counts against the request's budget.
+        """
+        if self._compressor is None:
+            return messages
+        sent, info = maybe_compress_messages(
+            messages,
+            compressor=self._compressor,
+            target_model=step.tier.model,
+            request_id=run.request.request_id,
+            tenant=run.request.tenant,
+        )
+        if info is not None:
+            run.charge(info.cost_usd)
+        return sent
+
+    async def _acompress(self, run: CascadeRun, step: TierStep, messages: list[BaseMessage]) -> list[BaseMessage]:
+        if self._compressor is None:
+            return messages
+        sent, info = await amaybe_compress_messages(
+            messages,
+            compressor=self._compressor,
+            target_model=step.tier.model,
+            request_id=run.request.request_id,
+            tenant=run.request.tenant,
+        )
+        if info is not None:
+            run.charge(info.cost_usd)
+        return sent
 
     def _finish(self, run: CascadeRun) -> CascadeResult:
         """The run's result, stored in the cache when it passed its gate."""
@@ -342,7 +382,7 @@ class ChatCostRouter(BaseChatModel):
             chunks: list[AIMessageChunk] = []
             t0 = time.perf_counter()
             try:
-                for gen in model._stream(messages, stop=stop, **call_kwargs):
+                for gen in model._stream(self._compress(run, step, messages), stop=stop, **call_kwargs):
                     part = _chunk_of(gen)
                     chunks.append(part)
                     if direct:
@@ -384,7 +424,8 @@ class ChatCostRouter(BaseChatModel):
             chunks: list[AIMessageChunk] = []
             t0 = time.perf_counter()
             try:
-                async for gen in model._astream(messages, stop=stop, **call_kwargs):
+                sent = await self._acompress(run, step, messages)
+                async for gen in model._astream(sent, stop=stop, **call_kwargs):
                     part = _chunk_of(gen)
                     chunks.append(part)
                     if direct:

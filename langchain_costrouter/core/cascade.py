@@ -281,6 +281,13 @@ class CascadeRun:
         self._next += 1
         return step
 
+    def charge(self, usd: float) -> None:
+        """Adds a side cost already in the ledger (e.g. prompt compression) to this request's spend.
+
+        It counts against the budget and in ``total_cost_usd``.
+        """
+        self.spent_usd += max(0.0, usd)
+
     # ------------------------------------------------------------------ outcomes
     def _record(self, step: TierStep, **kwargs: Any) -> float:
         rec = self.engine.accountant.record(

@@ -13,13 +13,16 @@ import langchain_costrouter
 import langchain_costrouter.core
 
 EXPECTED_ALL = [
+    "BatchedQuestions",
     "BudgetExceededError",
     "CascadeExhaustedError",
     "ChatCostRouter",
+    "CompressPrompt",
     "ConfigError",
     "CostCallbackHandler",
     "CostRouterConfig",
     "CostRouterError",
+    "CostRouterLLMCache",
     "LowQualityError",
     "UnknownModelPriceError",
     "build_fallback_chain",
