@@ -20,7 +20,7 @@ from langchain_costrouter.core.config import CostRouterConfig
 from langchain_costrouter.core.data import RoutedDataset
 from langchain_costrouter.core.errors import CostRouterError, ProviderError
 from langchain_costrouter.core.ledger import CostRecord, LedgerBackend
-from langchain_costrouter.core.tokens import count_tokens
+from langchain_costrouter.core.tokens import count_tokens, encoding_for_model
 
 __all__ = [
     "CHEAP_TIER",
@@ -85,7 +85,7 @@ class Wiring:
 
 def max_tokens_for(data: RoutedDataset) -> int:
     """A max_tokens that never truncates a recorded answer."""
-    longest = max(count_tokens(a) for m in data.models for a in data.answers(m))
+    longest = max(count_tokens(a, encoding_for_model(m)) for m in data.models for a in data.answers(m))
     return max(1024, longest + 64)
 
 

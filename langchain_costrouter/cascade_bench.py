@@ -182,19 +182,45 @@ class CascadeBenchResult:
 def load_bench_data(path: str | Path, cheap: str, premium: str, *, limit: int | None = None) -> RoutedDataset:
     """Reads the data for ``cheap`` and ``premium``; ``limit`` keeps the first rows.
 
+    Rows the replay server cannot serve as recorded are dropped with a warning: a repeated
+    prompt (the server answers it with the first recording) and an empty answer (no recording).
+
     Raises:
         DataError: Malformed data, unknown models, or a bad ``limit``.
     """
     if cheap == premium:
         msg = f"cheap and premium models must differ (both {cheap!r})"
         raise DataError(msg)
+    if limit is not None and limit < 1:
+        msg = f"--limit must be at least 1, got {limit}"
+        raise DataError(msg)
     data = load_routellm_csv(path, [cheap, premium])
+    seen: set[str] = set()
+    keep: list[int] = []
+    duplicates = empty = 0
+    for i, prompt in enumerate(data.prompts):
+        if prompt in seen:
+            duplicates += 1
+            continue
+        seen.add(prompt)
+        if not data.answers(cheap)[i].strip() or not data.answers(premium)[i].strip():
+            empty += 1
+            continue
+        keep.append(i)
+    if duplicates or empty:
+        logger.warning(
+            "%s: %d repeated prompt(s) and %d row(s) with an empty answer left out (the replay server serves "
+            "the first recording of a prompt and has none for an empty cell)",
+            path,
+            duplicates,
+            empty,
+        )
+    if not keep:
+        msg = f"{path}: no row with both models' answers"
+        raise DataError(msg)
     if limit is not None:
-        if limit < 1:
-            msg = f"--limit must be at least 1, got {limit}"
-            raise DataError(msg)
-        data = data.subset(range(min(limit, len(data))))
-    return data
+        keep = keep[:limit]
+    return data if len(keep) == len(data) else data.subset(keep)
 
 
 def _outcome(
