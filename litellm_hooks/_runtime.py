@@ -11,6 +11,7 @@ store is bounded and expires entries, so a long-running proxy does not grow.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
 from collections import OrderedDict
@@ -29,6 +30,8 @@ from langchain_costrouter.core.usage import Usage
 from litellm_hooks._convert import config_id_of
 
 __all__ = ["HookRuntime", "RequestState", "config_fingerprint", "entry_chain"]
+
+logger = logging.getLogger(__name__)
 
 SOURCE = "litellm"
 MAX_REQUESTS = 20_000
@@ -88,6 +91,7 @@ class HookRuntime:
         self.fingerprint = config_fingerprint(config)
         self.entry_chain = entry_chain(config)
         self._states: OrderedDict[str, RequestState] = OrderedDict()
+        self._foreign_configs: set[str] = set()
         self._lock = threading.Lock()
 
     @property
@@ -98,7 +102,18 @@ class HookRuntime:
     # ------------------------------------------------------------------ deployments
     def owns(self, kwargs: Mapping[str, Any]) -> bool:
         """Whether the attempt was made on a deployment built from this configuration."""
-        return config_id_of(kwargs) == self.fingerprint
+        seen = config_id_of(kwargs)
+        if seen == self.fingerprint:
+            return True
+        if seen is not None and seen not in self._foreign_configs:
+            self._foreign_configs.add(seen)
+            logger.warning(
+                "deployments built from another costrouter config (%s, hooks have %s) are ignored by these hooks; "
+                "build the router and the hooks from the same config",
+                seen,
+                self.fingerprint,
+            )
+        return False
 
     def natural_ladder(self, name: str) -> tuple[str, ...]:
         """The deployments a request that starts on ``name`` falls back through (itself first)."""

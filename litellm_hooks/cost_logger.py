@@ -5,6 +5,8 @@ rejected, with their true cost); the logger writes the rest:
 
 - answers nobody gated: streams (a stream is never gated, see docs/litellm.md), and calls made
   without the gate hook installed, as ``served``;
+- answers LiteLLM served from its cache (``cache_hit``), at no cost, with the premium baseline
+  of the call they replaced;
 - failed attempts (rate limits, 5xx, timeouts...), as ``error`` with their tokens if any;
 - optionally (``record_foreign=True``) calls of deployments that are not part of the
   configuration, as ``unrated``, priced by the price book or, failing that, by LiteLLM.
@@ -103,6 +105,9 @@ class CostLogger(CustomLogger):
     def _success(self, kwargs: Mapping[str, Any], response: Any, latency_ms: float) -> None:
         rt = self.runtime
         tier = self._ours(kwargs)
+        if kwargs.get("cache_hit") is True and (tier is not None or self.record_foreign):
+            self._cache_hit(kwargs, response, latency_ms, tier)
+            return
         if tier is None:
             self._foreign(kwargs, response, latency_ms, error=None)
             return
@@ -120,6 +125,28 @@ class CostLogger(CustomLogger):
             usage=cv.usage_of(response),
             latency_ms=latency_ms,
             extra={"gate": "not run", "stream": stream},
+        )
+        self._count()
+
+    def _cache_hit(self, kwargs: Mapping[str, Any], response: Any, latency_ms: float, tier: str | None) -> None:
+        """An answer LiteLLM served from its cache: no call paid, a whole premium call saved."""
+        rt = self.runtime
+        usage = cv.usage_of(response)
+        model = rt.tiers[tier].model if tier is not None else str(kwargs.get("model") or "unknown")
+        rt.accountant.record(
+            request_id=cv.trace_id(kwargs) or cv.call_id(kwargs) or new_request_id(),
+            model=model,
+            usage=usage,
+            kind="cache_hit",
+            outcome="served",
+            tenant=cv.tenant_of(kwargs, rt.config.ledger.tenant),
+            tier=tier,
+            latency_ms=latency_ms,
+            cache_hit="litellm",
+            cost_usd=0.0,
+            baseline_usage=usage,
+            source=SOURCE,
+            strict=False,
         )
         self._count()
 

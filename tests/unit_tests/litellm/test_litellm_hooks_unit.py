@@ -181,3 +181,13 @@ async def test_foreign_calls_recorded_only_when_asked(config: CostRouterConfig) 
         assert rec.cost_usd > 0  # priced by the bundled map
     finally:
         hooks.close()
+
+
+async def test_cost_logger_records_litellm_cache_hits_at_no_cost(config: CostRouterConfig, hooks: Any) -> None:
+    kw = deployment_kwargs(config, "cheap", trace_id="C")
+    await hooks.cost_logger.async_log_success_event(
+        _logger_kwargs(kw, cache_hit=True), response(GOOD, 10, 12), None, None
+    )
+    (rec,) = hooks.ledger.records(request_id="C")
+    assert (rec.kind, rec.outcome, rec.cache_hit, rec.cost_usd) == ("cache_hit", "served", "litellm", 0.0)
+    assert rec.baseline_cost_usd == pytest.approx(10 * 5e-6 + 12 * 20e-6)
