@@ -1,4 +1,4 @@
-"""The cost-quality chart of the cascade benchmark (``costrouter bench cascade --plot``).
+"""The cost-quality chart of the cascade benchmark (``costrouter bench cascade --plot``, notebooks).
 
 The learned gate's threshold sweep is drawn as a curve (share of premium cost → share of
 premium quality, each point one threshold, every item scored by a gate that never saw it) and

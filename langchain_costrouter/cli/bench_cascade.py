@@ -191,7 +191,7 @@ def render_bench(console: Console, result: CascadeBenchResult) -> None:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    from langchain_costrouter.cli._cascade_plot import CASCADE_PLOT_SUFFIXES
+    from langchain_costrouter.cascade_plot import CASCADE_PLOT_SUFFIXES
     from langchain_costrouter.core.errors import ConfigError
 
     plot = getattr(args, "plot", None)
@@ -257,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
         write_json(result, args.json_out)
         console.print(f"JSON written to {args.json_out}")
     if args.plot is not None:
-        from langchain_costrouter.cli._cascade_plot import write_cascade_plot
+        from langchain_costrouter.cascade_plot import write_cascade_plot
 
         write_cascade_plot(result, args.plot)
         console.print(f"plot written to {args.plot}")

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from langchain_costrouter.cascade_bench import run_cascade_bench
-    from langchain_costrouter.cli._cascade_plot import write_cascade_plot
+    from langchain_costrouter.cascade_plot import write_cascade_plot
     from langchain_costrouter.cli._plot import write_plot
     from langchain_costrouter.cli._render import render_report
     from langchain_costrouter.cli.bench_cascade import (
