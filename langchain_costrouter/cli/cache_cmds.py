@@ -18,11 +18,21 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "calibrate-cache",
         help="calibrate the semantic-cache guard on labelled pairs (precision first)",
-        description="Pick the similarity threshold and content budget with the highest recall whose "
-        "false-hit rate is provably (95%% one-sided Wilson bound) under the target.",
+        description="Fit the pair verifier (or the hand content budget) and pick the threshold with the "
+        "highest recall whose false-hit rate is provably (95%% one-sided Wilson bound, out-of-fold) under "
+        "the target. Prints in-sample and k-fold held-out figures.",
     )
     p.add_argument("--pairs", action="append", required=True, metavar="FILE", help="pairs JSONL (repeatable)")
     p.add_argument("--max-false-hit-rate", type=float, default=0.01, help="target false-hit rate (default 0.01)")
+    p.add_argument("--method", choices=("verifier", "budget"), default="verifier", help="default: verifier")
+    p.add_argument("--min-similarity", type=float, default=0.5, help="candidate cosine floor (verifier mode)")
+    p.add_argument(
+        "--margin",
+        type=int,
+        default=0,
+        help="keep this many out-of-fold false hits fewer than the bound allows (slack for unseen data)",
+    )
+    p.add_argument("--encoder", default="wordllama", help="wordllama (default) or minilm (needs the extra)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds for the honest estimate (0: skip)")
     p.add_argument("--out", type=Path, help="write the calibrated policy JSON here")
     p.set_defaults(func=_calibrate)
@@ -41,6 +51,7 @@ def register_bench(sub: Any) -> None:
     p.add_argument("--queries", type=int, default=1000, help="timed lookups per size")
     p.add_argument("--no-latency", action="store_true", help="skip the latency part")
     p.add_argument("--no-gptcache", action="store_true", help="skip GPTCache's default setup")
+    p.add_argument("--encoder", default="wordllama", help="wordllama (default) or minilm (needs the extra)")
     p.set_defaults(func=_bench)
 
 
@@ -63,10 +74,10 @@ def _fmt(x: Any) -> str:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from langchain_costrouter.core.cache import WordLlamaEmbedder, load_pairs
+    from langchain_costrouter.core.cache import load_pairs, make_embedder
     from langchain_costrouter.core.cache.bench import bench_gptcache_default, bench_latency, bench_pairs
 
-    emb = WordLlamaEmbedder()
+    emb = make_embedder(args.encoder)
     policy = _policy(args.policy)
     result: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
@@ -116,41 +127,74 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from langchain_costrouter.core.cache import WordLlamaEmbedder, calibrate, cross_validate, load_pairs, score_pairs
+    from langchain_costrouter.core.cache import calibrate, cross_validate, load_pairs, make_embedder, score_pairs
 
-    emb = WordLlamaEmbedder()
+    emb = make_embedder(args.encoder)
     pairs = [p for path in args.pairs for p in load_pairs(path)]
     scored = score_pairs(pairs, emb)
-    res = calibrate(
-        scored,
-        max_false_hit_rate=args.max_false_hit_rate,
-        source="calibrated:" + ",".join(Path(p).name for p in args.pairs),
-    )
+    opts: dict[str, Any] = {
+        "max_false_hit_rate": args.max_false_hit_rate,
+        "method": args.method,
+        "min_similarity": args.min_similarity,
+        "margin": args.margin,
+    }
+    res = calibrate(scored, source="calibrated:" + ",".join(Path(p).name for p in args.pairs), **opts)
     m = res.metrics
     pol = res.policy
+    if pol.verifier is not None:
+        print(
+            f"policy: pair verifier (logistic regression, {len(pol.verifier.features)} features), probability >= "
+            f"{pol.verifier.threshold:.4f}, cosine floor {pol.similarity_threshold}, vetoes {', '.join(pol.vetoes)}"
+        )
+    else:
+        print(
+            f"policy: threshold {pol.similarity_threshold}  strict_words {pol.strict_words}  "
+            f"max_unexplained {pol.max_unexplained}"
+        )
     print(
-        f"policy: threshold {pol.similarity_threshold}  strict_words {pol.strict_words}  "
-        f"max_unexplained {pol.max_unexplained}"
-    )
-    print(
-        f"on the calibration pairs: recall {m.recall:.3f}  false-hit rate {m.false_hit_rate:.3f} "
+        f"in-sample (all pairs): recall {m.recall:.3f}  false-hit rate {m.false_hit_rate:.3f} "
         f"({m.false_hits}/{m.negatives}, 95% upper bound {res.fhr_upper_bound:.3f})  precision {m.precision:.3f}"
     )
+    out = res.to_dict() | {"encoder": emb.name, "method": args.method}
+    by_src = _by_source(scored, pol)
+    for name, r in by_src.items():
+        print(f"  {name}: recall {_fmt(r['recall'])}  false-hit rate {_fmt(r['false_hit_rate'])}")
+    out["in_sample_by_source"] = by_src
     if not res.feasible:
         print(
-            f"warning: no setting proves a false-hit rate <= {args.max_false_hit_rate} with {m.negatives} "
-            "negative pairs; the setting with the lowest bound is returned",
+            f"warning: {m.negatives} different-answer pairs cannot prove a false-hit rate <= "
+            f"{args.max_false_hit_rate}; nothing was fitted (the hand budget with the lowest bound is shown). "
+            "Add labelled different-answer pairs, or calibrate together with a file that has them.",
             file=sys.stderr,
         )
-    out = res.to_dict()
-    if args.folds and args.folds > 1:
-        cv = cross_validate(scored, folds=args.folds, max_false_hit_rate=args.max_false_hit_rate)
+    if args.folds and args.folds > 1 and res.feasible:
+        cv = cross_validate(scored, folds=args.folds, **opts)
         out["cross_validation"] = {k: v for k, v in cv.items() if k != "policies"}
         print(
             f"{args.folds}-fold held-out: recall {cv['recall']:.3f}  false-hit rate {cv['false_hit_rate']:.3f} "
             f"({cv['false_hits']}/{cv['negatives']})  precision {cv['precision']:.3f}"
         )
+        for name, r in cv["by_source"].items():
+            print(f"  {name}: recall {_fmt(r['recall'])}  false-hit rate {_fmt(r['false_hit_rate'])}")
     if args.out:
         args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.out}")
     return 0
+
+
+def _by_source(scored: Any, policy: Any) -> dict[str, dict[str, Any]]:
+    acc: dict[str, list[int]] = {}
+    for s in scored:
+        c = acc.setdefault(s.pair.source or "-", [0, 0, 0, 0])
+        hit = s.served(policy)
+        c[0 if s.pair.same_answer else 2] += int(hit)
+        c[1 if s.pair.same_answer else 3] += 1
+    return {
+        k: {
+            "recall": v[0] / v[1] if v[1] else None,
+            "false_hit_rate": v[2] / v[3] if v[3] else None,
+            "false_hits": v[2],
+            "negatives": v[3],
+        }
+        for k, v in sorted(acc.items())
+    }

@@ -20,7 +20,13 @@ from langchain_costrouter.core.cache.calibration import (
     load_pairs,
     score_pairs,
 )
-from langchain_costrouter.core.cache.embedders import CallableEmbedder, Embedder, WordLlamaEmbedder, make_embedder
+from langchain_costrouter.core.cache.embedders import (
+    CallableEmbedder,
+    Embedder,
+    MiniLMEmbedder,
+    WordLlamaEmbedder,
+    make_embedder,
+)
 from langchain_costrouter.core.cache.engine import ResponseCache
 from langchain_costrouter.core.cache.entries import (
     CacheEntry,
@@ -33,6 +39,7 @@ from langchain_costrouter.core.cache.entries import (
 )
 from langchain_costrouter.core.cache.guard import FalseHitGuard, GuardDecision, GuardPolicy
 from langchain_costrouter.core.cache.scope import CacheScope, normalize_query, query_of
+from langchain_costrouter.core.cache.verifier import PairVerifier
 
 __all__ = [
     "CacheEntry",
@@ -48,6 +55,8 @@ __all__ = [
     "GuardPolicy",
     "JudgeVerdict",
     "LabelledPair",
+    "MiniLMEmbedder",
+    "PairVerifier",
     "ResponseCache",
     "StoreOutcome",
     "WordLlamaEmbedder",

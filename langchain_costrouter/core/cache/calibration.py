@@ -3,11 +3,20 @@
 A pair file is JSON lines with ``a``, ``b`` and ``same_answer`` (the fow-cache format); the
 GPTCache mock file (a JSON list of ``origin`` / ``similar``) is converted to all-positive pairs.
 
-:func:`calibrate` scores every pair once (similarity, structural check, unexplained content
-counts), then searches a grid of ``(similarity_threshold, strict_words, max_unexplained)``
-and keeps the setting with the highest recall whose false-hit rate is *provably* low: the
-upper end of a one-sided Wilson interval (95 %) of the false-hit rate must stay under the
-target. :func:`cross_validate` reports how the procedure does on pairs it did not see.
+:func:`score_pairs` scores every pair once (similarity, structural checks, unexplained content
+counts, verifier features). :func:`calibrate` then either
+
+- ``method="verifier"`` (default): fits the :class:`~.verifier.PairVerifier` on the pairs no
+  hard veto refuses (each pair file and each class weighted equally) and picks its threshold
+  from *out-of-fold* probabilities (inner k-fold): the lowest threshold whose false-hit rate
+  is provably under the target, i.e. the upper end of a one-sided 95 % Wilson interval over
+  all different-answer pairs stays under it; or
+- ``method="budget"``: searches the hand guard's grid of ``(similarity_threshold,
+  strict_words, max_unexplained)`` with the same rule.
+
+Precision first: with too few different-answer pairs to prove the target, nothing is fitted
+and the result says ``feasible=False``. :func:`cross_validate` runs the whole procedure on k-1
+folds and measures the held-out fold, so its figures are the honest ones.
 """
 
 from __future__ import annotations
@@ -27,7 +36,8 @@ import numpy as np
 
 from langchain_costrouter.core.cache.embedders import Embedder
 from langchain_costrouter.core.cache.features import extract
-from langchain_costrouter.core.cache.guard import GuardPolicy, structural_mismatch, unexplained_counts, within_budget
+from langchain_costrouter.core.cache.guard import GuardPolicy, structural_reasons, unexplained_counts, within_budget
+from langchain_costrouter.core.cache.verifier import HARD_VETOES, fit_verifier, pair_features
 from langchain_costrouter.core.errors import DataError
 
 __all__ = [
@@ -35,6 +45,7 @@ __all__ = [
     "LabelledPair",
     "ScoredPair",
     "calibrate",
+    "calibrate_budget",
     "cross_validate",
     "default_policy",
     "evaluate",
@@ -49,6 +60,7 @@ THRESHOLDS: tuple[float, ...] = tuple(round(0.5 + 0.025 * i, 3) for i in range(1
 STRICT_WORDS: tuple[int, ...] = (3, 4, 5, 6, 8, 12)
 MAX_UNEXPLAINED: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 DEFAULT_POLICY_FILE = "cache_guard.json"
+DEFAULT_MIN_SIMILARITY = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +71,7 @@ class LabelledPair:
     b: str
     same_answer: bool
     category: str = ""
+    source: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +82,21 @@ class ScoredPair:
     similarity: float
     structural: str
     counts: tuple[tuple[int, int], tuple[int, int]]
+    reasons: tuple[str, ...] = ()
+    features: Any = None
+
+    def vetoed(self, policy: GuardPolicy) -> bool:
+        """Whether a hard structural check (or the similarity floor) refuses the pair."""
+        if self.similarity < policy.similarity_threshold:
+            return True
+        return policy.structural and any(r in policy.vetoes for r in self.reasons)
 
     def served(self, policy: GuardPolicy) -> bool:
         """Whether ``policy`` serves ``b`` from ``a``'s entry (no judge)."""
+        if policy.verifier is not None:
+            if self.vetoed(policy):
+                return False
+            return policy.verifier.probability(self.features) >= policy.verifier.threshold
         if self.similarity < policy.similarity_threshold:
             return False
         if policy.structural and self.structural:
@@ -153,9 +178,8 @@ def load_pairs(path: str | Path) -> list[LabelledPair]:
         if not isinstance(row, dict) or not {"a", "b", "same_answer"} <= row.keys():
             msg = f"{p}:{n}: a pair needs keys 'a', 'b' and 'same_answer'"
             raise DataError(msg)
-        out.append(
-            LabelledPair(str(row["a"]), str(row["b"]), _bool(row["same_answer"], p, n), str(row.get("category", "")))
-        )
+        label = _bool(row["same_answer"], p, n)
+        out.append(LabelledPair(str(row["a"]), str(row["b"]), label, str(row.get("category", "")), p.name))
     if not out:
         msg = f"{p}: no pairs"
         raise DataError(msg)
@@ -184,7 +208,7 @@ def _from_mock(p: Path, text: str) -> list[LabelledPair]:
         if not isinstance(row, dict) or not {"origin", "similar"} <= row.keys():
             msg = f"{p}: item {i} needs 'origin' and 'similar' (GPTCache mock format)"
             raise DataError(msg)
-        out.append(LabelledPair(str(row["origin"]), str(row["similar"]), True, "gptcache_mock"))
+        out.append(LabelledPair(str(row["origin"]), str(row["similar"]), True, "gptcache_mock", p.name))
     return out
 
 
@@ -200,7 +224,10 @@ def score_pairs(pairs: Sequence[LabelledPair], embedder: Embedder, *, batch: int
     out = []
     for pair, sim in zip(pairs, sims, strict=True):
         fb, fa = extract(pair.b), extract(pair.a)
-        out.append(ScoredPair(pair, sim, structural_mismatch(fb, fa, known), unexplained_counts(fb, fa, known)))
+        reasons = structural_reasons(fb, fa, known)
+        counts = unexplained_counts(fb, fa, known)
+        feats = pair_features(fb, fa, sim, reasons, counts)
+        out.append(ScoredPair(pair, sim, reasons[0] if reasons else "", counts, reasons, feats))
     return out
 
 
@@ -237,13 +264,13 @@ def wilson_upper(k: int, n: int, z: float = 1.645) -> float:
     return min(1.0, (centre + margin) / denom)
 
 
-def calibrate(
+def calibrate_budget(
     scored: Sequence[ScoredPair],
     *,
     max_false_hit_rate: float = 0.01,
     source: str = "calibrated",
 ) -> CalibrationResult:
-    """The grid setting with the highest recall whose false-hit rate is provably under target.
+    """The hand guard's grid setting with the highest recall whose false-hit rate is provably under target.
 
     Ties prefer the stricter setting (higher threshold, fewer unexplained words). When no
     setting qualifies (too few negatives to prove the target), the one with the lowest
@@ -276,16 +303,71 @@ def calibrate(
 
 
 def cross_validate(
-    scored: Sequence[ScoredPair], *, folds: int = 5, max_false_hit_rate: float = 0.01, seed: int = 0
+    scored: Sequence[ScoredPair],
+    *,
+    folds: int = 5,
+    max_false_hit_rate: float = 0.01,
+    seed: int = 0,
+    method: str = "verifier",
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    margin: int = 0,
 ) -> dict[str, Any]:
     """K-fold estimate: calibrate on k-1 folds, measure on the held-out fold, pool the counts.
 
     Folds are stratified by label and category so every fold holds every kind of trap.
     """
+    fold_of = _folds(scored, folds, seed)
+    tp = fp = pos = neg = 0
+    chosen = []
+    per_source: dict[str, list[int]] = {}
+    for f in range(folds):
+        train = [s for s, k in zip(scored, fold_of, strict=True) if k != f]
+        test = [s for s, k in zip(scored, fold_of, strict=True) if k == f]
+        res = calibrate(
+            train,
+            max_false_hit_rate=max_false_hit_rate,
+            method=method,
+            min_similarity=min_similarity,
+            seed=seed + 1 + f,
+            margin=margin,
+        )
+        m = evaluate(test, res.policy)
+        for s in test:
+            c = per_source.setdefault(s.pair.source or "-", [0, 0, 0, 0])  # tp, pos, fp, neg
+            hit = s.served(res.policy)
+            c[0 if s.pair.same_answer else 2] += int(hit)
+            c[1 if s.pair.same_answer else 3] += 1
+        tp += m.hits - m.false_hits
+        fp += m.false_hits
+        pos += m.positives
+        neg += m.negatives
+        chosen.append(res.policy.to_dict())
+    return {
+        "folds": folds,
+        "by_source": {
+            k: {
+                "recall": v[0] / v[1] if v[1] else None,
+                "false_hit_rate": v[2] / v[3] if v[3] else None,
+                "false_hits": v[2],
+                "negatives": v[3],
+            }
+            for k, v in sorted(per_source.items())
+        },
+        "recall": tp / pos if pos else 0.0,
+        "false_hit_rate": fp / neg if neg else 0.0,
+        "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "false_hits": fp,
+        "negatives": neg,
+        "policies": chosen,
+    }
+
+
+def _folds(scored: Sequence[ScoredPair], folds: int, seed: int) -> list[int]:
+    """Fold numbers stratified by label and category (or file), so every fold holds every kind."""
     rng = random.Random(seed)
     buckets: dict[tuple[bool, str], list[int]] = {}
     for i, s in enumerate(scored):
-        buckets.setdefault((s.pair.same_answer, s.pair.category), []).append(i)
+        buckets.setdefault((s.pair.same_answer, s.pair.category or s.pair.source), []).append(i)
     fold_of = [0] * len(scored)
     offset = 0
     for key in sorted(buckets):
@@ -294,27 +376,105 @@ def cross_validate(
         for j, i in enumerate(idx):
             fold_of[i] = (j + offset) % folds
         offset += len(idx)
-    tp = fp = pos = neg = 0
-    chosen = []
-    for f in range(folds):
-        train = [s for s, k in zip(scored, fold_of, strict=True) if k != f]
-        test = [s for s, k in zip(scored, fold_of, strict=True) if k == f]
-        res = calibrate(train, max_false_hit_rate=max_false_hit_rate)
-        m = evaluate(test, res.policy)
-        tp += m.hits - m.false_hits
-        fp += m.false_hits
-        pos += m.positives
-        neg += m.negatives
-        chosen.append(res.policy.to_dict())
-    return {
-        "folds": folds,
-        "recall": tp / pos if pos else 0.0,
-        "false_hit_rate": fp / neg if neg else 0.0,
-        "precision": tp / (tp + fp) if tp + fp else 1.0,
-        "false_hits": fp,
-        "negatives": neg,
-        "policies": chosen,
-    }
+    return fold_of
+
+
+def _weights(pairs: Sequence[ScoredPair]) -> np.ndarray:
+    """Each pair file and, inside the fit, each class weigh the same."""
+    w = np.ones(len(pairs))
+    sources = [s.pair.source for s in pairs]
+    labels = np.asarray([s.pair.same_answer for s in pairs])
+    n_src = len(set(sources))
+    for src in set(sources):
+        mask = np.asarray([x == src for x in sources])
+        w[mask] *= len(pairs) / (n_src * mask.sum())
+    for lab in (False, True):
+        mask = labels == lab
+        if mask.any():
+            w[mask] *= w.sum() / (2 * w[mask].sum())
+    return w
+
+
+def _threshold(neg_scores: np.ndarray, negatives: int, target: float, margin: int = 0) -> tuple[float, int] | None:
+    """The lowest threshold whose false hits keep the Wilson upper bound under ``target``.
+
+    ``margin`` false hits fewer than the bound allows are kept as slack for unseen data.
+    """
+    if wilson_upper(0, negatives) > target:
+        return None
+    allowed = 0
+    while allowed + 1 <= len(neg_scores) and wilson_upper(allowed + 1, negatives) <= target:
+        allowed += 1
+    allowed = max(0, allowed - margin)
+    ranked = np.sort(neg_scores)[::-1]
+    if allowed >= len(ranked):
+        return 0.0, allowed
+    return float(np.nextafter(ranked[allowed], 1.0)), allowed
+
+
+def calibrate(
+    scored: Sequence[ScoredPair],
+    *,
+    max_false_hit_rate: float = 0.01,
+    source: str = "calibrated",
+    method: str = "verifier",
+    min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    folds: int = 5,
+    seed: int = 0,
+    c: float = 1.0,
+    margin: int = 0,
+) -> CalibrationResult:
+    """A precision-first policy for these pairs (see the module docstring).
+
+    Args:
+        scored: Pairs from :func:`score_pairs`.
+        max_false_hit_rate: Target; its 95 % upper confidence bound must stay under it.
+        source: Recorded in the policy.
+        method: ``verifier`` (learned pair verifier) or ``budget`` (hand content budget).
+        min_similarity: Candidates under this cosine are never considered (verifier mode).
+        folds: Inner folds whose out-of-fold probabilities choose the threshold.
+        seed: Fold shuffling seed.
+        c: Inverse regularisation strength of the verifier.
+        margin: Out-of-fold false hits fewer than the bound allows (slack for unseen data).
+
+    Raises:
+        DataError: an unknown ``method``.
+    """
+    if method == "budget":
+        return calibrate_budget(scored, max_false_hit_rate=max_false_hit_rate, source=source)
+    if method != "verifier":
+        msg = f"unknown calibration method {method!r} (use 'verifier' or 'budget')"
+        raise DataError(msg)
+    base = GuardPolicy(similarity_threshold=min_similarity, vetoes=HARD_VETOES, source=source)
+    eligible = [s for s in scored if not s.vetoed(base)]
+    negatives = sum(not s.pair.same_answer for s in scored)
+    labels = {s.pair.same_answer for s in eligible}
+    bound = None if labels != {False, True} else _threshold(np.zeros(0), negatives, max_false_hit_rate)
+    if bound is None:
+        logger.warning("cannot fit the verifier: %d different-answer pairs eligible", negatives)
+        res = calibrate_budget(scored, max_false_hit_rate=max_false_hit_rate, source=source)
+        res.feasible = False
+        return res
+    x = np.stack([s.features for s in eligible])
+    y = np.asarray([s.pair.same_answer for s in eligible])
+    oof = np.zeros(len(eligible))
+    fold_of = _folds(eligible, max(2, min(folds, int((~y).sum()))), seed)
+    for f in sorted(set(fold_of)):
+        tr = np.asarray([k != f for k in fold_of])
+        if len(set(y[tr].tolist())) < 2:
+            oof[~tr] = 1.0
+            continue
+        sub = [s for s, keep in zip(eligible, tr, strict=True) if keep]
+        model = fit_verifier(x[tr], y[tr], _weights(sub), c=c)
+        oof[~tr] = model.probabilities(x[~tr])
+    chosen = _threshold(oof[~y], negatives, max_false_hit_rate, margin)
+    assert chosen is not None  # checked above with no scores
+    thr, _ = chosen
+    verifier = fit_verifier(x, y, _weights(eligible), c=c).with_threshold(thr)
+    policy = GuardPolicy(similarity_threshold=min_similarity, verifier=verifier, source=source)
+    m = evaluate(scored, policy)
+    oof_fp = int((oof[~y] >= thr).sum())
+    return CalibrationResult(policy, m, max_false_hit_rate, wilson_upper(oof_fp, negatives), True)
 
 
 @lru_cache(maxsize=1)

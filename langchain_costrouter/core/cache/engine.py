@@ -185,12 +185,13 @@ class ResponseCache:
     def _semantic(
         self, scope: CacheScope, query: str, vec: np.ndarray, now: float, overhead: list[OverheadCall]
     ) -> CacheHit | None:
-        low = self.policy.similarity_threshold - self.policy.judge_band
+        pol = self.policy
+        low = pol.similarity_threshold - (pol.judge_band if pol.verifier is None else 0.0)
         for sim, entry in self._candidates(scope.key, vec, low, now):
             decision = self.guard.check(query, entry.query, sim)
             if decision.verdict == "judge":
                 if self.judge is None:
-                    ok = sim >= self.policy.similarity_threshold
+                    ok = bool(decision.details.get("accept", sim >= self.policy.similarity_threshold))
                 else:
                     self.stats.bump("judge_calls")
                     verdict = self.judge.judge(query, entry.query)

@@ -55,6 +55,37 @@ _TIME_UNITS = frozenset(
     ]
 )
 _SENTENCE_END = frozenset(".!?:;\n")
+_CLOCK = frozenset({"am", "pm"})
+# "the new one", "which one": after these words "one" is a pronoun, not a number.
+_ONE_PRONOUN_BEFORE = frozenset(
+    [
+        "the",
+        "this",
+        "that",
+        "a",
+        "an",
+        "which",
+        "each",
+        "every",
+        "any",
+        "no",
+        "another",
+        "new",
+        "old",
+        "other",
+        "same",
+        "right",
+        "wrong",
+        "first",
+        "last",
+        "next",
+    ]
+)
+# Relation words that give the entities around them a role ("from A to B", "A for B", "A than B").
+_LINK_WORDS = frozenset(
+    ["from", "to", "for", "into", "than", "vs", "versus", "over", "onto", "instead", "towards", "toward", "between"]
+)
+_LINK_WINDOW = 7
 _WEEKDAYS_AND_UNITS = _TIME_UNITS | DATE_WORDS
 
 
@@ -116,6 +147,8 @@ class TextFeatures:
         persons: Third-person references and possessor nouns.
         relations: ``(relation word, following content stem)`` pairs (from/to, than...).
         opposites: ``(group index, side)`` of every opposite-pair word mentioned.
+        entity_links: ``(entity, later entity)`` pairs joined by a relation word within a few
+            tokens ("from A to B", "A for B", "convert A to B"): their order is a role.
     """
 
     words: tuple[str, ...]
@@ -130,6 +163,7 @@ class TextFeatures:
     persons: frozenset[str]
     relations: frozenset[tuple[str, str]]
     opposites: frozenset[tuple[int, int]]
+    entity_links: frozenset[tuple[str, str]] = frozenset()
 
     def mentions(self, word: str) -> bool:
         """Whether ``word`` (or its stem) occurs in the text."""
@@ -222,6 +256,7 @@ def extract(text: str) -> TextFeatures:  # noqa: PLR0912, PLR0915
     polarity = 0
     initial = True
     prev_word = ""
+    ent_pos: list[tuple[int, str]] = []
     for i, tok in enumerate(raw):
         if len(tok) == 1 and not tok.isalnum():
             initial = initial or tok in _SENTENCE_END
@@ -229,7 +264,9 @@ def extract(text: str) -> TextFeatures:  # noqa: PLR0912, PLR0915
         low = tok.strip("`").lower()
         nxt = raw[i + 1] if i + 1 < len(raw) else ""
         if _is_entity(tok, initial):
-            entities.add(stem(low) if not tok.startswith("`") else low)
+            ent = stem(low) if not tok.startswith("`") else low
+            entities.add(ent)
+            ent_pos.append((len(words), ent))
         initial = False
         parts = [p for p in re.split(r"[-/.]", low) if p] if not tok.startswith("`") else [low]
         words.append(low)
@@ -245,9 +282,10 @@ def extract(text: str) -> TextFeatures:  # noqa: PLR0912, PLR0915
         for p in parts:
             if p in _MULTIPLIERS and not (numbers_seq and numbers_seq[-1][2] == len(words) - 2):
                 continue
-            if not (nxt == ")" or (p == "one" and _pronoun_one(raw, i))):
+            if not (nxt == ")" or (p == "one" and (_pronoun_one(raw, i) or prev_word in _ONE_PRONOUN_BEFORE))):
                 numbers_seq.extend((p, n, len(words) - 1) for n in _numbers(p))
-            if (p in DATE_WORDS or stem(p) in DATE_WORDS) and stem(p) not in _DEIXIS and p not in _DEIXIS:
+            is_date = (p in DATE_WORDS or stem(p) in DATE_WORDS) and stem(p) not in _DEIXIS and p not in _DEIXIS
+            if is_date and (p not in _CLOCK or (len(words) > 1 and _numbers(words[-2]))):  # "am I" is a verb
                 dates.add(stem(p))
         if low in _DEIXIS and stem(nxt.lower()) in {stem(u) for u in _WEEKDAYS_AND_UNITS}:
             dates.add(low)
@@ -284,7 +322,19 @@ def extract(text: str) -> TextFeatures:  # noqa: PLR0912, PLR0915
         persons=frozenset(persons),
         relations=relations,
         opposites=_opposites(frozenset(vocab)),
+        entity_links=_entity_links(words, ent_pos),
     )
+
+
+def _entity_links(words: list[str], ent_pos: list[tuple[int, str]]) -> frozenset[tuple[str, str]]:
+    out: set[tuple[str, str]] = set()
+    for k, (i, e) in enumerate(ent_pos):
+        for j, f in ent_pos[k + 1 :]:
+            if j - i > _LINK_WINDOW:
+                break
+            if f != e and any(w in _LINK_WORDS for w in words[i + 1 : j]):
+                out.add((e, f))
+    return frozenset(out)
 
 
 def _opposites(vocab: frozenset[str]) -> frozenset[tuple[int, int]]:

@@ -14,6 +14,11 @@ Precision first. A candidate found by embedding similarity must pass, in order:
    statement may be reworded (both knobs calibrated);
 4. optionally a judge (a cheap model) for candidates whose similarity lies within
    ``judge_band`` of the threshold.
+
+With a fitted :class:`~.verifier.PairVerifier` in the policy (what ``calibrate-cache`` ships),
+steps 2-3 become: the hard structural checks (``policy.vetoes``) refuse outright, then the
+verifier's probability decides (the judge band then applies to that probability);
+``similarity_threshold`` is only the floor under which candidates are not considered.
 """
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ from typing import Any, Literal
 
 from langchain_costrouter.core.cache.features import TextFeatures, extract, stem, typo_variant
 from langchain_costrouter.core.cache.lexicon import NEGATION_PREFIXES, SYNONYM_GROUPS
+from langchain_costrouter.core.cache.verifier import HARD_VETOES, PairVerifier, pair_features
 
 __all__ = [
     "FalseHitGuard",
     "GuardDecision",
     "GuardPolicy",
     "structural_mismatch",
+    "structural_reasons",
     "unexplained_counts",
     "within_budget",
 ]
@@ -50,9 +57,12 @@ class GuardPolicy:
             ``strict_words`` (0 = every content word must be explained).
         strict_words: Texts with at most this many content words get no budget.
         structural: Run the structural checks (switching them off is for comparisons only).
-        judge_band: Candidates with ``|similarity - threshold| <= judge_band`` that pass the
-            structural checks go to the judge, when one is configured.
+        judge_band: Candidates with ``|similarity - threshold| <= judge_band`` (with a verifier:
+            ``|probability - verifier threshold| <= judge_band``) that pass the structural
+            checks go to the judge, when one is configured.
         source: Where the values come from (``default``, ``calibrated:<file>``...).
+        verifier: A fitted pair verifier; when set it replaces the content budget.
+        vetoes: Structural reasons that refuse a candidate outright in verifier mode.
     """
 
     similarity_threshold: float = 0.8
@@ -61,16 +71,26 @@ class GuardPolicy:
     structural: bool = True
     judge_band: float = 0.0
     source: str = "default"
+    verifier: PairVerifier | None = None
+    vetoes: tuple[str, ...] = HARD_VETOES
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
-        return asdict(self)
+        out = {k: v for k, v in asdict(self).items() if k not in {"verifier", "vetoes"}}
+        out["vetoes"] = list(self.vetoes)
+        out["verifier"] = self.verifier.to_dict() if self.verifier is not None else None
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GuardPolicy:
         """Reads :meth:`to_dict` output (unknown keys are ignored)."""
         known = set(cls.__dataclass_fields__)
-        return cls(**{k: v for k, v in data.items() if k in known})
+        kw = {k: v for k, v in data.items() if k in known}
+        if isinstance(kw.get("verifier"), dict):
+            kw["verifier"] = PairVerifier.from_dict(kw["verifier"])
+        if "vetoes" in kw:
+            kw["vetoes"] = tuple(str(v) for v in kw["vetoes"] or ())
+        return cls(**kw)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,34 +135,47 @@ def _prefix_negation(a: TextFeatures, b: TextFeatures) -> bool:
     return False
 
 
-def structural_mismatch(  # noqa: PLR0911, PLR0912
-    a: TextFeatures, b: TextFeatures, known: Callable[[str], bool] | None = None
-) -> str:
-    """The first structural difference between two texts, or ``""`` when none is found."""
-    if a.polarity % 2 != b.polarity % 2:
-        return "negation"
-    if _antonym_swap(a, b) or _prefix_negation(a, b):
-        return "opposite"
-    if a.numbers != b.numbers:
-        return "numbers"
-    for x, y in ((a, b), (b, a)):
-        for d in x.dates - y.dates:
-            if not any(typo_variant(d, w, known) for w in y.words if w[:1] == d[:1]):
-                return "dates"
-    for x, y in ((a, b), (b, a)):
-        if any(not y.mentions(e) and not any(e == stem(w) for w in y.words) for e in x.entities):
-            return "entities"
-    if a.scope != b.scope:
-        return "scope"
-    if a.wh and b.wh and not (a.wh & b.wh):
-        return "question_type"
-    for x, y in ((a, b), (b, a)):
-        if any(not y.mentions(p) for p in x.persons):
-            return "person"
+def _roles_swapped(a: TextFeatures, b: TextFeatures) -> bool:
     shared = {t for _, t in a.relations} & {t for _, t in b.relations}
     if {r for r in a.relations if r[1] in shared} != {r for r in b.relations if r[1] in shared}:
-        return "roles"
-    return ""
+        return True
+    return any((y, x) in b.entity_links for x, y in a.entity_links)
+
+
+def structural_reasons(a: TextFeatures, b: TextFeatures, known: Callable[[str], bool] | None = None) -> tuple[str, ...]:
+    """Every structural difference found between two texts (empty when none), in check order."""
+    out: list[str] = []
+    if a.polarity % 2 != b.polarity % 2:
+        out.append("negation")
+    if _antonym_swap(a, b) or _prefix_negation(a, b):
+        out.append("opposite")
+    if a.numbers != b.numbers:
+        out.append("numbers")
+    if any(
+        not any(typo_variant(d, w, known) for w in y.words if w[:1] == d[:1])
+        for x, y in ((a, b), (b, a))
+        for d in x.dates - y.dates
+    ):
+        out.append("dates")
+    if any(
+        not y.mentions(e) and not any(e == stem(w) for w in y.words) for x, y in ((a, b), (b, a)) for e in x.entities
+    ):
+        out.append("entities")
+    if a.scope != b.scope:
+        out.append("scope")
+    if a.wh and b.wh and not (a.wh & b.wh):
+        out.append("question_type")
+    if any(not y.mentions(p) for x, y in ((a, b), (b, a)) for p in x.persons):
+        out.append("person")
+    if _roles_swapped(a, b):
+        out.append("roles")
+    return tuple(out)
+
+
+def structural_mismatch(a: TextFeatures, b: TextFeatures, known: Callable[[str], bool] | None = None) -> str:
+    """The first structural difference between two texts, or ``""`` when none is found."""
+    reasons = structural_reasons(a, b, known)
+    return reasons[0] if reasons else ""
 
 
 def _synonyms(word: str) -> frozenset[str]:
@@ -190,13 +223,15 @@ class FalseHitGuard:
         self.policy = policy or GuardPolicy()
         self.known_word = known_word
 
-    def check(self, query: str, cached_query: str, similarity: float) -> GuardDecision:
+    def check(self, query: str, cached_query: str, similarity: float) -> GuardDecision:  # noqa: PLR0911
         """The decision for one candidate."""
         p = self.policy
-        low = p.similarity_threshold - p.judge_band
+        low = p.similarity_threshold - (p.judge_band if p.verifier is None else 0.0)
         if similarity < low:
             return GuardDecision("miss", "similarity", similarity)
         a, b = extract(query), extract(cached_query)
+        if p.verifier is not None:
+            return self._verify(a, b, similarity, p.verifier)
         if p.structural:
             reason = structural_mismatch(a, b, self.known_word)
             if reason:
@@ -210,3 +245,19 @@ class FalseHitGuard:
         if similarity < p.similarity_threshold:
             return GuardDecision("miss", "similarity", similarity, share)
         return GuardDecision("hit", "", similarity, share)
+
+    def _verify(self, a: TextFeatures, b: TextFeatures, similarity: float, verifier: PairVerifier) -> GuardDecision:
+        p = self.policy
+        reasons = structural_reasons(a, b, self.known_word) if p.structural else ()
+        veto = next((r for r in reasons if r in p.vetoes), "")
+        if veto:
+            return GuardDecision("miss", veto, similarity)
+        counts = unexplained_counts(a, b, self.known_word)
+        share = max(m for m, _ in counts)
+        prob = verifier.probability(pair_features(a, b, similarity, reasons, counts))
+        details = {"probability": prob, "accept": prob >= verifier.threshold}
+        if p.judge_band > 0 and abs(prob - verifier.threshold) <= p.judge_band:
+            return GuardDecision("judge", "", similarity, share, details)
+        if prob < verifier.threshold:
+            return GuardDecision("miss", "verifier", similarity, share, details)
+        return GuardDecision("hit", "", similarity, share, details)

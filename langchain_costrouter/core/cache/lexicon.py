@@ -200,6 +200,7 @@ NUMBER_WORDS: dict[str, str] = {
     "third": "3rd",
     "fourth": "4th",
     "fifth": "5th",
+    "single": "1",
 }
 
 # Calendar and time words: a different set means a different date or time.

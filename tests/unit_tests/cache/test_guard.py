@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from langchain_costrouter.core.cache import GuardPolicy, load_pairs
@@ -62,3 +64,37 @@ def test_pairs_file_errors(tmp_path) -> None:
     bad.write_text('{"a": "x"}\n')
     with pytest.raises(DataError):
         load_pairs(bad)
+
+
+def test_verifier_calibration_roundtrip_and_vetoes(embedder) -> None:
+    from langchain_costrouter.core.cache import PairVerifier, cross_validate
+
+    pairs = load_pairs("langchain_costrouter/data/fow_pairs.jsonl")
+    scored = score_pairs(pairs, embedder)
+    res = calibrate(scored, max_false_hit_rate=0.02, method="verifier")
+    pol = res.policy
+    assert res.feasible and pol.verifier is not None
+    assert res.fhr_upper_bound <= 0.02 and res.metrics.false_hit_rate <= 0.02 and res.metrics.recall > 0.3
+    again = GuardPolicy.from_dict(json.loads(json.dumps(pol.to_dict())))
+    assert again.verifier == pol.verifier and again.vetoes == pol.vetoes
+    guard = FalseHitGuard(again, known_word=embedder.known_word)
+    # a hard veto refuses whatever the score: numbers, entities, swapped roles
+    assert guard.check("Track order 48231", "Track order 48213", 0.99).reason == "numbers"
+    assert (
+        guard.check(
+            "How do I convert a PDF to a Word document?", "How do I convert a Word document to PDF?", 1.0
+        ).reason
+        == "roles"
+    )
+    ok = guard.check("How do I reset my password?", "How do I reset my password please?", 0.97)
+    assert ok.ok and ok.details["probability"] >= again.verifier.threshold
+    cv = cross_validate(scored, folds=3, max_false_hit_rate=0.02)
+    assert cv["negatives"] == 300 and cv["false_hit_rate"] <= 0.05
+    with pytest.raises(DataError):
+        PairVerifier.from_dict({"features": ["x"], "mean": [0], "scale": [1], "coef": [1], "intercept": 0})
+
+
+def test_positives_only_file_does_not_fit(embedder, tmp_path) -> None:
+    pairs = load_pairs("langchain_costrouter/data/gptcache_mock_data.json")[:50]
+    res = calibrate(score_pairs(pairs, embedder), max_false_hit_rate=0.02)
+    assert not res.feasible and res.policy.verifier is None
