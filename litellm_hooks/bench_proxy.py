@@ -244,10 +244,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run_cli(args: argparse.Namespace) -> int:
     """Runs the benchmark and prints the table (exit 1 when requests failed)."""
     res = run_benchmark(clients=args.clients, requests=args.requests, warmup=args.warmup, rounds=args.rounds)
-    lines = ["| proxy | req/s | p50 ms | p99 ms | errors |", "|---|---|---|---|---|"]
+    lines = [
+        "| proxy | req/s | p50 ms | p99 ms | proxy CPU ms/req | errors |",
+        "|---|---|---|---|---|---|",
+    ]
     for name in ("plain", "hooks"):
         r = res[name]
-        lines.append(f"| {name} | {r['throughput_rps']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['errors']} |")
+        lines.append(
+            f"| {name} | {r['throughput_rps']:.1f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} "
+            f"| {r['cpu_ms_per_request']:.2f} | {r['errors']} |"
+        )
     sys.stdout.write("\n".join(lines) + "\n")
     expected = args.requests * args.rounds + args.warmup
     sys.stdout.write(
