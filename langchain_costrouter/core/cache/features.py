@@ -111,6 +111,9 @@ def stem(word: str) -> str:
     return w
 
 
+_DEIXIS_UNITS = frozenset(stem(u) for u in _WEEKDAYS_AND_UNITS)
+
+
 def edit_distance(a: str, b: str, limit: int = 3) -> int:
     """Optimal-string-alignment distance (a transposition costs 1), capped at ``limit + 1``."""
     if abs(len(a) - len(b)) > limit:
@@ -287,7 +290,7 @@ def extract(text: str) -> TextFeatures:  # noqa: PLR0912, PLR0915
             is_date = (p in DATE_WORDS or stem(p) in DATE_WORDS) and stem(p) not in _DEIXIS and p not in _DEIXIS
             if is_date and (p not in _CLOCK or (len(words) > 1 and _numbers(words[-2]))):  # "am I" is a verb
                 dates.add(stem(p))
-        if low in _DEIXIS and stem(nxt.lower()) in {stem(u) for u in _WEEKDAYS_AND_UNITS}:
+        if low in _DEIXIS and stem(nxt.lower()) in _DEIXIS_UNITS:
             dates.add(low)
         for name, group in SCOPE_GROUPS.items():
             if low in group:
@@ -337,12 +340,26 @@ def _entity_links(words: list[str], ent_pos: list[tuple[int, str]]) -> frozenset
     return frozenset(out)
 
 
-def _opposites(vocab: frozenset[str]) -> frozenset[tuple[int, int]]:
-    out: set[tuple[int, int]] = set()
+def _opposite_index() -> dict[str, frozenset[tuple[int, int]]]:
+    index: dict[str, set[tuple[int, int]]] = {}
     for g, sides in enumerate(ANTONYM_GROUPS):
         for side, words in enumerate(sides):
-            if any(w in vocab or stem(w) in vocab for w in words):
-                out.add((g, side))
+            for w in words:
+                for key in (w, stem(w)):
+                    index.setdefault(key, set()).add((g, side))
+    return {k: frozenset(v) for k, v in index.items()}
+
+
+_OPPOSITE_INDEX = _opposite_index()
+
+
+def _opposites(vocab: frozenset[str]) -> frozenset[tuple[int, int]]:
+    """``(group, side)`` of every opposite-pair word (or its stem) in ``vocab``; one lookup per item."""
+    out: set[tuple[int, int]] = set()
+    for v in vocab:
+        hit = _OPPOSITE_INDEX.get(v)
+        if hit:
+            out |= hit
     return frozenset(out)
 
 

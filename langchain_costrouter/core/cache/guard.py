@@ -125,10 +125,10 @@ def _prefix_negation(a: TextFeatures, b: TextFeatures) -> bool:
     only_a = set(a.words) - set(b.words)
     only_b = set(b.words) - set(a.words)
     for x, y in ((only_a, only_b), (only_b, only_a)):
+        y_stems = {stem(v) for v in y}
         for w in x:
             if len(w) < 4:
                 continue
-            y_stems = {stem(v) for v in y}
             for p in NEGATION_PREFIXES:
                 if p + w in y or stem(p + w) in y_stems:
                     return True
