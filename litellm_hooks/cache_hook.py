@@ -166,13 +166,33 @@ class CostRouterLiteLLMCache(_backend_base()):  # type: ignore[misc]
         self.cache.flush()
 
 
+def _scoped_cache_class(cache_cls: type[Any]) -> type[Any]:
+    """LiteLLM's ``Cache`` passing the scope's fields to a *sync* backend lookup too.
+
+    LiteLLM 1.110 hands a sync ``get_cache`` only ``messages`` and ``metadata`` (the async
+    path gets every argument), so a backend could not tell two models or tenants apart; this
+    subclass adds the model, the user, the tools and the sampling parameters.
+    """
+
+    class _ScopedCache(cache_cls):  # type: ignore[misc]
+        @staticmethod
+        def _get_safe_cache_lookup_kwargs(kwargs: Mapping[str, object]) -> dict[str, object]:
+            out: dict[str, object] = dict(cache_cls._get_safe_cache_lookup_kwargs(kwargs))
+            for k in ("model", "user", "tools", *_PARAM_KEYS):
+                if k in kwargs:
+                    out[k] = kwargs[k]
+            return out
+
+    return _ScopedCache
+
+
 def install(cache: ResponseCache, *, namespace: str = "default") -> CostRouterLiteLLMCache:
     """Makes ``litellm.cache`` use ``cache`` (for the SDK, the Router and the proxy)."""
     import litellm
     from litellm.caching.caching import Cache, LiteLLMCacheType
 
     backend = CostRouterLiteLLMCache(cache, namespace=namespace)
-    lc = Cache(type=LiteLLMCacheType.LOCAL)
+    lc = _scoped_cache_class(Cache)(type=LiteLLMCacheType.LOCAL)
     lc.cache = backend
     litellm.cache = lc
     return backend
