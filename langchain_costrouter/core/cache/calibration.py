@@ -477,13 +477,20 @@ def calibrate(
     return CalibrationResult(policy, m, max_false_hit_rate, wilson_upper(oof_fp, negatives), True)
 
 
-@lru_cache(maxsize=1)
-def default_policy() -> GuardPolicy:
-    """The policy shipped with the package (``data/cache_guard.json``), else the class defaults."""
-    try:
-        text = resources.files("langchain_costrouter").joinpath("data", DEFAULT_POLICY_FILE).read_text("utf-8")
-        data = json.loads(text)
-        return GuardPolicy.from_dict(data.get("policy", data))
-    except (OSError, ValueError, TypeError):
-        logger.debug("no shipped cache guard policy; using defaults")
-        return GuardPolicy()
+@lru_cache(maxsize=8)
+def default_policy(encoder: str | None = None) -> GuardPolicy:
+    """The policy shipped with the package for ``encoder`` (an embedder's ``name``).
+
+    ``data/cache_guard_<encoder>.json`` when the package ships one (a verifier is calibrated on
+    one encoder's cosines), else ``data/cache_guard.json`` (wordllama), else the class defaults.
+    """
+    names = ([f"cache_guard_{encoder}.json"] if encoder else []) + [DEFAULT_POLICY_FILE]
+    for name in names:
+        try:
+            text = resources.files("langchain_costrouter").joinpath("data", name).read_text("utf-8")
+            data = json.loads(text)
+            return GuardPolicy.from_dict(data.get("policy", data))
+        except (OSError, ValueError, TypeError):
+            continue
+    logger.debug("no shipped cache guard policy; using defaults")
+    return GuardPolicy()

@@ -86,7 +86,7 @@ class ResponseCache:
         self.embedder: Embedder = embedder if embedder is not None else make_embedder("wordllama")
         self.exact = exact
         self.semantic = semantic
-        self.policy = policy if policy is not None else default_policy()
+        self.policy = policy if policy is not None else default_policy(self.embedder.name)
         self.guard = FalseHitGuard(self.policy, known_word=getattr(self.embedder, "known_word", None))
         self.ttl_s = ttl_s
         self.max_size = max_size
@@ -118,10 +118,13 @@ class ResponseCache:
 
         ``similarity_threshold`` and ``judge_band`` override the shipped calibrated policy's
         values only when they differ from the config defaults (0.9 / 0.0 are the defaults).
+        With a verifier policy ``similarity_threshold`` is the candidate cosine floor. The
+        shipped policy is the one calibrated for the configured encoder.
         """
         from langchain_costrouter.core.cache.calibration import default_policy
 
-        pol = policy or default_policy()
+        emb = embedder if embedder is not None else make_embedder(cfg.encoder)
+        pol = policy or default_policy(emb.name)
         upd: dict[str, Any] = {}
         if cfg.similarity_threshold != type(cfg).model_fields["similarity_threshold"].default:
             upd["similarity_threshold"] = cfg.similarity_threshold
@@ -130,7 +133,7 @@ class ResponseCache:
         if upd:
             pol = GuardPolicy.from_dict({**pol.to_dict(), **upd, "source": "config"})
         return cls(
-            embedder if embedder is not None else make_embedder(cfg.encoder),
+            emb,
             directory=cfg.dir,
             exact=cfg.exact,
             semantic=cfg.semantic,

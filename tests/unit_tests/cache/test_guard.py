@@ -98,3 +98,28 @@ def test_positives_only_file_does_not_fit(embedder, tmp_path) -> None:
     pairs = load_pairs("langchain_costrouter/data/gptcache_mock_data.json")[:50]
     res = calibrate(score_pairs(pairs, embedder), max_false_hit_rate=0.02)
     assert not res.feasible and res.policy.verifier is None
+
+
+def test_shipped_policy_per_encoder() -> None:
+    from langchain_costrouter.core.cache import default_policy
+
+    wl, mini = default_policy("wordllama-l2-supercat-256"), default_policy("minilm-l6-v2-384")
+    assert wl.verifier is not None and mini.verifier is not None and wl.verifier != mini.verifier
+    assert default_policy("unknown-encoder") == default_policy()
+
+
+def test_minilm_without_extra_names_the_extra() -> None:
+    pytest.importorskip("numpy")
+    try:
+        import sentence_transformers  # noqa: F401
+    except ImportError:
+        pass
+    else:
+        pytest.skip("the minilm extra is installed here")
+    from langchain_costrouter.core.cache import make_embedder
+    from langchain_costrouter.core.errors import CacheError
+
+    emb = make_embedder("minilm")
+    assert emb.dimension == 384
+    with pytest.raises(CacheError, match=r"langchain-costrouter\[minilm\]"):
+        emb.embed(["hello"])
