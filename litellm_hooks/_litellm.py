@@ -30,5 +30,12 @@ def install_callbacks(*callbacks: Any) -> None:
 
 
 def remove_callbacks(*callbacks: Any) -> None:
-    """Removes callbacks from ``litellm.callbacks`` (identity)."""
+    """Removes callbacks from ``litellm.callbacks`` and every list LiteLLM promoted them into.
+
+    LiteLLM copies ``litellm.callbacks`` into its success/failure lists on the first call and
+    de-duplicates loggers by class and public attributes: a stale copy left there would keep
+    receiving the events of a newer instance.
+    """
+    for cb in callbacks:
+        litellm.logging_callback_manager.remove_callback_from_all_lists(cb)
     litellm.callbacks = [c for c in litellm.callbacks if not any(c is cb for cb in callbacks)]

@@ -14,6 +14,7 @@ import hashlib
 import logging
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -89,6 +90,7 @@ class HookRuntime:
         self.accountant = self.core.accountant
         self.tiers: dict[str, TierRuntime] = self.core.engine.tiers
         self.fingerprint = config_fingerprint(config)
+        self.instance_id = uuid.uuid4().hex[:12]
         self.entry_chain = entry_chain(config)
         self._states: OrderedDict[str, RequestState] = OrderedDict()
         self._foreign_configs: set[str] = set()

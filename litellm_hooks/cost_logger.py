@@ -62,6 +62,8 @@ class CostLogger(CustomLogger):
     def __init__(self, runtime: HookRuntime, *, record_foreign: bool = False) -> None:
         super().__init__()
         self.runtime = runtime
+        # LiteLLM de-duplicates loggers by class and public attributes: keep each instance distinct.
+        self.costrouter_instance = runtime.instance_id
         self.record_foreign = record_foreign
         self._lock = threading.Lock()
         self.calls = 0

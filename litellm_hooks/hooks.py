@@ -94,6 +94,8 @@ class QualityGateHook(CustomGuardrail):
         kwargs.setdefault("guardrail_name", "costrouter-quality-gate")
         super().__init__(**kwargs)
         self.runtime = runtime
+        # LiteLLM de-duplicates loggers by class and public attributes: keep each instance distinct.
+        self.costrouter_instance = runtime.instance_id
 
     # ------------------------------------------------------------------ shared logic
     def _target(self, kwargs: Mapping[str, Any]) -> tuple[RequestState, TierRuntime] | None:

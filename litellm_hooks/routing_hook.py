@@ -76,6 +76,8 @@ class TaskRoutingHook(CustomLogger):
     def __init__(self, runtime: HookRuntime, *, entry_model: str = "costrouter") -> None:
         super().__init__()
         self.runtime = runtime
+        # LiteLLM de-duplicates loggers by class and public attributes: keep each instance distinct.
+        self.costrouter_instance = runtime.instance_id
         self.entry_model = entry_model
 
     def _decide(self, kwargs: Mapping[str, Any], request_id: str) -> RouteDecision:

@@ -83,3 +83,19 @@ def test_secret_keys_are_resolved_for_the_sdk_only(monkeypatch: pytest.MonkeyPat
     assert sdk["api_key"] == "sk-super-secret"
     proxy = build_model_list(cfg, secrets=False)[0]["litellm_params"]
     assert proxy["api_key"] == "os.environ/CHEAP_KEY"
+
+
+def test_uninstall_removes_every_litellm_copy_and_instances_stay_distinct(config: CostRouterConfig) -> None:
+    first, second = CostRouterHooks(config), CostRouterHooks(config)
+    try:
+        first.install()
+        for lst in (litellm._async_success_callback, litellm._async_failure_callback):
+            lst.append(first.cost_logger)  # what LiteLLM does on the first call
+        first.uninstall()
+        for lst in (litellm.callbacks, litellm._async_success_callback, litellm._async_failure_callback):
+            assert not any(c is first.cost_logger for c in lst)
+        mgr = litellm.logging_callback_manager
+        assert mgr.get_custom_logger_key(first.cost_logger) != mgr.get_custom_logger_key(second.cost_logger)
+    finally:
+        first.close()
+        second.close()
