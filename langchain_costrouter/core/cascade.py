@@ -324,22 +324,16 @@ class CascadeRun:
         outcome: AttemptOutcome = "accepted" if verdict.passed else "rejected"
         overhead = 0.0
         for call in verdict.overhead:
-            rec = self.engine.accountant.record(
-                request_id=self.request.request_id,
-                tenant=self.request.tenant,
-                task=self.decision.route,
-                tier=step.tier.name,
-                escalation_step=step.index,
+            overhead += self._record(
+                step,
                 model=call.model,
                 usage=call.usage,
                 kind="judge" if call.kind == "judge" else "embedding",
                 outcome="overhead",
                 latency_ms=call.latency_ms,
                 cost_usd=call.cost_usd,
-                source="cascade",
                 strict=False,
             )
-            overhead += rec.cost_usd
         cost = self._record(
             step,
             model=completion.model or step.tier.model,

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_costrouter.core.types import content_text
 from langchain_costrouter.server._faults import strip_fault_marker
 from langchain_costrouter.server._wire import ServerFailure
 
@@ -18,19 +19,7 @@ _RESPONSE_FORMATS = frozenset({"text", "json_object", "json_schema"})
 
 def message_text(content: Any) -> str:
     """The text of a message ``content`` (a string, or the text parts of a list, joined)."""
-    if content is None:
-        return ""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, Sequence):
-        parts = []
-        for part in content:
-            if isinstance(part, str):
-                parts.append(part)
-            elif isinstance(part, Mapping) and isinstance(part.get("text"), str):
-                parts.append(part["text"])
-        return "\n".join(parts)
-    return str(content)
+    return content_text(content)
 
 
 @dataclass(slots=True)
