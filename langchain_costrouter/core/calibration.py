@@ -52,6 +52,7 @@ __all__ = [
     "choose_threshold",
     "evaluate_escalation",
     "evaluate_policies",
+    "fit_fold",
     "item_costs",
     "kfold_indices",
     "threshold_sweep",
@@ -168,6 +169,41 @@ def _select_threshold(
     return choose_threshold(scores, q_cheap[idx], q_premium[idx], sub, target, margin_z=margin_z)
 
 
+def fit_fold(
+    feats: FeatureMatrix,
+    train: IntArray,
+    q_cheap: FloatArray,
+    q_premium: FloatArray,
+    costs: ItemCosts,
+    *,
+    spec: FeatureSpec,
+    target: float,
+    folds: int,
+    seed: int,
+    c: float,
+    margin_z: float,
+) -> tuple[GateModel, float]:
+    """One outer fold's gate, fitted on ``train``, and its threshold.
+
+    The threshold is chosen on inner cross-validated scores of ``train`` only: the held-out
+    fold is never seen.
+    """
+    thr = _select_threshold(
+        feats,
+        train,
+        q_cheap,
+        q_premium,
+        costs,
+        spec=spec,
+        target=target,
+        folds=folds,
+        seed=seed,
+        c=c,
+        margin_z=margin_z,
+    )
+    return GateModel.fit(feats.take(train), q_cheap[train], spec, C=c), thr
+
+
 def calibrate(  # noqa: PLR0917 - positional order of the documented API (data, cheap, premium, target, folds, prices)
     data: RoutedDataset,
     cheap: str,
@@ -228,10 +264,9 @@ def calibrate(  # noqa: PLR0917 - positional order of the documented API (data, 
     fold_of = np.full(len(data), -1, dtype=np.intp)
     fold_results = []
     for i, (tr, te) in enumerate(splits):
-        thr = _select_threshold(
+        model, thr = fit_fold(
             feats, tr, qc, qp, costs, spec=sp, target=target_quality, folds=folds, seed=seed, c=C, margin_z=margin_z
         )
-        model = GateModel.fit(feats.take(tr), qc[tr], sp, C=C)
         oof[te] = model.predict_proba(feats.take(te))
         escalate[te] = oof[te] < thr
         fold_of[te] = i

@@ -27,12 +27,12 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from langchain_costrouter.core.calibration import kfold_indices
+from langchain_costrouter.core.calibration import fit_fold, kfold_indices
 from langchain_costrouter.core.data import RoutedDataset
 from langchain_costrouter.core.errors import DataError
 from langchain_costrouter.core.gates.features import FeatureSpec, extract_features
-from langchain_costrouter.core.gates.learned import GateModel, LearnedGate
-from langchain_costrouter.core.policy_eval import ItemCosts, apgr, choose_threshold, item_costs
+from langchain_costrouter.core.gates.learned import LearnedGate
+from langchain_costrouter.core.policy_eval import apgr, item_costs
 from langchain_costrouter.core.pricing import ModelPrice, PriceBook
 
 __all__ = [
@@ -192,13 +192,9 @@ def _fit_fold_gates(  # noqa: PLR0917 - private helper of fit_fold_gates
     feats = extract_features(data.prompts, data.answers(cheap), sp)
     out = []
     for i, (tr, te) in enumerate(kfold_indices(qc, folds, seed)):
-        inner_scores = np.full(len(tr), np.nan)
-        for itr, ite in kfold_indices(qc[tr], folds, seed + 1):
-            model = GateModel.fit(feats.take(tr[itr]), qc[tr][itr], sp, C=C)
-            inner_scores[ite] = model.predict_proba(feats.take(tr[ite]))
-        sub = ItemCosts(costs.cheap_usd[tr], costs.premium_usd[tr])
-        thr = choose_threshold(inner_scores, qc[tr], qp[tr], sub, target_quality, margin_z=margin_z)
-        model = GateModel.fit(feats.take(tr), qc[tr], sp, C=C)
+        model, thr = fit_fold(
+            feats, tr, qc, qp, costs, spec=sp, target=target_quality, folds=folds, seed=seed, c=C, margin_z=margin_z
+        )
         training = {
             "data_source": data.source,
             "data_sha256": data.sha256,
