@@ -30,14 +30,21 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
+from statistics import NormalDist
 from typing import Any
 
 import numpy as np
 
 from langchain_costrouter.core.cache.embedders import Embedder
 from langchain_costrouter.core.cache.features import extract
-from langchain_costrouter.core.cache.guard import GuardPolicy, structural_reasons, unexplained_counts, within_budget
-from langchain_costrouter.core.cache.verifier import HARD_VETOES, fit_verifier, pair_features
+from langchain_costrouter.core.cache.guard import (
+    GuardPolicy,
+    structural_reasons,
+    synonyms_of,
+    unexplained_counts,
+    within_budget,
+)
+from langchain_costrouter.core.cache.verifier import HARD_VETOES, PAIR_FEATURES, fit_verifier, pair_features
 from langchain_costrouter.core.errors import DataError
 
 __all__ = [
@@ -96,7 +103,7 @@ class ScoredPair:
         if policy.verifier is not None:
             if self.vetoed(policy):
                 return False
-            return policy.verifier.probability(self.features) >= policy.verifier.threshold
+            return policy.verifier.probability(policy.verifier.pick(self.features)) >= policy.verifier.threshold
         if self.similarity < policy.similarity_threshold:
             return False
         if policy.structural and self.structural:
@@ -131,7 +138,11 @@ class Metrics:
 
 @dataclass
 class CalibrationResult:
-    """The chosen policy, how it does on the calibration pairs, and the search log."""
+    """The chosen policy, how it does on the calibration pairs, and the search log.
+
+    ``fhr_upper_bound`` is the one-sided 95 % Wilson bound of the out-of-fold false-hit rate
+    (whatever ``confidence`` the threshold was chosen at); ``oof_false_hits`` is that count.
+    """
 
     policy: GuardPolicy
     metrics: Metrics
@@ -139,6 +150,8 @@ class CalibrationResult:
     fhr_upper_bound: float
     feasible: bool
     grid: list[dict[str, Any]] = field(default_factory=list)
+    confidence: float = 0.95
+    oof_false_hits: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (what ``calibrate-cache --out`` writes)."""
@@ -147,6 +160,8 @@ class CalibrationResult:
             "metrics": self.metrics.to_dict(),
             "target_false_hit_rate": self.target_false_hit_rate,
             "fhr_upper_bound_95": self.fhr_upper_bound,
+            "confidence": self.confidence,
+            "oof_false_hits": self.oof_false_hits,
             "feasible": self.feasible,
         }
 
@@ -215,6 +230,7 @@ def _from_mock(p: Path, text: str) -> list[LabelledPair]:
 def score_pairs(pairs: Sequence[LabelledPair], embedder: Embedder, *, batch: int = 512) -> list[ScoredPair]:
     """Similarity, structural verdict and content counts of every pair (``b`` looked up, ``a`` stored)."""
     known: Callable[[str], bool] | None = getattr(embedder, "known_word", None)
+
     sims: list[float] = []
     for start in range(0, len(pairs), batch):
         chunk = pairs[start : start + batch]
@@ -226,7 +242,7 @@ def score_pairs(pairs: Sequence[LabelledPair], embedder: Embedder, *, batch: int
         fb, fa = extract(pair.b), extract(pair.a)
         reasons = structural_reasons(fb, fa, known)
         counts = unexplained_counts(fb, fa, known)
-        feats = pair_features(fb, fa, sim, reasons, counts)
+        feats = pair_features(fb, fa, sim, reasons, counts, known=known, synonyms=synonyms_of)
         out.append(ScoredPair(pair, sim, reasons[0] if reasons else "", counts, reasons, feats))
     return out
 
@@ -254,7 +270,10 @@ def evaluate(scored: Iterable[ScoredPair], policy: GuardPolicy) -> Metrics:
 
 
 def wilson_upper(k: int, n: int, z: float = 1.645) -> float:
-    """Upper end of the one-sided Wilson score interval of a rate ``k / n`` (95 % at z=1.645)."""
+    """Upper end of the one-sided Wilson score interval of a rate ``k / n`` (95 % at z=1.645).
+
+    See :func:`z_of` for other confidence levels.
+    """
     if n == 0:
         return 1.0
     p = k / n
@@ -262,6 +281,18 @@ def wilson_upper(k: int, n: int, z: float = 1.645) -> float:
     centre = p + z * z / (2 * n)
     margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return min(1.0, (centre + margin) / denom)
+
+
+def z_of(confidence: float) -> float:
+    """The one-sided normal quantile of ``confidence`` (0.95 -> 1.645, 0.80 -> 0.842).
+
+    Raises:
+        DataError: ``confidence`` outside (0.5, 1).
+    """
+    if not 0.5 < confidence < 1.0:
+        msg = f"confidence must be in (0.5, 1), got {confidence}"
+        raise DataError(msg)
+    return NormalDist().inv_cdf(confidence)
 
 
 def calibrate_budget(
@@ -311,6 +342,8 @@ def cross_validate(
     method: str = "verifier",
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
     margin: int = 0,
+    confidence: float = 0.95,
+    features: Sequence[str] = PAIR_FEATURES,
 ) -> dict[str, Any]:
     """K-fold estimate: calibrate on k-1 folds, measure on the held-out fold, pool the counts.
 
@@ -330,6 +363,8 @@ def cross_validate(
             min_similarity=min_similarity,
             seed=seed + 1 + f,
             margin=margin,
+            confidence=confidence,
+            features=features,
         )
         m = evaluate(test, res.policy)
         for s in test:
@@ -395,15 +430,17 @@ def _weights(pairs: Sequence[ScoredPair]) -> np.ndarray:
     return w
 
 
-def _threshold(neg_scores: np.ndarray, negatives: int, target: float, margin: int = 0) -> tuple[float, int] | None:
-    """The lowest threshold whose false hits keep the Wilson upper bound under ``target``.
+def _threshold(
+    neg_scores: np.ndarray, negatives: int, target: float, margin: int = 0, z: float = 1.645
+) -> tuple[float, int] | None:
+    """The lowest threshold whose false hits keep the Wilson upper bound (at ``z``) under ``target``.
 
     ``margin`` false hits fewer than the bound allows are kept as slack for unseen data.
     """
-    if wilson_upper(0, negatives) > target:
+    if wilson_upper(0, negatives, z) > target:
         return None
     allowed = 0
-    while allowed + 1 <= len(neg_scores) and wilson_upper(allowed + 1, negatives) <= target:
+    while allowed + 1 <= len(neg_scores) and wilson_upper(allowed + 1, negatives, z) <= target:
         allowed += 1
     allowed = max(0, allowed - margin)
     ranked = np.sort(neg_scores)[::-1]
@@ -423,12 +460,15 @@ def calibrate(
     seed: int = 0,
     c: float = 1.0,
     margin: int = 0,
+    confidence: float = 0.95,
+    features: Sequence[str] = PAIR_FEATURES,
 ) -> CalibrationResult:
     """A precision-first policy for these pairs (see the module docstring).
 
     Args:
         scored: Pairs from :func:`score_pairs`.
-        max_false_hit_rate: Target; its 95 % upper confidence bound must stay under it.
+        max_false_hit_rate: Target: the one-sided Wilson upper bound (at ``confidence``) of the
+            out-of-fold false-hit rate over all different-answer pairs must stay under it.
         source: Recorded in the policy.
         method: ``verifier`` (learned pair verifier) or ``budget`` (hand content budget).
         min_similarity: Candidates under this cosine are never considered (verifier mode).
@@ -436,26 +476,34 @@ def calibrate(
         seed: Fold shuffling seed.
         c: Inverse regularisation strength of the verifier.
         margin: Out-of-fold false hits fewer than the bound allows (slack for unseen data).
+        confidence: Confidence level of that upper bound (0.95 by default).
+        features: Verifier features, by name (default: all of :data:`.verifier.PAIR_FEATURES`).
 
     Raises:
-        DataError: an unknown ``method``.
+        DataError: an unknown ``method`` or feature, or a ``confidence`` outside (0.5, 1).
     """
     if method == "budget":
         return calibrate_budget(scored, max_false_hit_rate=max_false_hit_rate, source=source)
     if method != "verifier":
         msg = f"unknown calibration method {method!r} (use 'verifier' or 'budget')"
         raise DataError(msg)
+    z = z_of(confidence)
+    unknown = [f for f in features if f not in PAIR_FEATURES]
+    if unknown or not features:
+        msg = f"unknown verifier features {unknown} (known: {list(PAIR_FEATURES)})"
+        raise DataError(msg)
     base = GuardPolicy(similarity_threshold=min_similarity, vetoes=HARD_VETOES, source=source)
     eligible = [s for s in scored if not s.vetoed(base)]
     negatives = sum(not s.pair.same_answer for s in scored)
     labels = {s.pair.same_answer for s in eligible}
-    bound = None if labels != {False, True} else _threshold(np.zeros(0), negatives, max_false_hit_rate)
+    bound = None if labels != {False, True} else _threshold(np.zeros(0), negatives, max_false_hit_rate, z=z)
     if bound is None:
         logger.warning("cannot fit the verifier: %d different-answer pairs eligible", negatives)
         res = calibrate_budget(scored, max_false_hit_rate=max_false_hit_rate, source=source)
         res.feasible = False
         return res
-    x = np.stack([s.features for s in eligible])
+    idx = [PAIR_FEATURES.index(f) for f in features]
+    x = np.stack([s.features for s in eligible])[:, idx]
     y = np.asarray([s.pair.same_answer for s in eligible])
     oof = np.zeros(len(eligible))
     fold_of = _folds(eligible, max(2, min(folds, int((~y).sum()))), seed)
@@ -465,16 +513,17 @@ def calibrate(
             oof[~tr] = 1.0
             continue
         sub = [s for s, keep in zip(eligible, tr, strict=True) if keep]
-        model = fit_verifier(x[tr], y[tr], _weights(sub), c=c)
+        model = fit_verifier(x[tr], y[tr], _weights(sub), c=c, features=features)
         oof[~tr] = model.probabilities(x[~tr])
-    chosen = _threshold(oof[~y], negatives, max_false_hit_rate, margin)
+    chosen = _threshold(oof[~y], negatives, max_false_hit_rate, margin, z)
     assert chosen is not None  # checked above with no scores
     thr, _ = chosen
-    verifier = fit_verifier(x, y, _weights(eligible), c=c).with_threshold(thr)
+    verifier = fit_verifier(x, y, _weights(eligible), c=c, features=features).with_threshold(thr)
     policy = GuardPolicy(similarity_threshold=min_similarity, verifier=verifier, source=source)
     m = evaluate(scored, policy)
     oof_fp = int((oof[~y] >= thr).sum())
-    return CalibrationResult(policy, m, max_false_hit_rate, wilson_upper(oof_fp, negatives), True)
+    ub = wilson_upper(oof_fp, negatives)
+    return CalibrationResult(policy, m, max_false_hit_rate, ub, True, confidence=confidence, oof_false_hits=oof_fp)
 
 
 @lru_cache(maxsize=8)

@@ -27,6 +27,7 @@ __all__ = [
     "MiniLMEmbedder",
     "WordLlamaEmbedder",
     "estimate_tokens",
+    "load_wordllama",
     "make_embedder",
     "unit_rows",
 ]
@@ -70,6 +71,33 @@ def estimate_tokens(texts: Sequence[str]) -> int:
     return sum(max(1, len(t) // 4) for t in texts)
 
 
+_WORDLLAMA: dict[int, Any] = {}
+_WORDLLAMA_LOCK = threading.Lock()
+
+
+def load_wordllama(dim: int = 256) -> Any:
+    """The wordllama model shipped in its wheel, loaded once per process (no hub access).
+
+    Raises:
+        CacheError: wordllama is not installed.
+    """
+    model = _WORDLLAMA.get(dim)
+    if model is None:
+        with _WORDLLAMA_LOCK:
+            model = _WORDLLAMA.get(dim)
+            if model is None:
+                try:
+                    import wordllama
+                except ImportError as exc:  # pragma: no cover - a core dependency
+                    msg = "wordllama is not installed; install langchain-costrouter with its dependencies"
+                    raise CacheError(msg) from exc
+                model = wordllama.WordLlama.load(
+                    dim=dim, cache_dir=Path(wordllama.__file__).parent, disable_download=True
+                )
+                _WORDLLAMA[dim] = model
+    return model
+
+
 class WordLlamaEmbedder:
     """The offline default: wordllama's 256-dim static embeddings, loaded without the hub.
 
@@ -83,23 +111,11 @@ class WordLlamaEmbedder:
         self.dimension = dim
         self.name = f"wordllama-l2-supercat-{dim}"
         self._model: Any = None
-        self._lock = threading.Lock()
         self._known: dict[str, bool] = {}
 
     def _load(self) -> Any:
         if self._model is None:
-            with self._lock:
-                if self._model is None:
-                    try:
-                        import wordllama
-                    except ImportError as exc:  # pragma: no cover - a core dependency
-                        msg = "wordllama is not installed; install langchain-costrouter with its dependencies"
-                        raise CacheError(msg) from exc
-                    self._model = wordllama.WordLlama.load(
-                        dim=self.dimension,
-                        cache_dir=Path(wordllama.__file__).parent,
-                        disable_download=True,
-                    )
+            self._model = load_wordllama(self.dimension)
         return self._model
 
     def embed(self, texts: Sequence[str]) -> Vectors:

@@ -28,7 +28,7 @@ from langchain_costrouter.core.cache.lexicon import (
     WH_CLASSES,
 )
 
-__all__ = ["TextFeatures", "edit_distance", "extract", "stem", "typo_variant"]
+__all__ = ["TextFeatures", "edit_distance", "extract", "negative_word", "opposite_sides", "stem", "typo_variant"]
 
 _TOKEN_RE = re.compile(r"`[^`]+`|[£$€¥]?[\w]+(?:['\-./:,][\w]+)*%?|[^\s\w]")
 _NUM_RE = re.compile(r"\d+(?:[.,]\d+)*")
@@ -86,6 +86,9 @@ _LINK_WORDS = frozenset(
     ["from", "to", "for", "into", "than", "vs", "versus", "over", "onto", "instead", "towards", "toward", "between"]
 )
 _LINK_WINDOW = 7
+_NEGATION_SCOPE = 3
+_SAME_RELATION = {"into": "to", "onto": "to", "toward": "to", "towards": "to", "vs": "versus"}
+_ONE_WORDS = frozenset({"one", "single"})
 _WEEKDAYS_AND_UNITS = _TIME_UNITS | DATE_WORDS
 
 
@@ -152,6 +155,12 @@ class TextFeatures:
         opposites: ``(group index, side)`` of every opposite-pair word mentioned.
         entity_links: ``(entity, later entity)`` pairs joined by a relation word within a few
             tokens ("from A to B", "A for B", "convert A to B"): their order is a role.
+        negated: Words (and stems) a negator governs: up to three tokens after it, within a clause.
+        acronyms: All-capital entities of 2-6 letters ("NLP", "PAC"), lower-cased.
+        units: ``(initial, unit, capitalised, word)`` per word, camelCase words split into their
+            parts ("JavaScript" -> j, s): what an acronym of the other text may spell.
+        word_ones: How many of ``numbers`` are a "1" written as a word ("one", "single"), which
+            reads like the article "a".
     """
 
     words: tuple[str, ...]
@@ -167,6 +176,10 @@ class TextFeatures:
     relations: frozenset[tuple[str, str]]
     opposites: frozenset[tuple[int, int]]
     entity_links: frozenset[tuple[str, str]] = frozenset()
+    negated: frozenset[str] = frozenset()
+    acronyms: frozenset[str] = frozenset()
+    units: tuple[tuple[str, str, bool, str], ...] = ()
+    word_ones: int = 0
 
     def mentions(self, word: str) -> bool:
         """Whether ``word`` (or its stem) occurs in the text."""
@@ -206,7 +219,8 @@ def _is_entity(tok: str, initial: bool) -> bool:  # noqa: PLR0911
         return False
     letters = sum(c.isalpha() for c in core)
     if any(c.isdigit() for c in core):
-        return letters >= 2  # "2FA", "A320"; "v2.10" and "3pm" are numbers, checked as such
+        # "A320", "GPT4" name things; "2kg", "10GB", "18-year-old", "3pm" are quantities (numbers checked)
+        return letters >= 2 and not core[0].isdigit()
     if "_" in core:
         return True
     upper_inside = any(c.isupper() for c in core[1:])
@@ -246,7 +260,7 @@ def _combine_numbers(tokens: list[tuple[str, str]]) -> list[str]:
 @lru_cache(maxsize=65536)
 def extract(text: str) -> TextFeatures:  # noqa: PLR0912, PLR0915
     """Extracts the :class:`TextFeatures` of ``text`` (memoised)."""
-    raw = _TOKEN_RE.findall(_norm(text).replace("```", "\n"))
+    raw = _split_quantities(_TOKEN_RE.findall(_norm(text).replace("```", "\n")))
     words: list[str] = []
     vocab: set[str] = set()
     content: list[str] = []
@@ -260,9 +274,15 @@ def extract(text: str) -> TextFeatures:  # noqa: PLR0912, PLR0915
     initial = True
     prev_word = ""
     ent_pos: list[tuple[int, str]] = []
+    negated: set[str] = set()
+    acronyms: set[str] = set()
+    units: list[tuple[str, str, bool, str]] = []
+    prefixed_negations: set[str] = set()
+    scope_left = 0
     for i, tok in enumerate(raw):
         if len(tok) == 1 and not tok.isalnum():
             initial = initial or tok in _SENTENCE_END
+            scope_left = 0
             continue
         low = tok.strip("`").lower()
         nxt = raw[i + 1] if i + 1 < len(raw) else ""
@@ -270,6 +290,12 @@ def extract(text: str) -> TextFeatures:  # noqa: PLR0912, PLR0915
             ent = stem(low) if not tok.startswith("`") else low
             entities.add(ent)
             ent_pos.append((len(words), ent))
+            if 2 <= len(tok) <= 6 and tok.isalpha() and tok.isupper():
+                acronyms.add(low)
+        units.extend(_units(tok))
+        if scope_left > 0:
+            negated.update([low, stem(low)])
+            scope_left -= 1
         initial = False
         parts = [p for p in re.split(r"[-/.]", low) if p] if not tok.startswith("`") else [low]
         words.append(low)
@@ -278,10 +304,11 @@ def extract(text: str) -> TextFeatures:  # noqa: PLR0912, PLR0915
         bare = low.replace("'", "")
         if (low in NEGATORS or bare in NEGATORS or low.endswith("n't")) and not (low == "no" and nxt == ","):
             polarity += 1
-        elif any(p in NEGATORS for p in parts[:-1]) or low.startswith("non-"):
-            polarity += 1  # "no-code", "non-streaming"
-        elif low in NEGATIVE_PREDICATES or stem(low) in NEGATIVE_PREDICATES:
-            polarity += 1
+            scope_left = _NEGATION_SCOPE
+        elif negative_word(low):
+            # "no-code", "non-streaming", "avoid"; the same word repeated is one negation, not two
+            polarity += low not in prefixed_negations
+            prefixed_negations.add(low)
         for p in parts:
             if p in _MULTIPLIERS and not (numbers_seq and numbers_seq[-1][2] == len(words) - 2):
                 continue
@@ -312,6 +339,7 @@ def extract(text: str) -> TextFeatures:  # noqa: PLR0912, PLR0915
         prev_word = low
     relations = _relations(words)
     numbers = _combine_numbers([(w, n) for w, n, _ in numbers_seq])
+    word_ones = sum(w in _ONE_WORDS for w, _, _ in numbers_seq)
     return TextFeatures(
         words=tuple(words),
         vocab=frozenset(vocab),
@@ -326,7 +354,46 @@ def extract(text: str) -> TextFeatures:  # noqa: PLR0912, PLR0915
         relations=relations,
         opposites=_opposites(frozenset(vocab)),
         entity_links=_entity_links(words, ent_pos),
+        negated=frozenset(negated),
+        acronyms=frozenset(acronyms),
+        units=tuple(units),
+        word_ones=word_ones,
     )
+
+
+_CAMEL_RE = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
+
+
+def _units(tok: str) -> list[tuple[str, str, bool, str]]:
+    """``(initial, unit, capitalised, word)`` of a token; camelCase is split ("JavaScript" -> Java, Script)."""
+    core = tok.strip("`").split("'", maxsplit=1)[0]
+    parts = _CAMEL_RE.findall(core) if any(c.isupper() for c in core[1:]) else [core]
+    word = tok.strip("`").lower()
+    return [(p[0].lower(), p.lower(), p[0].isupper(), word) for p in parts if p and p[0].isalpha()]
+
+
+_QUANTITY_RE = re.compile(r"(\d+(?:[.,]\d+)*)([A-Za-z]+)")
+_ORDINAL_SUFFIXES = frozenset({"st", "nd", "rd", "th", "s"})
+
+
+def _split_quantities(raw: list[str]) -> list[str]:
+    """Splits a number glued to a unit: 10GB -> 10, GB; 7am -> 7, am (3rd and 1990s stay whole)."""
+    out: list[str] = []
+    for tok in raw:
+        m = _QUANTITY_RE.fullmatch(tok)
+        if m and m.group(2).lower() not in _ORDINAL_SUFFIXES:
+            out.extend(m.groups())
+        else:
+            out.append(tok)
+    return out
+
+
+def negative_word(word: str) -> bool:
+    """Whether ``word`` negates by itself: "non-streaming", "no-code", "avoid", "unavailable"."""
+    parts = [p for p in re.split(r"[-/.]", word) if p]
+    if word.startswith("non-") or any(p in NEGATORS for p in parts[:-1]):
+        return True
+    return word in NEGATIVE_PREDICATES or stem(word) in NEGATIVE_PREDICATES
 
 
 def _entity_links(words: list[str], ent_pos: list[tuple[int, str]]) -> frozenset[tuple[str, str]]:
@@ -353,6 +420,11 @@ def _opposite_index() -> dict[str, frozenset[tuple[int, int]]]:
 _OPPOSITE_INDEX = _opposite_index()
 
 
+def opposite_sides(word: str) -> frozenset[tuple[int, int]]:
+    """``(group, side)`` of the opposite pairs ``word`` (or its stem) belongs to."""
+    return _OPPOSITE_INDEX.get(word, frozenset()) | _OPPOSITE_INDEX.get(stem(word), frozenset())
+
+
 def _opposites(vocab: frozenset[str]) -> frozenset[tuple[int, int]]:
     """``(group, side)`` of every opposite-pair word (or its stem) in ``vocab``; one lookup per item."""
     out: set[tuple[int, int]] = set()
@@ -377,7 +449,7 @@ def _relations(words: list[str]) -> frozenset[tuple[str, str]]:
             continue
         for nxt in words[i + 1 : i + 5]:
             if nxt not in FUNCTION_WORDS:
-                out.add((w, stem(nxt)))
+                out.add((_SAME_RELATION.get(w, w), stem(nxt)))
                 break
     return frozenset(out)
 

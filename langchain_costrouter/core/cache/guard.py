@@ -24,12 +24,22 @@ verifier's probability decides (the judge band then applies to that probability)
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any, Literal
 
-from langchain_costrouter.core.cache.features import TextFeatures, extract, stem, typo_variant
-from langchain_costrouter.core.cache.lexicon import NEGATION_PREFIXES, SYNONYM_GROUPS
+from langchain_costrouter.core.cache.features import (
+    TextFeatures,
+    edit_distance,
+    extract,
+    negative_word,
+    opposite_sides,
+    stem,
+    typo_variant,
+)
+from langchain_costrouter.core.cache.lexicon import FUNCTION_WORDS, NEGATION_PREFIXES, SYNONYM_GROUPS
 from langchain_costrouter.core.cache.verifier import HARD_VETOES, PairVerifier, pair_features
 
 __all__ = [
@@ -38,6 +48,7 @@ __all__ = [
     "GuardPolicy",
     "structural_mismatch",
     "structural_reasons",
+    "synonyms_of",
     "unexplained_counts",
     "within_budget",
 ]
@@ -116,23 +127,44 @@ class GuardDecision:
         return self.verdict == "hit"
 
 
-def _antonym_swap(a: TextFeatures, b: TextFeatures) -> bool:
+def _negated_in(word: str, x: TextFeatures) -> bool:
+    return word in x.negated or stem(word) in x.negated
+
+
+def _opposition(a: TextFeatures, b: TextFeatures) -> tuple[bool, int]:
+    """Opposite words across the texts, and how many a negator cancels.
+
+    "open" / "closed" is an opposite; "not open" / "closed" and "without streaming" /
+    "non-streaming" say the same thing: the negator is spent on the opposite, so it no longer
+    counts for the polarity check. Returns ``(an opposite stands, negators spent)``.
+    """
+    found = False
+    spent = 0
     only_a, only_b = a.opposites - b.opposites, b.opposites - a.opposites
-    return any((g, 1 - side) in only_b for g, side in only_a)
-
-
-def _prefix_negation(a: TextFeatures, b: TextFeatures) -> bool:
-    only_a = set(a.words) - set(b.words)
-    only_b = set(b.words) - set(a.words)
-    for x, y in ((only_a, only_b), (only_b, only_a)):
+    for g, side in only_a:
+        if (g, 1 - side) not in only_b:
+            continue
+        wa = [w for w in a.words if (g, side) in opposite_sides(w)]
+        wb = [w for w in b.words if (g, 1 - side) in opposite_sides(w)]
+        if any(_negated_in(w, a) for w in wa) == any(_negated_in(w, b) for w in wb):
+            found = True
+        elif not any(negative_word(w) for w in wa + wb):  # a negative predicate already counts as the flip
+            spent += 1
+    words_a, words_b = set(a.words), set(b.words)
+    for x, y, fx in ((words_a - words_b, words_b - words_a, a), (words_b - words_a, words_a - words_b, b)):
         y_stems = {stem(v) for v in y}
         for w in x:
             if len(w) < 4:
                 continue
             for p in NEGATION_PREFIXES:
-                if p + w in y or stem(p + w) in y_stems:
-                    return True
-    return False
+                if p + w not in y and stem(p + w) not in y_stems:
+                    continue
+                if not _negated_in(w, fx):
+                    found = True
+                elif not negative_word(p + w):
+                    spent += 1
+                break
+    return found, spent
 
 
 def _roles_swapped(a: TextFeatures, b: TextFeatures) -> bool:
@@ -142,25 +174,131 @@ def _roles_swapped(a: TextFeatures, b: TextFeatures) -> bool:
     return any((y, x) in b.entity_links for x, y in a.entity_links)
 
 
+def _numbers_differ(a: TextFeatures, b: TextFeatures) -> bool:
+    """Different numbers; a repeated number counts once, and "one"/"single" reads as the article "a"."""
+    na, nb = set(a.numbers), set(b.numbers)
+    if na == nb:
+        return False
+    if "1" in na ^ nb:
+        side = a if "1" in na else b
+        if side.word_ones and side.numbers.count("1") <= side.word_ones:
+            return (na - {"1"}) != (nb - {"1"})
+    return True
+
+
+_DATE_EQUIVALENT = frozenset(
+    [
+        ("am", "morning"),
+        ("pm", "afternoon"),
+        ("pm", "evening"),
+        ("pm", "tonight"),
+        ("annual", "yearly"),
+        ("annual", "annually"),
+        ("annually", "yearly"),
+        ("tonight", "night"),
+    ]
+)
+
+
+def _date_explained(d: str, y: TextFeatures, known: Callable[[str], bool] | None) -> bool:
+    if any((d, e) in _DATE_EQUIVALENT or (e, d) in _DATE_EQUIVALENT for e in y.dates):
+        return True
+    return any(typo_variant(d, w, known) for w in y.words if w[:1] == d[:1])
+
+
+_ENTITY_TYPO_LEN = 6
+
+
+def _entity_typo(e: str, w: str, known: Callable[[str], bool] | None) -> bool:
+    """One edit in a long name that is not two real words ("INSTALLATIO"; not "Austria"/"Australia")."""
+    if abs(len(e) - len(w)) > 1 or edit_distance(e, w, 1) > 1:
+        return False
+    return known is None or not (known(e) and known(w))
+
+
+_DERIVED = ("ic", "ian", "ish", "ese", "ist", "ism", "an", "al", "s", "es")
+
+
+def _spells(acronym: str, units: tuple[tuple[str, str, bool, str], ...], capitalised: bool) -> set[int]:
+    """Indices of the units whose initials spell ``acronym`` (content words; capitalised if asked)."""
+    n = len(acronym)
+    for i in range(len(units) - n + 1):
+        run = units[i : i + n]
+        if "".join(u[0] for u in run) != acronym:
+            continue
+        if any(u[1] in FUNCTION_WORDS for u in run) or (capitalised and not all(u[2] for u in run)):
+            continue
+        return set(range(i, i + n))
+    return set()
+
+
+def _expanded(x: TextFeatures, y: TextFeatures) -> frozenset[str]:
+    """Stems of ``x``'s words that spell out an acronym of ``y`` ("Machine Learning" for "ML")."""
+    out: set[str] = set()
+    for acr in y.acronyms:
+        for i in _spells(acr, x.units, len(acr) < 3):
+            out.update([stem(x.units[i][1]), stem(x.units[i][3])])
+    return frozenset(out)
+
+
+def _entity_explained(  # noqa: PLR0911
+    e: str, x: TextFeatures, y: TextFeatures, known: Callable[[str], bool] | None, spelled: frozenset[str]
+) -> bool:
+    """Whether the other text ``y`` names entity ``e`` of ``x``, maybe written another way.
+
+    The same name in another case, spelling or split ("HuggingFace" / "Hugging Face", "INSTALLATIO" /
+    "installation"), an acronym and its expansion ("NLP" / "natural language processing"), a
+    qualified identifier and its last part ("datasets.Metric" / "Metric"), a derived form
+    ("Python" / "Pythonic"). A different name is never explained.
+    """
+    if y.mentions(e) or any(e == stem(w) for w in y.words) or e in spelled:
+        return True
+    if e in x.acronyms and _spells(e, y.units, len(e) < 3):
+        return True
+    flat = re.sub(r"[^a-z0-9]", "", e)
+    ws = y.words
+    for n in (2, 3):
+        for i in range(len(ws) - n + 1):  # "HuggingFace" / "Hugging Face"
+            joined = "".join(ws[i : i + n])
+            if stem(joined) == e or re.sub(r"[^a-z0-9]", "", stem(joined)) == flat:
+                return True
+        xs = x.words
+        for i in range(len(xs) - n + 1):  # "Hugging" of "Hugging Face" / "HuggingFace"
+            run = xs[i : i + n]
+            if any(stem(w) == e for w in run) and y.mentions("".join(run)):
+                return True
+    if e.isalpha() and len(e) >= _ENTITY_TYPO_LEN and any(_entity_typo(e, w, known) for w in ws if w[:1] == e[:1]):
+        return True
+    if "." in e:
+        last = e.rsplit(".", 1)[1]
+        others = {f for f in y.entities if f.endswith("." + last) and f != e}
+        if len(last) >= 3 and not others and _entity_explained(last, x, y, known, spelled):
+            return True
+    for w in ws:
+        short, long_ = (w, e) if len(w) < len(e) else (e, w)
+        if len(short) >= 5 and long_.startswith(short) and long_[len(short) :] in _DERIVED:
+            return True
+    return False
+
+
 def structural_reasons(a: TextFeatures, b: TextFeatures, known: Callable[[str], bool] | None = None) -> tuple[str, ...]:
     """Every structural difference found between two texts (empty when none), in check order."""
     out: list[str] = []
-    if a.polarity % 2 != b.polarity % 2:
+    opposite, spent = _opposition(a, b)
+    if (a.polarity + b.polarity + spent) % 2:
         out.append("negation")
-    if _antonym_swap(a, b) or _prefix_negation(a, b):
+    if opposite:
         out.append("opposite")
-    if a.numbers != b.numbers:
+    if _numbers_differ(a, b):
         out.append("numbers")
-    if any(
-        not any(typo_variant(d, w, known) for w in y.words if w[:1] == d[:1])
-        for x, y in ((a, b), (b, a))
-        for d in x.dates - y.dates
-    ):
+    if any(not _date_explained(d, y, known) for x, y in ((a, b), (b, a)) for d in x.dates - y.dates):
         out.append("dates")
-    if any(
-        not y.mentions(e) and not any(e == stem(w) for w in y.words) for x, y in ((a, b), (b, a)) for e in x.entities
-    ):
-        out.append("entities")
+    if a.entities != b.entities:
+        spelled_a, spelled_b = _expanded(a, b), _expanded(b, a)
+        if any(not _entity_explained(e, a, b, known, spelled_a) for e in a.entities) or any(
+            not _entity_explained(e, b, a, known, spelled_b) for e in b.entities
+        ):
+            out.append("entities")
     if a.scope != b.scope:
         out.append("scope")
     if a.wh and b.wh and not (a.wh & b.wh):
@@ -178,7 +316,9 @@ def structural_mismatch(a: TextFeatures, b: TextFeatures, known: Callable[[str],
     return reasons[0] if reasons else ""
 
 
-def _synonyms(word: str) -> frozenset[str]:
+@lru_cache(maxsize=65536)
+def synonyms_of(word: str) -> frozenset[str]:
+    """The listed near-synonyms of ``word`` or of its stem (its groups, empty when none)."""
     s = stem(word)
     out: set[str] = set()
     for g in SYNONYM_GROUPS:
@@ -197,7 +337,7 @@ def unexplained_counts(
         for w in x.content:
             if y.mentions(w):
                 continue
-            if any(y.mentions(s) for s in _synonyms(w)):
+            if any(y.mentions(s) for s in synonyms_of(w)):
                 continue
             if any(typo_variant(w, v, known) for v in y.content):
                 continue
@@ -254,7 +394,10 @@ class FalseHitGuard:
             return GuardDecision("miss", veto, similarity)
         counts = unexplained_counts(a, b, self.known_word)
         share = max(m for m, _ in counts)
-        prob = verifier.probability(pair_features(a, b, similarity, reasons, counts))
+        feats = pair_features(
+            a, b, similarity, reasons, counts, names=verifier.features, known=self.known_word, synonyms=synonyms_of
+        )
+        prob = verifier.probability(feats)
         details = {"probability": prob, "accept": prob >= verifier.threshold}
         if p.judge_band > 0 and abs(prob - verifier.threshold) <= p.judge_band:
             return GuardDecision("judge", "", similarity, share, details)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -34,17 +34,18 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from langchain_costrouter.core.cache.align import ALIGNMENT_FEATURES, alignment_features
 from langchain_costrouter.core.cache.features import TextFeatures, stem
 from langchain_costrouter.core.errors import DataError
 
-__all__ = ["HARD_VETOES", "PAIR_FEATURES", "PairVerifier", "fit_verifier", "pair_features"]
+__all__ = ["BASE_FEATURES", "HARD_VETOES", "PAIR_FEATURES", "PairVerifier", "fit_verifier", "pair_features"]
 
 logger = logging.getLogger(__name__)
 
 # Structural reasons that always refuse a candidate.
 HARD_VETOES: tuple[str, ...] = ("negation", "opposite", "numbers", "dates", "entities", "roles")
 
-PAIR_FEATURES: tuple[str, ...] = (
+BASE_FEATURES: tuple[str, ...] = (
     "similarity",
     "word_jaccard",
     "content_jaccard",
@@ -62,6 +63,9 @@ PAIR_FEATURES: tuple[str, ...] = (
     "log_content_words",
     "unexplained_excess",
 )
+# Every feature this version can compute; a fitted verifier uses any subset, by name (a policy
+# fitted before the alignment features existed keeps working).
+PAIR_FEATURES: tuple[str, ...] = BASE_FEATURES + ALIGNMENT_FEATURES
 
 Counts = tuple[tuple[int, int], tuple[int, int]]
 # Content words of a text that are its slots: beyond them, each extra word may be reworded.
@@ -85,9 +89,17 @@ def _char3(words: tuple[str, ...]) -> frozenset[str]:
 
 
 def pair_features(
-    a: TextFeatures, b: TextFeatures, similarity: float, reasons: Sequence[str], counts: Counts
+    a: TextFeatures,
+    b: TextFeatures,
+    similarity: float,
+    reasons: Sequence[str],
+    counts: Counts,
+    *,
+    names: Sequence[str] = PAIR_FEATURES,
+    known: Callable[[str], bool] | None = None,
+    synonyms: Callable[[str], frozenset[str]] | None = None,
 ) -> npt.NDArray[np.float64]:
-    """The :data:`PAIR_FEATURES` vector of a pair (symmetric in ``a`` and ``b``).
+    """The feature vector of a pair (symmetric in ``a`` and ``b``), in the order of ``names``.
 
     Args:
         a: Features of one text.
@@ -95,32 +107,43 @@ def pair_features(
         similarity: Cosine similarity of their embeddings.
         reasons: Structural differences found (:func:`.guard.structural_reasons`).
         counts: ``(unexplained, content words)`` of each text (:func:`.guard.unexplained_counts`).
+        names: The features wanted (default: all of :data:`PAIR_FEATURES`); the word
+            alignment is computed only when one of its features is wanted.
+        known: Vocabulary test for spelling variants (the embedder's ``known_word``).
+        synonyms: Listed synonyms of a word (used by the alignment).
     """
+    values = dict(zip(BASE_FEATURES, _base_features(a, b, similarity, reasons, counts), strict=True))
+    if any(n in ALIGNMENT_FEATURES for n in names):
+        extra = alignment_features(a, b, known=known, synonyms=synonyms or (lambda _: frozenset()))
+        values.update(zip(ALIGNMENT_FEATURES, extra, strict=True))
+    return np.array([values[n] for n in names], dtype=np.float64)
+
+
+def _base_features(
+    a: TextFeatures, b: TextFeatures, similarity: float, reasons: Sequence[str], counts: Counts
+) -> list[float]:
     (ma, na), (mb, nb) = counts
     mx, mn = max(ma, mb), min(ma, mb)
     share = max(ma / max(1, na), mb / max(1, nb))
     la, lb = len(a.words), len(b.words)
-    return np.array(
-        [
-            similarity,
-            _jaccard(_stems(a.words), _stems(b.words)),
-            _jaccard(_stems(a.content), _stems(b.content)),
-            _jaccard(_char3(a.words), _char3(b.words)),
-            float(mx),
-            float(mn),
-            share,
-            float(mn == 0 and mx > 0),
-            float(mx > 0 and share <= 0.5),
-            min(la, lb) / max(1, la, lb),
-            float(mx == 0),
-            float("scope" in reasons),
-            float("question_type" in reasons),
-            float("person" in reasons),
-            math.log1p(min(na, nb)),
-            float(max(ma - max(0, na - _FREE_WORDS), mb - max(0, nb - _FREE_WORDS))),
-        ],
-        dtype=np.float64,
-    )
+    return [
+        similarity,
+        _jaccard(_stems(a.words), _stems(b.words)),
+        _jaccard(_stems(a.content), _stems(b.content)),
+        _jaccard(_char3(a.words), _char3(b.words)),
+        float(mx),
+        float(mn),
+        share,
+        float(mn == 0 and mx > 0),
+        float(mx > 0 and share <= 0.5),
+        min(la, lb) / max(1, la, lb),
+        float(mx == 0),
+        float("scope" in reasons),
+        float("question_type" in reasons),
+        float("person" in reasons),
+        math.log1p(min(na, nb)),
+        float(max(ma - max(0, na - _FREE_WORDS), mb - max(0, nb - _FREE_WORDS))),
+    ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,9 +168,16 @@ class PairVerifier:
 
     def __post_init__(self) -> None:
         n = len(self.features)
-        if tuple(self.features) != PAIR_FEATURES or not (len(self.mean) == len(self.scale) == len(self.coef) == n):
+        unknown = [f for f in self.features if f not in PAIR_FEATURES]
+        if unknown or not n or not (len(self.mean) == len(self.scale) == len(self.coef) == n):
             msg = f"verifier features {list(self.features)} do not match this version's {list(PAIR_FEATURES)}"
             raise DataError(msg)
+
+    def pick(self, full: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """This verifier's columns of rows computed for all of :data:`PAIR_FEATURES`."""
+        idx = [PAIR_FEATURES.index(f) for f in self.features]
+        out: npt.NDArray[np.float64] = np.atleast_2d(full)[:, idx]
+        return out
 
     def probabilities(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         """Probabilities that each row's pair shares an answer."""
@@ -203,14 +233,16 @@ def fit_verifier(
     weights: npt.NDArray[np.float64] | None = None,
     *,
     c: float = 1.0,
+    features: Sequence[str] = PAIR_FEATURES,
 ) -> PairVerifier:
     """Fits the logistic regression (scikit-learn, imported here only).
 
     Args:
-        x: Feature rows (:data:`PAIR_FEATURES`).
+        x: Feature rows, one column per name of ``features``.
         y: True where the pair shares an answer.
         weights: Sample weights (e.g. equal weight per pair file and per class).
         c: Inverse L2 regularisation strength.
+        features: The names of ``x``'s columns.
 
     Raises:
         DataError: ``y`` holds a single class.
@@ -226,7 +258,7 @@ def fit_verifier(
     model = LogisticRegression(C=c, max_iter=5000)
     model.fit((x - mean) / scale, y, sample_weight=weights)
     return PairVerifier(
-        features=PAIR_FEATURES,
+        features=tuple(features),
         mean=tuple(float(v) for v in mean),
         scale=tuple(float(v) for v in scale),
         coef=tuple(float(v) for v in model.coef_[0]),
