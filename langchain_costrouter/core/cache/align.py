@@ -39,6 +39,7 @@ ALIGNMENT_FEATURES: tuple[str, ...] = (
 )
 _WORD_START = "\u2581"
 _CACHE_WORDS = 200_000
+_CACHE_TEXTS = 65_536
 _TYPO_CHARS = 0.2  # a spelling variant shares some 3-grams; skip the edit distance otherwise
 
 
@@ -54,6 +55,7 @@ class WordVectors:
         self._matrix: npt.NDArray[np.float32] | None = None
         self._tokenizer: object = None
         self._cache: dict[str, npt.NDArray[np.float32]] = {}
+        self._rows: dict[tuple[str, ...], npt.NDArray[np.float32]] = {}
         self._lock = threading.Lock()
 
     def _load(self) -> npt.NDArray[np.float32]:
@@ -83,8 +85,13 @@ class WordVectors:
         return vec
 
     def matrix(self, words: tuple[str, ...]) -> npt.NDArray[np.float32]:
-        """One unit row per word."""
-        return np.stack([self.vector(w) for w in words]) if words else np.zeros((0, self.dim), np.float32)
+        """One unit row per word (memoised per word tuple: a cached query is compared again and again)."""
+        mat = self._rows.get(words)
+        if mat is None:
+            mat = np.stack([self.vector(w) for w in words]) if words else np.zeros((0, self.dim), np.float32)
+            if len(self._rows) < _CACHE_TEXTS:
+                self._rows[words] = mat
+        return mat
 
 
 _DEFAULT: dict[int, WordVectors] = {}
@@ -104,17 +111,8 @@ def _char3(word: str) -> frozenset[str]:
     return frozenset(w[i : i + 3] for i in range(len(w) - 2))
 
 
-def _char_sim(x: str, y: str) -> float:
-    cx, cy = _char3(x), _char3(y)
-    return len(cx & cy) / len(cx | cy)
-
-
-def _same_word(
-    x: str, y: str, chars: float, known: Callable[[str], bool] | None, synonyms: Callable[[str], frozenset[str]]
-) -> bool:
-    if stem(x) == stem(y) or y in synonyms(x) or stem(y) in synonyms(x):
-        return True
-    return chars >= _TYPO_CHARS and x[:1] == y[:1] and abs(len(x) - len(y)) <= 2 and typo_variant(x, y, known)
+def _typo(x: str, y: str, known: Callable[[str], bool] | None) -> bool:
+    return x[:1] == y[:1] and abs(len(x) - len(y)) <= 2 and typo_variant(x, y, known)
 
 
 def alignment_features(
@@ -139,21 +137,27 @@ def alignment_features(
         return [same, same, same, same, same, same, same]
     wv = vectors or word_vectors()
     sims = wv.matrix(wa) @ wv.matrix(wb).T
-    chars = np.empty_like(sims)
+    stems_b = [stem(y) for y in wb]
+    grams_b = [_char3(y) for y in wb]
+    chars = np.empty(sims.shape, dtype=np.float64)
     for i, x in enumerate(wa):
+        sx, gx, syn = stem(x), _char3(x), synonyms(x)
+        row = chars[i]
         for j, y in enumerate(wb):
-            chars[i, j] = _char_sim(x, y)
-            if _same_word(x, y, float(chars[i, j]), known, synonyms):
+            shared = len(gx & grams_b[j])
+            row[j] = c = shared / (len(gx) + len(grams_b[j]) - shared)
+            if sx == stems_b[j] or y in syn or stems_b[j] in syn or (c >= _TYPO_CHARS and _typo(x, y, known)):
                 sims[i, j] = 1.0
-    best = np.concatenate([sims.max(axis=1), sims.max(axis=0)])
-    best_c = np.concatenate([chars.max(axis=1), chars.max(axis=0)])
-    low2 = np.sort(best)[:2]
+    best = sims.max(axis=1).tolist() + sims.max(axis=0).tolist()
+    best_c = chars.max(axis=1).tolist() + chars.max(axis=0).tolist()
+    n = len(best)
+    low2 = sorted(best)[:2]
     return [
-        float(best.min()),
-        float(best.mean()),
-        float((best >= 0.5).mean()),
-        float((best >= 0.7).mean()),
-        float(low2.mean()),
-        float(best_c.min()),
-        float(best_c.mean()),
+        min(best),
+        sum(best) / n,
+        sum(v >= 0.5 for v in best) / n,
+        sum(v >= 0.7 for v in best) / n,
+        sum(low2) / len(low2),
+        min(best_c),
+        sum(best_c) / n,
     ]

@@ -388,6 +388,7 @@ def _split_quantities(raw: list[str]) -> list[str]:
     return out
 
 
+@lru_cache(maxsize=65536)
 def negative_word(word: str) -> bool:
     """Whether ``word`` negates by itself: "non-streaming", "no-code", "avoid", "unavailable"."""
     parts = [p for p in re.split(r"[-/.]", word) if p]
