@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["Embedder", "WordLlamaEmbedder", "get_embedder", "normalize_rows"]
+__all__ = ["Embedder", "WordLlamaEmbedder", "get_embedder", "load_wordllama", "normalize_rows"]
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -50,14 +50,33 @@ def normalize_rows(vectors: Any) -> FloatArray:
     return np.ascontiguousarray(arr / norms, dtype=np.float32)
 
 
+_WORDLLAMA: dict[int, Any] = {}
+_WORDLLAMA_LOCK = threading.Lock()
+
+
+def load_wordllama(dim: int = 256) -> Any:
+    """The wordllama model shipped in its wheel, loaded once per process without the hub.
+
+    Routing, the learned gate and the semantic cache all share this one loaded model.
+    """
+    model = _WORDLLAMA.get(dim)
+    if model is None:
+        with _WORDLLAMA_LOCK:
+            model = _WORDLLAMA.get(dim)
+            if model is None:
+                import wordllama
+                from wordllama import WordLlama
+
+                model = WordLlama.load(dim=dim, cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+                _WORDLLAMA[dim] = model
+    return model
+
+
 class WordLlamaEmbedder:
     """The offline default: wordllama's 256-dim model, loaded from the installed wheel.
 
     The model (16 MB) is loaded lazily on first use and shared by all instances.
     """
-
-    _lock = threading.Lock()
-    _models: dict[int, Any] = {}  # noqa: RUF012 - process-wide cache of loaded models
 
     def __init__(self, dim: int = 256) -> None:
         self._dim = dim
@@ -71,19 +90,7 @@ class WordLlamaEmbedder:
         return f"wordllama-{self._dim}"
 
     def _model(self) -> Any:
-        with self._lock:
-            model = self._models.get(self._dim)
-            if model is None:
-                import wordllama
-                from wordllama import WordLlama
-
-                model = WordLlama.load(
-                    dim=self._dim,
-                    cache_dir=Path(wordllama.__file__).parent,
-                    disable_download=True,
-                )
-                self._models[self._dim] = model
-            return model
+        return load_wordllama(self._dim)
 
     def embed(self, texts: Sequence[str]) -> FloatArray:
         if not texts:

@@ -13,12 +13,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
+from langchain_costrouter.core.embeddings import load_wordllama
+from langchain_costrouter.core.embeddings import normalize_rows as unit_rows
 from langchain_costrouter.core.errors import CacheError, ConfigError
 
 __all__ = [
@@ -56,46 +57,9 @@ class Embedder(Protocol):
         ...
 
 
-def unit_rows(matrix: Any) -> Vectors:
-    """``matrix`` as float32 rows of unit length (zero rows stay zero)."""
-    arr = np.asarray(matrix, dtype=np.float32)
-    if arr.ndim == 1:
-        arr = arr.reshape(1, -1)
-    norms = np.linalg.norm(arr, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(arr / norms, dtype=np.float32)
-
-
 def estimate_tokens(texts: Sequence[str]) -> int:
     """A rough token count (4 characters a token) for pricing API embeddings."""
     return sum(max(1, len(t) // 4) for t in texts)
-
-
-_WORDLLAMA: dict[int, Any] = {}
-_WORDLLAMA_LOCK = threading.Lock()
-
-
-def load_wordllama(dim: int = 256) -> Any:
-    """The wordllama model shipped in its wheel, loaded once per process (no hub access).
-
-    Raises:
-        CacheError: wordllama is not installed.
-    """
-    model = _WORDLLAMA.get(dim)
-    if model is None:
-        with _WORDLLAMA_LOCK:
-            model = _WORDLLAMA.get(dim)
-            if model is None:
-                try:
-                    import wordllama
-                except ImportError as exc:  # pragma: no cover - a core dependency
-                    msg = "wordllama is not installed; install langchain-costrouter with its dependencies"
-                    raise CacheError(msg) from exc
-                model = wordllama.WordLlama.load(
-                    dim=dim, cache_dir=Path(wordllama.__file__).parent, disable_download=True
-                )
-                _WORDLLAMA[dim] = model
-    return model
 
 
 class WordLlamaEmbedder:
