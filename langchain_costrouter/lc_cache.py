@@ -22,7 +22,7 @@ from langchain_core.messages import BaseMessage, convert_to_openai_messages
 from langchain_core.outputs import ChatGeneration, Generation
 
 from langchain_costrouter.core.cache import CacheScope, ResponseCache, query_of
-from langchain_costrouter.core.cache.embedders import Vectors, unit_rows
+from langchain_costrouter.core.embeddings import Vectors, unit_rows
 from langchain_costrouter.core.usage import Usage
 
 __all__ = ["CostRouterLLMCache", "LangChainEmbedder"]

@@ -22,7 +22,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 
 from langchain_costrouter.core.config import CostRouterConfig, RouteSpec, TierSpec
-from langchain_costrouter.core.embeddings import Embedder, get_embedder
+from langchain_costrouter.core.embeddings import Embedder, make_embedder
 from langchain_costrouter.core.errors import RoutingError
 from langchain_costrouter.core.pricing import PriceBook
 from langchain_costrouter.core.types import ChatRequest
@@ -180,7 +180,7 @@ class EmbeddingRouter(_RouterBase):
         threshold: float | None = None,
     ) -> None:
         super().__init__(config, prices)
-        self.embedder = embedder or get_embedder(config.routing.encoder)
+        self.embedder = embedder or make_embedder(config.routing.encoder, field="routing.encoder")
         self.threshold = config.routing.similarity_threshold if threshold is None else threshold
         self._spec = {r.name: r for r in self.routes}
         self._labels: list[str] = []

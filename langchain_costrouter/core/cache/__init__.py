@@ -20,13 +20,6 @@ from langchain_costrouter.core.cache.calibration import (
     load_pairs,
     score_pairs,
 )
-from langchain_costrouter.core.cache.embedders import (
-    CallableEmbedder,
-    Embedder,
-    MiniLMEmbedder,
-    WordLlamaEmbedder,
-    make_embedder,
-)
 from langchain_costrouter.core.cache.engine import ResponseCache
 from langchain_costrouter.core.cache.entries import (
     CacheEntry,
@@ -40,6 +33,13 @@ from langchain_costrouter.core.cache.entries import (
 from langchain_costrouter.core.cache.guard import FalseHitGuard, GuardDecision, GuardPolicy
 from langchain_costrouter.core.cache.scope import CacheScope, normalize_query, query_of
 from langchain_costrouter.core.cache.verifier import PairVerifier
+from langchain_costrouter.core.embeddings import (
+    CallableEmbedder,
+    Embedder,
+    MiniLMEmbedder,
+    WordLlamaEmbedder,
+    make_embedder,
+)
 
 __all__ = [
     "CacheEntry",

@@ -62,7 +62,7 @@ class WordVectors:
         if self._matrix is None:
             with self._lock:
                 if self._matrix is None:
-                    from langchain_costrouter.core.cache.embedders import load_wordllama
+                    from langchain_costrouter.core.embeddings import load_wordllama
 
                     model = load_wordllama(self.dim)
                     self._tokenizer = model.tokenizer

@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 
-from langchain_costrouter.core.cache.embedders import Embedder
 from langchain_costrouter.core.cache.features import extract
 from langchain_costrouter.core.cache.guard import (
     GuardPolicy,
@@ -45,6 +44,7 @@ from langchain_costrouter.core.cache.guard import (
     within_budget,
 )
 from langchain_costrouter.core.cache.verifier import HARD_VETOES, PAIR_FEATURES, fit_verifier, pair_features
+from langchain_costrouter.core.embeddings import Embedder
 from langchain_costrouter.core.errors import DataError
 
 __all__ = [

@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from langchain_costrouter.core.cache.embedders import Embedder, estimate_tokens, make_embedder
 from langchain_costrouter.core.cache.entries import CacheEntry, CacheHit, CacheJudge, CacheStats, StoreOutcome
 from langchain_costrouter.core.cache.guard import FalseHitGuard, GuardPolicy
 from langchain_costrouter.core.cache.scope import CacheScope, normalize_query
 from langchain_costrouter.core.cache.store import HNSWFaissStore, open_data_manager, read_rows
+from langchain_costrouter.core.embeddings import Embedder, estimate_tokens, make_embedder
 from langchain_costrouter.core.errors import CacheError
 from langchain_costrouter.core.types import OverheadCall
 from langchain_costrouter.core.usage import Usage
