@@ -53,6 +53,8 @@ class RequestState:
         chain: The deployments the requested model group falls back through, in order.
         visited_tiers: Tiers the routing hook let through, in order.
         visited_groups: Model groups the routing hook let through.
+        best: The best-scoring rejected answer so far: (score, step, tier name, completion),
+            served when every tier fails (``on_exhausted: best``), as the cascade does.
     """
 
     request_id: str
@@ -66,6 +68,13 @@ class RequestState:
     visited_tiers: list[str] = field(default_factory=list)
     visited_groups: set[str] = field(default_factory=set)
     created: float = field(default_factory=time.monotonic)
+    best: tuple[float, int, str, Completion] | None = None
+
+    def remember(self, score: float, tier: str, completion: Completion) -> None:
+        """Keeps a rejected answer when it scores at least as well as the best so far."""
+        step = self.step(tier)
+        if self.best is None or (score, step) >= self.best[:2]:
+            self.best = (score, step, tier, completion)
 
     def step(self, tier: str) -> int:
         """The escalation step of ``tier`` in this request (registering it when new)."""

@@ -128,8 +128,17 @@ class QualityGateHook(CustomGuardrail):
         kwargs: Mapping[str, Any],
         completion: Completion,
         verdict: GateVerdict,
-    ) -> None:
-        """Records the attempt; raises ``LowQualityError`` when it must escalate."""
+        *,
+        can_swap: bool = True,
+    ) -> Completion:
+        """Records the attempt; raises ``LowQualityError`` when it must escalate.
+
+        Returns:
+            The answer to serve: ``completion``, or, when every tier failed its gate and the
+            config says ``on_exhausted: best``, the best-scoring answer of the request (only
+            when ``can_swap``: the sync ``post_call_rules`` path cannot replace the response,
+            so it serves, and records, the last one).
+        """
         rt = self.runtime
         step = state.step(tier.name)
         rt.record_overheads(state, tier, step, verdict)
@@ -151,11 +160,18 @@ class QualityGateHook(CustomGuardrail):
             gate_score=verdict.score,
             extra=extra,
         )
+        if not verdict.passed:
+            state.remember(verdict.score, tier.name, completion)
         if not verdict.passed and not (exhausted and rt.config.cascade.on_exhausted == "best"):
             raise LowQualityError(tier.name, verdict.score, tier.gate.threshold, verdict.reason)
         if exhausted:
+            if can_swap and state.best is not None:
+                score, _, best_tier, best = state.best
+                tier, completion = rt.tiers[best_tier], best
+                verdict = GateVerdict(score, False, verdict.gate, verdict.reason)
             rt.record_best(state, tier, completion, verdict, tenant)
         self._annotate(state, tier, completion, verdict)
+        return completion
 
     def _annotate(self, state: RequestState, tier: TierRuntime, completion: Completion, verdict: GateVerdict) -> None:
         hidden = getattr(completion.raw, "_hidden_params", None)
@@ -199,8 +215,9 @@ class QualityGateHook(CustomGuardrail):
         completion = cv.completion_from_response(response, model=tier.model)
         request = self._request(state, request_data)
         verdict = await tier.gate.aevaluate(request, completion)
-        self._settle(state, tier, request_data, completion, verdict)
-        return None
+        served = self._settle(state, tier, request_data, completion, verdict)
+        # An exhausted cascade serves its best answer, which may be an earlier tier's response.
+        return None if served is completion else served.raw
 
     # ------------------------------------------------------------------ sync path (post_call_rules)
     def log_pre_api_call(self, model: Any, messages: Any, kwargs: Any) -> None:
@@ -238,7 +255,7 @@ class QualityGateHook(CustomGuardrail):
             return True
         verdict = tier.gate.evaluate(self._request(state, details), completion)
         try:
-            self._settle(state, tier, details, completion, verdict)
+            self._settle(state, tier, details, completion, verdict, can_swap=False)
         except LowQualityError as exc:
             logger.info("%s", exc)
             return False

@@ -70,6 +70,38 @@ async def test_last_tier_failing_its_gate_is_served_flagged() -> None:
         hooks.close()
 
 
+async def test_exhausted_cascade_serves_the_best_answer_not_the_last() -> None:
+    data = config_dict(routing={"type": "none"}, models=[])
+    data["tiers"][2]["gate"] = {"type": "heuristic", "min_chars": 20}
+    cfg = CostRouterConfig.from_dict(data)
+    hooks = CostRouterHooks(cfg, ledger=MemoryLedger())
+    try:
+        best = response("almost twenty", 10, 3)  # 13 chars: the best score of the three
+        with pytest.raises(LowQualityError):
+            await hooks.gate.async_post_call_success_deployment_hook(
+                deployment_kwargs(cfg, "cheap", trace_id="r"), best, "acompletion"
+            )
+        with pytest.raises(LowQualityError):
+            await hooks.gate.async_post_call_success_deployment_hook(
+                deployment_kwargs(cfg, "mid", trace_id="r"), response("meh", 10, 1), "acompletion"
+            )
+        served = await hooks.gate.async_post_call_success_deployment_hook(
+            deployment_kwargs(cfg, "premium", trace_id="r"), response("no", 10, 1), "acompletion"
+        )
+        assert served is best  # LiteLLM replaces the premium response with the cheap one
+        recs = hooks.ledger.records(request_id="r")
+        assert [(r.tier, r.outcome) for r in recs] == [
+            ("cheap", "rejected"),
+            ("mid", "rejected"),
+            ("premium", "rejected"),
+            ("cheap", "served"),
+        ]
+        assert recs[-1].cost_usd == 0 and recs[-1].extra["flag"] == "exhausted"
+        assert best._hidden_params["costrouter"]["tier"] == "cheap"
+    finally:
+        hooks.close()
+
+
 async def _route(hooks: Any, config: CostRouterConfig, text: str, chain: list[str]) -> list[str]:
     """Walks the entry chain like LiteLLM's fallbacks; returns the groups actually called."""
     called = []
