@@ -46,6 +46,12 @@ def register(subparsers: Any) -> None:
         default="all",
         help="verifier features: all (with word alignment, default) or base (the 16 lexical ones)",
     )
+    p.add_argument(
+        "--lexicon",
+        choices=("wordnet", "none"),
+        default="wordnet",
+        help="synonyms of the word alignment: wordnet (listed + WordNet first senses, default) or none (listed only)",
+    )
     p.add_argument("--encoder", default="wordllama", help="wordllama (default) or minilm (needs the extra)")
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds for the honest estimate (0: skip)")
     p.add_argument("--out", type=Path, help="write the calibrated policy JSON here")
@@ -143,10 +149,11 @@ def _bench(args: argparse.Namespace) -> int:
 def _calibrate(args: argparse.Namespace) -> int:
     from langchain_costrouter.core.cache import calibrate, cross_validate, load_pairs, make_embedder, score_pairs
     from langchain_costrouter.core.cache.verifier import BASE_FEATURES, PAIR_FEATURES
+    from langchain_costrouter.core.cache.wordnet import LEXICON_NAME
 
     emb = make_embedder(args.encoder)
     pairs = [p for path in args.pairs for p in load_pairs(path)]
-    scored = score_pairs(pairs, emb)
+    scored = score_pairs(pairs, emb, lexicon=LEXICON_NAME if args.lexicon == "wordnet" else "")
     opts: dict[str, Any] = {
         "max_false_hit_rate": args.max_false_hit_rate,
         "method": args.method,

@@ -39,11 +39,13 @@ from langchain_costrouter.core.cache.features import extract
 from langchain_costrouter.core.cache.guard import (
     GuardPolicy,
     structural_reasons,
-    synonyms_of,
+    synonyms_with,
     unexplained_counts,
     within_budget,
 )
+from langchain_costrouter.core.cache.textform import semantic_form
 from langchain_costrouter.core.cache.verifier import HARD_VETOES, PAIR_FEATURES, fit_verifier, pair_features
+from langchain_costrouter.core.cache.wordnet import LEXICON_NAME
 from langchain_costrouter.core.embeddings import Embedder
 from langchain_costrouter.core.errors import DataError
 
@@ -91,6 +93,7 @@ class ScoredPair:
     counts: tuple[tuple[int, int], tuple[int, int]]
     reasons: tuple[str, ...] = ()
     features: Any = None
+    lexicon: str = ""
 
     def vetoed(self, policy: GuardPolicy) -> bool:
         """Whether a hard structural check (or the similarity floor) refuses the pair."""
@@ -227,23 +230,31 @@ def _from_mock(p: Path, text: str) -> list[LabelledPair]:
     return out
 
 
-def score_pairs(pairs: Sequence[LabelledPair], embedder: Embedder, *, batch: int = 512) -> list[ScoredPair]:
-    """Similarity, structural verdict and content counts of every pair (``b`` looked up, ``a`` stored)."""
-    known: Callable[[str], bool] | None = getattr(embedder, "known_word", None)
+def score_pairs(
+    pairs: Sequence[LabelledPair], embedder: Embedder, *, lexicon: str = LEXICON_NAME, batch: int = 512
+) -> list[ScoredPair]:
+    """Similarity, structural verdict and features of every pair (``b`` looked up, ``a`` stored).
 
+    Texts are compared in their :func:`.textform.semantic_form`, as the cache compares them;
+    ``lexicon`` (``""`` or ``"wordnet-3.1"``) names the synonyms of the word alignment and is
+    recorded in the policy that :func:`calibrate` fits on these pairs.
+    """
+    known: Callable[[str], bool] | None = getattr(embedder, "known_word", None)
+    synonyms = synonyms_with(lexicon)
+    forms = [(semantic_form(p.a, known), semantic_form(p.b, known)) for p in pairs]
     sims: list[float] = []
     for start in range(0, len(pairs), batch):
-        chunk = pairs[start : start + batch]
-        va = embedder.embed([p.a for p in chunk])
-        vb = embedder.embed([p.b for p in chunk])
+        chunk = forms[start : start + batch]
+        va = embedder.embed([a for a, _ in chunk])
+        vb = embedder.embed([b for _, b in chunk])
         sims.extend(float(x) for x in np.sum(va * vb, axis=1))
     out = []
-    for pair, sim in zip(pairs, sims, strict=True):
-        fb, fa = extract(pair.b), extract(pair.a)
+    for pair, (a, b), sim in zip(pairs, forms, sims, strict=True):
+        fb, fa = extract(b), extract(a)
         reasons = structural_reasons(fb, fa, known)
         counts = unexplained_counts(fb, fa, known)
-        feats = pair_features(fb, fa, sim, reasons, counts, known=known, synonyms=synonyms_of)
-        out.append(ScoredPair(pair, sim, reasons[0] if reasons else "", counts, reasons, feats))
+        feats = pair_features(fb, fa, sim, reasons, counts, known=known, synonyms=synonyms)
+        out.append(ScoredPair(pair, sim, reasons[0] if reasons else "", counts, reasons, feats, lexicon))
     return out
 
 
@@ -519,7 +530,8 @@ def calibrate(
     assert chosen is not None  # checked above with no scores
     thr, _ = chosen
     verifier = fit_verifier(x, y, _weights(eligible), c=c, features=features).with_threshold(thr)
-    policy = GuardPolicy(similarity_threshold=min_similarity, verifier=verifier, source=source)
+    lexicon = scored[0].lexicon if scored else ""
+    policy = GuardPolicy(similarity_threshold=min_similarity, verifier=verifier, source=source, lexicon=lexicon)
     m = evaluate(scored, policy)
     oof_fp = int((oof[~y] >= thr).sum())
     ub = wilson_upper(oof_fp, negatives)

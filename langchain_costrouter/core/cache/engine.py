@@ -25,6 +25,7 @@ from langchain_costrouter.core.cache.entries import CacheEntry, CacheHit, CacheJ
 from langchain_costrouter.core.cache.guard import FalseHitGuard, GuardPolicy
 from langchain_costrouter.core.cache.scope import CacheScope, normalize_query
 from langchain_costrouter.core.cache.store import HNSWFaissStore, open_data_manager, read_rows
+from langchain_costrouter.core.cache.textform import semantic_form
 from langchain_costrouter.core.embeddings import Embedder, estimate_tokens, make_embedder
 from langchain_costrouter.core.errors import CacheError
 from langchain_costrouter.core.types import OverheadCall
@@ -357,7 +358,10 @@ class ResponseCache:
         for start in range(0, len(rows), batch):
             chunk = rows[start : start + batch]
             norms = [normalize_query(q) for _, q, _ in chunk]
-            vecs = self.embedder.embed(norms) if self.semantic else np.tile(self._placeholder(), (len(chunk), 1))
+            if self.semantic:
+                vecs = self.embedder.embed([semantic_form(q, self.guard.known_word) for q in norms])
+            else:
+                vecs = np.tile(self._placeholder(), (len(chunk), 1))
             items = []
             for (scope, _, answer), norm, vec in zip(chunk, norms, vecs, strict=True):
                 payload = {"v": 1, "scope": scope.key, "ns": scope.namespace, "text": answer, "model": model}
@@ -440,7 +444,9 @@ class ResponseCache:
 
     # ----------------------------------------------------------------- helpers
     def _embed(self, texts: list[str], overhead: list[OverheadCall]) -> np.ndarray:
+        """Embeddings of the texts' semantic forms (what the guard compares too)."""
         t0 = time.perf_counter()
+        texts = [semantic_form(t, self.guard.known_word) for t in texts]
         vecs = self.embedder.embed(texts)
         priced = self.embedder.priced_model
         if priced:

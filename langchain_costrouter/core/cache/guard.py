@@ -40,7 +40,10 @@ from langchain_costrouter.core.cache.features import (
     typo_variant,
 )
 from langchain_costrouter.core.cache.lexicon import FUNCTION_WORDS, NEGATION_PREFIXES, SYNONYM_GROUPS
+from langchain_costrouter.core.cache.textform import semantic_form
 from langchain_costrouter.core.cache.verifier import HARD_VETOES, PairVerifier, pair_features
+from langchain_costrouter.core.cache.wordnet import LEXICON_NAME, wordnet
+from langchain_costrouter.core.errors import DataError
 
 __all__ = [
     "FalseHitGuard",
@@ -49,6 +52,7 @@ __all__ = [
     "structural_mismatch",
     "structural_reasons",
     "synonyms_of",
+    "synonyms_with",
     "unexplained_counts",
     "within_budget",
 ]
@@ -74,6 +78,8 @@ class GuardPolicy:
         source: Where the values come from (``default``, ``calibrated:<file>``...).
         verifier: A fitted pair verifier; when set it replaces the content budget.
         vetoes: Structural reasons that refuse a candidate outright in verifier mode.
+        lexicon: Extra synonyms the verifier's word alignment was fitted with: ``""`` (the
+            listed ones only) or ``"wordnet-3.1"`` (also WordNet synonyms of the first senses).
     """
 
     similarity_threshold: float = 0.8
@@ -84,6 +90,12 @@ class GuardPolicy:
     source: str = "default"
     verifier: PairVerifier | None = None
     vetoes: tuple[str, ...] = HARD_VETOES
+    lexicon: str = ""
+
+    def __post_init__(self) -> None:
+        if self.lexicon not in {"", LEXICON_NAME}:
+            msg = f"unknown cache guard lexicon {self.lexicon!r} (use '' or {LEXICON_NAME!r})"
+            raise DataError(msg)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict."""
@@ -327,6 +339,15 @@ def synonyms_of(word: str) -> frozenset[str]:
     return frozenset(out)
 
 
+def _with_wordnet(word: str) -> frozenset[str]:
+    return synonyms_of(word) | wordnet().synonyms(word)
+
+
+def synonyms_with(lexicon: str) -> Callable[[str], frozenset[str]]:
+    """The synonym function of a policy's ``lexicon``: listed synonyms, plus WordNet's if named."""
+    return _with_wordnet if lexicon == LEXICON_NAME else synonyms_of
+
+
 def unexplained_counts(
     a: TextFeatures, b: TextFeatures, known: Callable[[str], bool] | None = None
 ) -> tuple[tuple[int, int], tuple[int, int]]:
@@ -369,7 +390,8 @@ class FalseHitGuard:
         low = p.similarity_threshold - (p.judge_band if p.verifier is None else 0.0)
         if similarity < low:
             return GuardDecision("miss", "similarity", similarity)
-        a, b = extract(query), extract(cached_query)
+        a = extract(semantic_form(query, self.known_word))
+        b = extract(semantic_form(cached_query, self.known_word))
         if p.verifier is not None:
             return self._verify(a, b, similarity, p.verifier)
         if p.structural:
@@ -395,7 +417,14 @@ class FalseHitGuard:
         counts = unexplained_counts(a, b, self.known_word)
         share = max(m for m, _ in counts)
         feats = pair_features(
-            a, b, similarity, reasons, counts, names=verifier.features, known=self.known_word, synonyms=synonyms_of
+            a,
+            b,
+            similarity,
+            reasons,
+            counts,
+            names=verifier.features,
+            known=self.known_word,
+            synonyms=synonyms_with(p.lexicon),
         )
         prob = verifier.probability(feats)
         details = {"probability": prob, "accept": prob >= verifier.threshold}
