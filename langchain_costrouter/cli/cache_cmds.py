@@ -10,6 +10,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+# Defaults of calibrate-cache, equal to core.cache.calibration's (a unit test checks); literals here
+# so that building the parser does not import numpy and the cache.
+DEFAULT_MIN_SIMILARITY = 0.4
+DEFAULT_REPEATS = 5
+
 __all__ = ["register", "register_bench"]
 
 
@@ -26,7 +31,19 @@ def register(subparsers: Any) -> None:
     p.add_argument("--pairs", action="append", required=True, metavar="FILE", help="pairs JSONL (repeatable)")
     p.add_argument("--max-false-hit-rate", type=float, default=0.01, help="target false-hit rate (default 0.01)")
     p.add_argument("--method", choices=("verifier", "budget"), default="verifier", help="default: verifier")
-    p.add_argument("--min-similarity", type=float, default=0.5, help="candidate cosine floor (verifier mode)")
+    p.add_argument(
+        "--min-similarity",
+        type=float,
+        default=DEFAULT_MIN_SIMILARITY,
+        help=f"candidate cosine floor (verifier mode, default {DEFAULT_MIN_SIMILARITY})",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=DEFAULT_REPEATS,
+        help=f"fold shufflings whose out-of-fold probabilities are averaged to pick the threshold "
+        f"(default {DEFAULT_REPEATS})",
+    )
     p.add_argument(
         "--margin",
         type=int,
@@ -158,6 +175,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         "max_false_hit_rate": args.max_false_hit_rate,
         "method": args.method,
         "min_similarity": args.min_similarity,
+        "repeats": args.repeats,
         "margin": args.margin,
         "confidence": args.confidence,
         "features": PAIR_FEATURES if args.features == "all" else BASE_FEATURES,
@@ -178,7 +196,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     print(
         f"in-sample (all pairs): recall {m.recall:.3f}  false-hit rate {m.false_hit_rate:.3f} "
         f"({m.false_hits}/{m.negatives})  precision {m.precision:.3f}; out-of-fold false hits "
-        f"{res.oof_false_hits}/{m.negatives} (95% upper bound {res.fhr_upper_bound:.3f})"
+        f"{res.oof_false_hits}/{m.negatives} ({res.confidence:.0%} upper bound {res.fhr_upper_bound:.3f})"
     )
     out = res.to_dict() | {"encoder": emb.name, "method": args.method, "margin": args.margin}
     by_src = _by_source(scored, pol)

@@ -69,7 +69,12 @@ THRESHOLDS: tuple[float, ...] = tuple(round(0.5 + 0.025 * i, 3) for i in range(1
 STRICT_WORDS: tuple[int, ...] = (3, 4, 5, 6, 8, 12)
 MAX_UNEXPLAINED: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
 DEFAULT_POLICY_FILE = "cache_guard.json"
-DEFAULT_MIN_SIMILARITY = 0.5
+# Candidates under this cosine never reach the verifier. 0.4 rather than 0.5: heavier rewordings
+# then reach the verifier, which refuses the traps among them (held-out comparison in BENCHMARKS.md).
+DEFAULT_MIN_SIMILARITY = 0.4
+# Out-of-fold probabilities are averaged over this many fold shufflings before the threshold is
+# read off the highest-scoring negatives: one shuffling makes that order statistic noisy.
+DEFAULT_REPEATS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,6 +360,7 @@ def cross_validate(
     margin: int = 0,
     confidence: float = 0.95,
     features: Sequence[str] = PAIR_FEATURES,
+    repeats: int = DEFAULT_REPEATS,
 ) -> dict[str, Any]:
     """K-fold estimate: calibrate on k-1 folds, measure on the held-out fold, pool the counts.
 
@@ -376,6 +382,7 @@ def cross_validate(
             margin=margin,
             confidence=confidence,
             features=features,
+            repeats=repeats,
         )
         m = evaluate(test, res.policy)
         for s in test:
@@ -473,6 +480,7 @@ def calibrate(
     margin: int = 0,
     confidence: float = 0.95,
     features: Sequence[str] = PAIR_FEATURES,
+    repeats: int = DEFAULT_REPEATS,
 ) -> CalibrationResult:
     """A precision-first policy for these pairs (see the module docstring).
 
@@ -489,9 +497,12 @@ def calibrate(
         margin: Out-of-fold false hits fewer than the bound allows (slack for unseen data).
         confidence: Confidence level of that upper bound (0.95 by default).
         features: Verifier features, by name (default: all of :data:`.verifier.PAIR_FEATURES`).
+        repeats: Shufflings of the inner folds whose out-of-fold probabilities are averaged
+            before the threshold is chosen.
 
     Raises:
-        DataError: an unknown ``method`` or feature, or a ``confidence`` outside (0.5, 1).
+        DataError: an unknown ``method`` or feature, a ``confidence`` outside (0.5, 1) or
+            ``repeats`` below 1.
     """
     if method == "budget":
         return calibrate_budget(scored, max_false_hit_rate=max_false_hit_rate, source=source)
@@ -499,6 +510,9 @@ def calibrate(
         msg = f"unknown calibration method {method!r} (use 'verifier' or 'budget')"
         raise DataError(msg)
     z = z_of(confidence)
+    if repeats < 1:
+        msg = f"repeats must be at least 1, got {repeats}"
+        raise DataError(msg)
     unknown = [f for f in features if f not in PAIR_FEATURES]
     if unknown or not features:
         msg = f"unknown verifier features {unknown} (known: {list(PAIR_FEATURES)})"
@@ -517,15 +531,17 @@ def calibrate(
     x = np.stack([s.features for s in eligible])[:, idx]
     y = np.asarray([s.pair.same_answer for s in eligible])
     oof = np.zeros(len(eligible))
-    fold_of = _folds(eligible, max(2, min(folds, int((~y).sum()))), seed)
-    for f in sorted(set(fold_of)):
-        tr = np.asarray([k != f for k in fold_of])
-        if len(set(y[tr].tolist())) < 2:
-            oof[~tr] = 1.0
-            continue
-        sub = [s for s, keep in zip(eligible, tr, strict=True) if keep]
-        model = fit_verifier(x[tr], y[tr], _weights(sub), c=c, features=features)
-        oof[~tr] = model.probabilities(x[~tr])
+    for r in range(repeats):
+        fold_of = _folds(eligible, max(2, min(folds, int((~y).sum()))), seed + 7919 * r)
+        for f in sorted(set(fold_of)):
+            tr = np.asarray([k != f for k in fold_of])
+            if len(set(y[tr].tolist())) < 2:
+                oof[~tr] += 1.0
+                continue
+            sub = [s for s, keep in zip(eligible, tr, strict=True) if keep]
+            model = fit_verifier(x[tr], y[tr], _weights(sub), c=c, features=features)
+            oof[~tr] += model.probabilities(x[~tr])
+    oof /= repeats
     chosen = _threshold(oof[~y], negatives, max_false_hit_rate, margin, z)
     assert chosen is not None  # checked above with no scores
     thr, _ = chosen
@@ -534,7 +550,7 @@ def calibrate(
     policy = GuardPolicy(similarity_threshold=min_similarity, verifier=verifier, source=source, lexicon=lexicon)
     m = evaluate(scored, policy)
     oof_fp = int((oof[~y] >= thr).sum())
-    ub = wilson_upper(oof_fp, negatives)
+    ub = wilson_upper(oof_fp, negatives, z)
     return CalibrationResult(policy, m, max_false_hit_rate, ub, True, confidence=confidence, oof_false_hits=oof_fp)
 
 

@@ -125,3 +125,18 @@ def test_cache_still_refuses_traps_in_capitals(cache: ResponseCache) -> None:
     assert cache.lookup(_scope(), "CAN I CANCEL AFTER THE COOLING-OFF PERIOD?") is None
     cache.store(_scope(), "How do I upgrade my plan?", "like this", model="m", gate_passed=True)
     assert cache.lookup(_scope(), "How do I downgrade my plan?") is None
+
+
+def test_cli_defaults_match_core() -> None:
+    from langchain_costrouter.cli import cache_cmds
+    from langchain_costrouter.core.cache import calibration
+
+    assert cache_cmds.DEFAULT_MIN_SIMILARITY == calibration.DEFAULT_MIN_SIMILARITY
+    assert cache_cmds.DEFAULT_REPEATS == calibration.DEFAULT_REPEATS
+
+
+def test_repeats_validated(embedder: WordLlamaEmbedder) -> None:
+    pairs = [LabelledPair("How do I employ it?", "How do I use it?", True)] * 3
+    pairs += [LabelledPair("How do I add money?", "How do I take money out?", False)] * 3
+    with pytest.raises(DataError, match="repeats"):
+        calibrate(score_pairs(pairs, embedder), max_false_hit_rate=0.5, repeats=0)
