@@ -19,8 +19,7 @@ Public API (imported lazily: ``import litellm_hooks`` imports neither LiteLLM no
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from langchain_costrouter.core.lazy import lazy_attributes
 
 __all__ = [
     "CostLogger",
@@ -51,15 +50,4 @@ _LOCATIONS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LOCATIONS.get(name)
-    if module is None:
-        msg = f"module {__name__!r} has no attribute {name!r}"
-        raise AttributeError(msg)
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+__getattr__, __dir__ = lazy_attributes(__name__, _LOCATIONS, globals(), __all__)
