@@ -26,6 +26,7 @@ __all__ = [
     "completion_from_response",
     "config_id_of",
     "get",
+    "is_cache_hit",
     "is_internal",
     "is_stream",
     "metadata_of",
@@ -142,6 +143,12 @@ def config_id_of(kwargs: Mapping[str, Any]) -> str | None:
 def is_internal(kwargs: Mapping[str, Any]) -> bool:
     """Whether the call was made by the hooks themselves (a judge), not by the user."""
     return bool(metadata_of(kwargs).get(INTERNAL_FLAG))
+
+
+def is_cache_hit(response: Any) -> bool:
+    """Whether LiteLLM served ``response`` from its cache."""
+    hidden = getattr(response, "_hidden_params", None)
+    return isinstance(hidden, dict) and hidden.get("cache_hit") is True
 
 
 def is_stream(kwargs: Mapping[str, Any]) -> bool:

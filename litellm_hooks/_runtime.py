@@ -18,7 +18,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_costrouter.core.cascade import TierRuntime
 from langchain_costrouter.core.config import CostRouterConfig, RouteSpec
@@ -29,6 +29,9 @@ from langchain_costrouter.core.runtime import CostRouterRuntime
 from langchain_costrouter.core.types import ChatRequest, Completion
 from langchain_costrouter.core.usage import Usage
 from litellm_hooks._convert import config_id_of
+
+if TYPE_CHECKING:
+    from litellm_hooks.cache_hook import CostRouterLiteLLMCache
 
 __all__ = ["HookRuntime", "RequestState", "config_fingerprint", "entry_chain"]
 
@@ -101,6 +104,8 @@ class HookRuntime:
         self.fingerprint = config_fingerprint(config)
         self.instance_id = uuid.uuid4().hex[:12]
         self.entry_chain = entry_chain(config)
+        # The cascade's response cache backend (set by CostRouterHooks when ``cache.enabled``).
+        self.cache_backend: CostRouterLiteLLMCache | None = None
         self._states: OrderedDict[str, RequestState] = OrderedDict()
         self._foreign_configs: set[str] = set()
         self._lock = threading.Lock()

@@ -10,21 +10,34 @@ turn is embedded; the guard decides semantic hits. Install it with :func:`instal
     install(ResponseCache.from_config(cfg.cache))      # litellm.cache now uses it
 
 Only complete answers (``finish_reason`` stop, no tool calls) are stored; errors never reach
-``set_cache``. In the proxy, ``litellm_settings: {cache: true}`` plus a callback module calling
-:func:`install` at import time uses the same engine.
+``set_cache``.
+
+**The cascade.** With ``cache.enabled: true`` in ``costrouter.yaml``, :class:`CostRouterHooks`
+builds the engine and installs this backend bound to its runtime (the proxy does the same when it
+loads the hooks). An attempt on one of the configuration's tiers is then scoped to the
+*cascade*, not to the tier: the lookup made before the first tier is called serves an answer
+stored from any tier, so a question that once needed the premium tier costs nothing the second
+time. LiteLLM's own write after each attempt is skipped for such attempts; the quality gate
+stores the answer it accepted instead, with its tier, so an answer that failed its gate is never
+cached. Sync calls read the cache but do not store (the sync gate sees only the answer's text).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_costrouter.core.cache import CacheScope, ResponseCache, query_of
 from langchain_costrouter.core.usage import Usage
+from litellm_hooks import _convert as cv
 
-__all__ = ["CostRouterLiteLLMCache", "install"]
+if TYPE_CHECKING:
+    from litellm_hooks._runtime import HookRuntime
+
+__all__ = ["CostRouterLiteLLMCache", "install", "uninstall", "use_backend"]
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +52,17 @@ def _backend_base() -> type[Any]:
 
     base: type[Any] = BaseCache
     return base
+
+
+HIT_KIND_KEY = "costrouter_cache_hit"
+"""Request metadata key set on a hit: ``exact`` or ``semantic`` (the cost logger records it)."""
+
+
+def _mark_hit(kwargs: Mapping[str, Any], kind: str, similarity: float) -> None:
+    meta = kwargs.get("metadata")
+    if isinstance(meta, dict):
+        meta["semantic-similarity"] = similarity
+        meta[HIT_KIND_KEY] = kind
 
 
 def _as_dict(value: Any) -> dict[str, Any] | None:
@@ -60,12 +84,29 @@ class CostRouterLiteLLMCache(_backend_base()):  # type: ignore[misc]
     Args:
         cache: The engine.
         namespace: Default namespace; a request's ``user`` (or ``metadata.tenant``) refines it.
+        runtime: The hooks' runtime: attempts on its tiers are scoped to the cascade (see the
+            module docstring) and stored by the quality gate, not by LiteLLM.
     """
 
-    def __init__(self, cache: ResponseCache, *, namespace: str = "default") -> None:
+    def __init__(self, cache: ResponseCache, *, namespace: str = "default", runtime: HookRuntime | None = None) -> None:
         super().__init__()
         self.cache = cache
         self.namespace = namespace
+        self.runtime = runtime
+        tier_params: set[str] = {"max_tokens"}
+        if runtime is not None:
+            for spec in (*runtime.config.tiers, *runtime.config.models):
+                tier_params |= set(spec.model_kwargs)
+        # Parameters a deployment sets itself differ between tiers; they are not the request's.
+        self._tier_params = frozenset(tier_params)
+
+    def is_cascade(self, kwargs: Mapping[str, Any]) -> bool:
+        """Whether ``kwargs`` is an attempt on one of the bound runtime's tiers."""
+        rt = self.runtime
+        if rt is None or cv.is_internal(kwargs):
+            return False
+        tier = cv.tier_of(kwargs)
+        return tier is not None and tier in rt.tiers and rt.owns(kwargs)
 
     def _scope(self, kwargs: Mapping[str, Any]) -> tuple[CacheScope, str] | None:
         messages = list(kwargs.get("messages") or [])
@@ -76,9 +117,13 @@ class CostRouterLiteLLMCache(_backend_base()):  # type: ignore[misc]
         tenant = kwargs.get("user") or (meta.get("tenant") if isinstance(meta, Mapping) else None)
         ns = f"{self.namespace}:{tenant}" if tenant else self.namespace
         params = {k: kwargs[k] for k in _PARAM_KEYS if kwargs.get(k) is not None}
+        model = str(kwargs.get("model", ""))
+        if self.runtime is not None and self.is_cascade(kwargs):
+            model = f"costrouter-cascade:{self.runtime.fingerprint}"
+            params = {k: v for k, v in params.items() if k not in self._tier_params}
         scope = CacheScope.build(
             namespace=ns,
-            model=str(kwargs.get("model", "")),
+            model=model,
             messages=messages,
             params=params,
             tools=list(kwargs.get("tools") or []),
@@ -97,8 +142,7 @@ class CostRouterLiteLLMCache(_backend_base()):  # type: ignore[misc]
             return None
         if hit is None:
             return None
-        if isinstance(kwargs.get("metadata"), dict):
-            kwargs["metadata"]["semantic-similarity"] = hit.similarity
+        _mark_hit(kwargs, hit.kind, hit.similarity)
         return json.loads(str(hit.message.get("response", "null")))
 
     async def async_get_cache(self, key: str, **kwargs: Any) -> Any:
@@ -111,7 +155,10 @@ class CostRouterLiteLLMCache(_backend_base()):  # type: ignore[misc]
         except Exception:
             logger.warning("cache lookup failed; treating as a miss", exc_info=True)
             return None
-        return None if hit is None else json.loads(str(hit.message.get("response", "null")))
+        if hit is None:
+            return None
+        _mark_hit(kwargs, hit.kind, hit.similarity)
+        return json.loads(str(hit.message.get("response", "null")))
 
     def _store_args(self, value: Any, kwargs: Mapping[str, Any]) -> dict[str, Any] | None:
         sq = self._scope(kwargs)
@@ -139,7 +186,12 @@ class CostRouterLiteLLMCache(_backend_base()):  # type: ignore[misc]
         }
 
     def set_cache(self, key: str, value: Any, **kwargs: Any) -> None:
-        """Stores a complete answer (tool calls, truncations and refusals are skipped)."""
+        """Stores a complete answer (tool calls, truncations and refusals are skipped).
+
+        Cascade attempts are skipped: the quality gate stores what it accepts (:meth:`astore_accepted`).
+        """
+        if self.is_cascade(kwargs):
+            return
         try:
             args = self._store_args(value, kwargs)
             if args is not None:
@@ -149,9 +201,24 @@ class CostRouterLiteLLMCache(_backend_base()):  # type: ignore[misc]
 
     async def async_set_cache(self, key: str, value: Any, **kwargs: Any) -> None:
         """Async :meth:`set_cache`."""
+        if self.is_cascade(kwargs):
+            return
         try:
             args = self._store_args(value, kwargs)
             if args is not None:
+                await self.cache.astore(args.pop("scope"), args.pop("query"), args.pop("answer"), **args)
+        except Exception:
+            logger.warning("cache store failed", exc_info=True)
+
+    async def astore_accepted(self, kwargs: Mapping[str, Any], response: Any, tier: str) -> None:
+        """Stores an answer the quality gate accepted on ``tier``, under the cascade's scope (never raises)."""
+        try:
+            dump = getattr(response, "model_dump_json", None)
+            raw = dump(exclude_unset=True) if callable(dump) else json.dumps(_as_dict(response))
+            # the value LiteLLM itself writes, so that its cache read path decodes our hits
+            args = self._store_args({"timestamp": time.time(), "response": raw}, kwargs)
+            if args is not None:
+                args["tier"] = tier
                 await self.cache.astore(args.pop("scope"), args.pop("query"), args.pop("answer"), **args)
         except Exception:
             logger.warning("cache store failed", exc_info=True)
@@ -171,14 +238,15 @@ def _scoped_cache_class(cache_cls: type[Any]) -> type[Any]:
 
     LiteLLM 1.110 hands a sync ``get_cache`` only ``messages`` and ``metadata`` (the async
     path gets every argument), so a backend could not tell two models or tenants apart; this
-    subclass adds the model, the user, the tools and the sampling parameters.
+    subclass adds the model (and the deployment's ``model_info``, which makes an attempt on a
+    tier a cascade lookup), the user, the tools and the sampling parameters.
     """
 
     class _ScopedCache(cache_cls):  # type: ignore[misc]
         @staticmethod
         def _get_safe_cache_lookup_kwargs(kwargs: Mapping[str, object]) -> dict[str, object]:
             out: dict[str, object] = dict(cache_cls._get_safe_cache_lookup_kwargs(kwargs))
-            for k in ("model", "user", "tools", *_PARAM_KEYS):
+            for k in ("model", "model_info", "user", "tools", *_PARAM_KEYS):
                 if k in kwargs:
                     out[k] = kwargs[k]
             return out
@@ -186,13 +254,27 @@ def _scoped_cache_class(cache_cls: type[Any]) -> type[Any]:
     return _ScopedCache
 
 
-def install(cache: ResponseCache, *, namespace: str = "default") -> CostRouterLiteLLMCache:
+def install(
+    cache: ResponseCache, *, namespace: str = "default", runtime: HookRuntime | None = None
+) -> CostRouterLiteLLMCache:
     """Makes ``litellm.cache`` use ``cache`` (for the SDK, the Router and the proxy)."""
+    return use_backend(CostRouterLiteLLMCache(cache, namespace=namespace, runtime=runtime))
+
+
+def use_backend(backend: CostRouterLiteLLMCache) -> CostRouterLiteLLMCache:
+    """Makes ``litellm.cache`` use ``backend``; returns it."""
     import litellm
     from litellm.caching.caching import Cache, LiteLLMCacheType
 
-    backend = CostRouterLiteLLMCache(cache, namespace=namespace)
     lc = _scoped_cache_class(Cache)(type=LiteLLMCacheType.LOCAL)
     lc.cache = backend
     litellm.cache = lc
     return backend
+
+
+def uninstall(backend: CostRouterLiteLLMCache) -> None:
+    """Clears ``litellm.cache`` if it still uses ``backend``."""
+    import litellm
+
+    if litellm.cache is not None and getattr(litellm.cache, "cache", None) is backend:
+        litellm.cache = None

@@ -23,7 +23,7 @@ import os
 import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from langchain_costrouter.core.config import CostRouterConfig
 from langchain_costrouter.core.errors import ConfigError
@@ -35,6 +35,9 @@ from litellm_hooks._runtime import HookRuntime
 from litellm_hooks.cost_logger import CostLogger
 from litellm_hooks.hooks import QualityGateHook
 from litellm_hooks.routing_hook import TaskRoutingHook
+
+if TYPE_CHECKING:
+    from langchain_costrouter.core.cache import ResponseCache
 
 __all__ = ["CONFIG_ENV", "ENTRY_ENV", "CostRouterHooks", "load_config", "proxy_hooks"]
 
@@ -60,6 +63,10 @@ class CostRouterHooks:
         entry_model: The model name that asks for task routing.
         record_foreign: The cost logger also records calls of other deployments.
         cache_hook: A cache callback (the semantic cache's LiteLLM hook) to install with them.
+        response_cache: The cascade's response cache (default: built from ``config.cache`` when
+            it is enabled). :meth:`install` makes ``litellm.cache`` use it: lookups are scoped to
+            the cascade and the quality gate stores what it accepts (see
+            :mod:`litellm_hooks.cache_hook`).
     """
 
     def __init__(
@@ -70,9 +77,21 @@ class CostRouterHooks:
         entry_model: str = "costrouter",
         record_foreign: bool = False,
         cache_hook: Any = None,
+        response_cache: ResponseCache | None = None,
     ) -> None:
         self.config = config
         self.runtime = HookRuntime(config, ledger=ledger)
+        if response_cache is None and config.cache.enabled:
+            from langchain_costrouter.core.cache import ResponseCache as _ResponseCache
+
+            response_cache = _ResponseCache.from_config(config.cache, accountant=self.runtime.accountant)
+        self.response_cache = response_cache
+        if response_cache is not None:
+            from litellm_hooks.cache_hook import CostRouterLiteLLMCache
+
+            self.runtime.cache_backend = CostRouterLiteLLMCache(
+                response_cache, namespace=config.cache.namespace, runtime=self.runtime
+            )
         self.gate = QualityGateHook(self.runtime)
         self.routing = TaskRoutingHook(self.runtime, entry_model=entry_model)
         self.cost_logger = CostLogger(self.runtime, record_foreign=record_foreign)
@@ -101,16 +120,34 @@ class CostRouterHooks:
         return self.runtime.ledger
 
     def install(self) -> Self:
-        """Adds the callbacks to ``litellm.callbacks`` and the sync gate rule to ``post_call_rules``."""
+        """Installs the callbacks, the sync gate rule and the response cache.
+
+        The callbacks go to ``litellm.callbacks``, the gate rule to ``post_call_rules``, and with
+        a response cache ``litellm.cache`` uses it.
+        """
         install_callbacks(*self.callbacks)
+        self.install_cache()
         rules = list(litellm.post_call_rules)
         if not any(r == self.gate.post_call_rule for r in rules):
             rules.append(self.gate.post_call_rule)
         litellm.post_call_rules = rules
         return self
 
+    def install_cache(self) -> None:
+        """Makes ``litellm.cache`` use the cascade's response cache (no-op without one)."""
+        backend = self.runtime.cache_backend
+        if backend is not None:
+            from litellm_hooks.cache_hook import use_backend
+
+            use_backend(backend)
+
     def uninstall(self) -> None:
         """Removes what :meth:`install` added."""
+        backend = self.runtime.cache_backend
+        if backend is not None:
+            from litellm_hooks.cache_hook import uninstall as uninstall_cache
+
+            uninstall_cache(backend)
         remove_callbacks(*self.callbacks)
         litellm.post_call_rules = [r for r in litellm.post_call_rules if r != self.gate.post_call_rule]
 
@@ -121,8 +158,10 @@ class CostRouterHooks:
         return self.runtime.route(request)
 
     def close(self) -> None:
-        """Uninstalls the hooks and closes the ledger."""
+        """Uninstalls the hooks and closes the ledger and the response cache."""
         self.uninstall()
+        if self.response_cache is not None:
+            self.response_cache.close()
         self.runtime.close()
 
 
@@ -142,5 +181,6 @@ def proxy_hooks() -> CostRouterHooks:
             if not path:
                 raise ConfigError(CONFIG_ENV, "set it to the costrouter.yaml the proxy serves")
             hooks = CostRouterHooks.from_config(path, entry_model=os.environ.get(ENTRY_ENV, "costrouter"))
+            hooks.install_cache()  # the proxy registers the callbacks itself; the cache is ours to set
             _proxy_instance.append(hooks)
         return _proxy_instance[0]

@@ -211,11 +211,16 @@ class QualityGateHook(CustomGuardrail):
         target = self._target(request_data)
         if target is None:
             return None
+        if cv.is_cache_hit(response):
+            return None  # the cascade cache stores only answers that passed their gate
         state, tier = target
         completion = cv.completion_from_response(response, model=tier.model)
         request = self._request(state, request_data)
         verdict = await tier.gate.aevaluate(request, completion)
         served = self._settle(state, tier, request_data, completion, verdict)
+        backend = self.runtime.cache_backend
+        if verdict.passed and backend is not None:
+            await backend.astore_accepted(request_data, response, tier.name)
         # An exhausted cascade serves its best answer, which may be an earlier tier's response.
         return None if served is completion else served.raw
 

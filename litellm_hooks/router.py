@@ -108,13 +108,18 @@ def router_settings(
     """Router arguments shared by the SDK router and the proxy's ``router_settings``."""
     fallbacks = fallback_chains(config, entry_model=entry_model)
     longest = max([len(next(iter(f.values()))) for f in fallbacks] or [0])
-    return {
+    out: dict[str, Any] = {
         "fallbacks": fallbacks,
         "retry_policy": retry_policy(retries),
         "num_retries": retries,
         "max_fallbacks": max(5, longest + 1),
         "retry_after": 0,
     }
+    if config.cache.enabled:
+        # The Router passes ``caching=cache_responses`` to every call: without it, the
+        # cascade's cache (``litellm.cache``, set by the hooks) is never read.
+        out["cache_responses"] = True
+    return out
 
 
 def build_router(
