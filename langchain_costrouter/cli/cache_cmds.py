@@ -92,12 +92,13 @@ def register_bench(sub: Any) -> None:
     p.set_defaults(func=_bench)
 
 
-def _policy(path: Path | None) -> Any:
+def _policy(path: Path | None, encoder: str) -> Any:
+    """The policy file at ``path``, else the one shipped for ``encoder`` (an embedder's name)."""
     from langchain_costrouter.core.cache import GuardPolicy, default_policy
     from langchain_costrouter.core.errors import DataError
 
     if path is None:
-        return default_policy()
+        return default_policy(encoder)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
@@ -115,7 +116,7 @@ def _bench(args: argparse.Namespace) -> int:
     from langchain_costrouter.core.cache.bench import bench_gptcache_default, bench_latency, bench_pairs
 
     emb = make_embedder(args.encoder)
-    policy = _policy(args.policy)
+    policy = _policy(args.policy, emb.name)
     result: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d"),
         "machine": f"{platform.machine()} {platform.system()} python {platform.python_version()}",

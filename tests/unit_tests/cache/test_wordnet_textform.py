@@ -140,3 +140,12 @@ def test_repeats_validated(embedder: WordLlamaEmbedder) -> None:
     pairs += [LabelledPair("How do I add money?", "How do I take money out?", False)] * 3
     with pytest.raises(DataError, match="repeats"):
         calibrate(score_pairs(pairs, embedder), max_false_hit_rate=0.5, repeats=0)
+
+
+def test_bench_cache_uses_the_encoders_policy() -> None:
+    from langchain_costrouter.cli.cache_cmds import _policy
+    from langchain_costrouter.core.cache import default_policy
+
+    mini = _policy(None, "minilm-l6-v2-384")
+    assert mini == default_policy("minilm-l6-v2-384") and mini != default_policy()
+    assert mini.lexicon == LEXICON_NAME  # refitted with this version's features
