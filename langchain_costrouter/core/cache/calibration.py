@@ -523,7 +523,17 @@ def calibrate(
     labels = {s.pair.same_answer for s in eligible}
     bound = None if labels != {False, True} else _threshold(np.zeros(0), negatives, max_false_hit_rate, z=z)
     if bound is None:
-        logger.warning("cannot fit the verifier: %d different-answer pairs eligible", negatives)
+        if labels != {False, True}:
+            logger.warning("cannot fit the verifier: the pairs need both same-answer and different-answer examples")
+        else:
+            logger.warning(
+                "cannot fit the verifier: %d different-answer pairs cannot show a false-hit rate <= %.3f at "
+                "%.0f%% confidence (even 0 false hits bound it at %.4f); using the content budget",
+                negatives,
+                max_false_hit_rate,
+                confidence * 100,
+                wilson_upper(0, negatives, z),
+            )
         res = calibrate_budget(scored, max_false_hit_rate=max_false_hit_rate, source=source)
         res.feasible = False
         return res
