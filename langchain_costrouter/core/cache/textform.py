@@ -12,7 +12,9 @@ function word, not one token of the encoder's vocabulary) of at least four lette
 or function word one edit away that keeps the first letter (typists rarely miss it; "pyarrow"
 is not "yarrow"): swapped letters first, then a dropped letter or apostrophe ("whats"), then
 (five letters or more) a wrong letter, an extra letter; the most common word of the first kind
-that yields any, ties left alone; one-sense WordNet words are never a correction. Names
+that yields any, ties left alone; one-sense WordNet words are never a correction. A text with
+non-ASCII letters, or in which fewer than 60 % of the words are English words or their typos,
+is not corrected at all (another language's words are not misspellings). Names
 (capitalised inside a sentence), acronyms, identifiers and words with digits are never touched.
 """
 
@@ -29,6 +31,8 @@ from langchain_costrouter.core.cache.wordnet import wordnet
 __all__ = ["correct_word", "semantic_form", "unshout"]
 
 _TOKEN_RE = re.compile(r"`[^`]*`|(?<![\w.@/-])[A-Za-z]+(?:'[a-z]+)?(?![\w@/-]|\.\w)")
+_WORD_RE = re.compile(r"[A-Za-z]{2,}")
+_MIN_KNOWN_SHARE = 0.6
 _SENTENCE_START_RE = re.compile(r"(?:^|[.!?]\s+)$")
 _MIN_LETTERS = 4
 _FUNCTION_COMMONNESS = 1000  # function words are the most common words
@@ -95,6 +99,24 @@ def _known(word: str, known: Callable[[str], bool] | None) -> bool:
     return word in _CONTRACTED or wordnet().is_word(word) or (known is not None and known(word))
 
 
+def _looks_english(text: str, known: Callable[[str], bool] | None) -> bool:
+    """Whether spelling correction may run: no non-ASCII letters, mostly English words.
+
+    A word counts as English when it is known or one edit from a known word (a typo).
+
+    Another language's words are "unknown" English words one edit away from English ones
+    ("cancelo" / "cancel"): correcting them would rewrite the question, so such texts are left
+    as they are.
+    """
+    if any(c.isalpha() and not c.isascii() for c in text):
+        return False
+    words = [w.lower() for w in _WORD_RE.findall(text)]
+    if not words:
+        return False
+    english = sum(_known(w, known) or (len(w) >= _MIN_LETTERS and correct_word(w) is not None) for w in words)
+    return english >= _MIN_KNOWN_SHARE * len(words)
+
+
 @lru_cache(maxsize=65_536)
 def semantic_form(text: str, known: Callable[[str], bool] | None = None) -> str:
     """``text`` unshouted and with misspelled words corrected (see the module docstring).
@@ -104,6 +126,8 @@ def semantic_form(text: str, known: Callable[[str], bool] | None = None) -> str:
         known: The encoder's vocabulary test (a word it knows is never corrected).
     """
     text = unshout(text)
+    if not _looks_english(text, known):
+        return text
 
     def fix(m: re.Match[str]) -> str:
         tok = m.group(0)

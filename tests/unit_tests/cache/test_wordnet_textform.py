@@ -64,6 +64,9 @@ def test_typos_corrected(embedder: WordLlamaEmbedder, typed: str, meant: str) ->
         "Track order 48213 for SKU-99a",
         "I cant log in and my wifi is down",  # known words are never corrected
         "Hiya, how do I apply?",  # four letters: only swaps and dropped letters
+        "¿Cómo cancelo mi suscripción?",  # another language: "cancelo" is not a typo of "cancel"
+        "Wie kann ich mein Abonnement kündigen?",
+        "Quiero cancelar pedido numero doce",  # ASCII, but mostly not English words
     ],
 )
 def test_names_jargon_and_known_words_kept(embedder: WordLlamaEmbedder, text: str) -> None:
