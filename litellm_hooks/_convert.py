@@ -17,6 +17,7 @@ from langchain_costrouter.core.types import ChatRequest, Completion
 from langchain_costrouter.core.usage import Usage
 
 __all__ = [
+    "CACHE_HIT_KIND_KEY",
     "CONFIG_KEY",
     "INTERNAL_FLAG",
     "SAMPLING_KEYS",
@@ -40,6 +41,9 @@ __all__ = [
 
 CONFIG_KEY = "costrouter_config"
 """``model_info`` key holding the fingerprint of the configuration a deployment was built from."""
+
+CACHE_HIT_KIND_KEY = "costrouter_cache_hit"
+"""Request metadata key the cascade cache sets on a hit: ``exact`` or ``semantic``."""
 
 TIER_KEY = "costrouter_tier"
 """``model_info`` key naming the configured tier/model a deployment belongs to."""

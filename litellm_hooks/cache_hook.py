@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_costrouter.core.cache import CacheScope, ResponseCache, query_of
 from langchain_costrouter.core.usage import Usage
 from litellm_hooks import _convert as cv
+from litellm_hooks.routing_hook import ROUTE_METADATA_KEY
 
 if TYPE_CHECKING:
     from litellm_hooks._runtime import HookRuntime
@@ -54,15 +55,11 @@ def _backend_base() -> type[Any]:
     return base
 
 
-HIT_KIND_KEY = "costrouter_cache_hit"
-"""Request metadata key set on a hit: ``exact`` or ``semantic`` (the cost logger records it)."""
-
-
 def _mark_hit(kwargs: Mapping[str, Any], kind: str, similarity: float) -> None:
     meta = kwargs.get("metadata")
     if isinstance(meta, dict):
         meta["semantic-similarity"] = similarity
-        meta[HIT_KIND_KEY] = kind
+        meta[cv.CACHE_HIT_KIND_KEY] = kind
 
 
 def _as_dict(value: Any) -> dict[str, Any] | None:
@@ -86,13 +83,22 @@ class CostRouterLiteLLMCache(_backend_base()):  # type: ignore[misc]
         namespace: Default namespace; a request's ``user`` (or ``metadata.tenant``) refines it.
         runtime: The hooks' runtime: attempts on its tiers are scoped to the cascade (see the
             module docstring) and stored by the quality gate, not by LiteLLM.
+        entry_model: The model name that asks for task routing.
     """
 
-    def __init__(self, cache: ResponseCache, *, namespace: str = "default", runtime: HookRuntime | None = None) -> None:
+    def __init__(
+        self,
+        cache: ResponseCache,
+        *,
+        namespace: str = "default",
+        runtime: HookRuntime | None = None,
+        entry_model: str = "costrouter",
+    ) -> None:
         super().__init__()
         self.cache = cache
         self.namespace = namespace
         self.runtime = runtime
+        self.entry_model = entry_model
         tier_params: set[str] = {"max_tokens"}
         if runtime is not None:
             for spec in (*runtime.config.tiers, *runtime.config.models):
@@ -108,6 +114,27 @@ class CostRouterLiteLLMCache(_backend_base()):  # type: ignore[misc]
         tier = cv.tier_of(kwargs)
         return tier is not None and tier in rt.tiers and rt.owns(kwargs)
 
+    def _cascade_model(self, kwargs: Mapping[str, Any], rt: HookRuntime) -> str:
+        """The scope's model for a cascade attempt: the configuration and where its ladder starts.
+
+        Every attempt of one request (and of a later request for the same route) shares it, so
+        the lookup before the first tier finds what any tier stored; a request that asks for a
+        tier directly ("premium") starts elsewhere and never gets a cheaper tier's answer.
+        """
+        request_id = cv.trace_id(kwargs) or cv.call_id(kwargs)
+        state = rt.peek(request_id) if request_id else None
+        if state is not None and state.decision is not None and state.decision.ladder:
+            start = state.decision.ladder[0]
+        else:
+            carried = cv.metadata_of(kwargs).get(ROUTE_METADATA_KEY)
+            ladder = carried.get("ladder") if isinstance(carried, Mapping) else None
+            if ladder:
+                start = str(ladder[0])
+            else:  # sync calls: no deployment hook decided a route
+                group = cv.model_group(kwargs)
+                start = rt.entry_chain[0] if group == self.entry_model else str(cv.tier_of(kwargs))
+        return f"costrouter-cascade:{rt.fingerprint}:{start}"
+
     def _scope(self, kwargs: Mapping[str, Any]) -> tuple[CacheScope, str] | None:
         messages = list(kwargs.get("messages") or [])
         query = query_of(messages)
@@ -119,7 +146,7 @@ class CostRouterLiteLLMCache(_backend_base()):  # type: ignore[misc]
         params = {k: kwargs[k] for k in _PARAM_KEYS if kwargs.get(k) is not None}
         model = str(kwargs.get("model", ""))
         if self.runtime is not None and self.is_cascade(kwargs):
-            model = f"costrouter-cascade:{self.runtime.fingerprint}"
+            model = self._cascade_model(kwargs, self.runtime)
             params = {k: v for k, v in params.items() if k not in self._tier_params}
         scope = CacheScope.build(
             namespace=ns,

@@ -90,7 +90,7 @@ class CostRouterHooks:
             from litellm_hooks.cache_hook import CostRouterLiteLLMCache
 
             self.runtime.cache_backend = CostRouterLiteLLMCache(
-                response_cache, namespace=config.cache.namespace, runtime=self.runtime
+                response_cache, namespace=config.cache.namespace, runtime=self.runtime, entry_model=entry_model
             )
         self.gate = QualityGateHook(self.runtime)
         self.routing = TaskRoutingHook(self.runtime, entry_model=entry_model)

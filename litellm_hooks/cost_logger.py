@@ -144,7 +144,7 @@ class CostLogger(CustomLogger):
             tenant=cv.tenant_of(kwargs, rt.config.ledger.tenant),
             tier=tier,
             latency_ms=latency_ms,
-            cache_hit=str(cv.metadata_of(kwargs).get("costrouter_cache_hit") or "litellm"),
+            cache_hit=str(cv.metadata_of(kwargs).get(cv.CACHE_HIT_KIND_KEY) or "litellm"),
             cost_usd=0.0,
             baseline_usage=usage,
             source=SOURCE,

@@ -134,3 +134,21 @@ async def test_sync_calls_read_the_cascade_cache(
     router.completion(model="costrouter", messages=[{"role": "user", "content": "Is France a republic?"}])
     assert _calls(local_server) == before + 1
     assert hooks.response_cache is not None and hooks.response_cache.stats.stores == 1
+
+
+async def test_a_tier_asked_for_directly_has_its_own_scope(
+    cached: tuple[Any, CostRouterHooks], local_server: LocalOpenAIServer
+) -> None:
+    """An answer stored by the cascade (cheap) is not served to a request for the premium tier."""
+    router, hooks = cached
+    q = [{"role": "user", "content": "Where is the Louvre, in France?"}]
+    await router.acompletion(model="costrouter", messages=q)
+    await _stored(hooks, 1)
+    premium_before = sum(1 for b in local_server.requests if b.get("model") == "prem-m")
+    await router.acompletion(model="premium", messages=q)
+    assert sum(1 for b in local_server.requests if b.get("model") == "prem-m") == premium_before + 1
+    await _stored(hooks, 2)
+    before = len(local_server.requests)
+    await router.acompletion(model="premium", messages=q)  # now premium's own entry
+    await router.acompletion(model="costrouter", messages=q)
+    assert len(local_server.requests) == before
