@@ -152,3 +152,22 @@ async def test_a_tier_asked_for_directly_has_its_own_scope(
     await router.acompletion(model="premium", messages=q)  # now premium's own entry
     await router.acompletion(model="costrouter", messages=q)
     assert len(local_server.requests) == before
+
+
+async def test_streams_read_the_cache_and_are_not_stored(
+    cached: tuple[Any, CostRouterHooks], local_server: LocalOpenAIServer
+) -> None:
+    router, hooks = cached
+    q = [{"role": "user", "content": "Is Lyon in France?"}]
+    await router.acompletion(model="costrouter", messages=q)
+    await _stored(hooks, 1)
+    before = _calls(local_server)
+    stream = await router.acompletion(model="costrouter", messages=q, stream=True)
+    text = "".join([chunk.choices[0].delta.content or "" async for chunk in stream])
+    assert text == GOOD and _calls(local_server) == before  # replayed from the cache as a stream
+    other = await router.acompletion(
+        model="costrouter", messages=[{"role": "user", "content": "Is Nice in France?"}], stream=True
+    )
+    assert "".join([chunk.choices[0].delta.content or "" async for chunk in other]) == GOOD
+    assert _calls(local_server) == before + 1
+    assert hooks.response_cache is not None and hooks.response_cache.stats.stores == 1  # a stream is never gated
