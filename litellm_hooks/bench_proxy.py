@@ -82,14 +82,19 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[idx]
 
 
-async def load(base_url: str, key: str, *, clients: int, requests: int, model: str = "costrouter") -> LoadResult:
-    """Sends ``requests`` chat completions with ``clients`` concurrent clients; returns the figures."""
+async def load(
+    base_url: str, key: str, *, clients: int, requests: int, model: str = "costrouter", unique: bool = False
+) -> LoadResult:
+    """Sends ``requests`` chat completions with ``clients`` concurrent clients; returns the figures.
+
+    ``unique`` numbers each question ("... (request 17)"), so no answer can be served from a cache.
+    """
     import aiohttp
 
     latencies: list[float] = []
     errors = 0
     remaining = requests
-    body = {"model": model, "messages": [{"role": "user", "content": "What is the capital of France?"}]}
+    salt = secrets.token_hex(4)
     headers = {"Authorization": f"Bearer {key}"}
     connector = aiohttp.TCPConnector(limit=clients)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as session:
@@ -98,6 +103,10 @@ async def load(base_url: str, key: str, *, clients: int, requests: int, model: s
             nonlocal remaining, errors
             while remaining > 0:
                 remaining -= 1
+                question = "What is the capital of France?"
+                if unique:
+                    question += f" (request {salt}-{remaining})"
+                body = {"model": model, "messages": [{"role": "user", "content": question}]}
                 t0 = time.perf_counter()
                 try:
                     async with session.post(f"{base_url}/chat/completions", json=body, headers=headers) as resp:
@@ -135,8 +144,8 @@ def _wait_http(url: str, timeout_s: float = 30.0) -> None:
     raise RuntimeError(msg)
 
 
-def _costrouter_yaml(workdir: Path, base_url: str) -> Path:
-    cfg = {
+def _costrouter_yaml(workdir: Path, base_url: str, *, cache: bool = False) -> Path:
+    cfg: dict[str, Any] = {
         "tiers": [
             {
                 "name": "cheap",
@@ -161,6 +170,8 @@ def _costrouter_yaml(workdir: Path, base_url: str) -> Path:
         ],
         "ledger": {"backend": "sqlite", "path": "ledger.sqlite"},
     }
+    if cache:
+        cfg["cache"] = {"enabled": True, "dir": str(workdir / "cache")}
     path = workdir / "costrouter.yaml"
     path.write_text(yaml.safe_dump(cfg, sort_keys=False), encoding="utf-8")
     return path
@@ -172,19 +183,36 @@ def _median(values: list[float]) -> float:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
-def run_benchmark(*, clients: int = 50, requests: int = 2000, warmup: int = 100, rounds: int = 3) -> dict[str, Any]:
+def run_benchmark(
+    *,
+    clients: int = 50,
+    requests: int = 2000,
+    warmup: int = 100,
+    rounds: int = 3,
+    cache: bool = False,
+    unique: bool = False,
+) -> dict[str, Any]:
     """Runs the plain and the hooked proxy side by side under the same load; returns the figures.
 
     Both proxies are started once; each round loads the plain one, then the hooked one, so a
     busy neighbour on a shared machine affects both alike. The ratio reported is the median of
-    the per-round ratios; latencies are the medians of the per-round percentiles.
+    the per-round ratios; latencies are the medians of the per-round percentiles. ``cache``
+    turns the cascade's response cache on in the hooked proxy; ``unique`` makes every question
+    different (with the cache: every request a lookup miss and a store).
     """
     from langchain_costrouter.core.ledger import SQLiteLedger
     from litellm_hooks.proxy_config import write_proxy_config
     from litellm_hooks.proxy_process import ProxyProcess, free_port
 
     key = "sk-bench-" + secrets.token_hex(8)
-    results: dict[str, Any] = {"clients": clients, "requests": requests, "warmup": warmup, "rounds": rounds}
+    results: dict[str, Any] = {
+        "clients": clients,
+        "requests": requests,
+        "warmup": warmup,
+        "rounds": rounds,
+        "cache": cache,
+        "unique_questions": unique,
+    }
     runs: dict[str, list[LoadResult]] = {"plain": [], "hooks": []}
     with tempfile.TemporaryDirectory(prefix="costrouter-bench-") as tmp:
         workdir = Path(tmp)
@@ -195,18 +223,18 @@ def run_benchmark(*, clients: int = 50, requests: int = 2000, warmup: int = 100,
         try:
             base = f"http://127.0.0.1:{port}"
             _wait_http(f"{base}/health")
-            cfg_path = _costrouter_yaml(workdir, f"{base}/v1")
+            cfg_path = _costrouter_yaml(workdir, f"{base}/v1", cache=cache)
             env = {"LITELLM_MASTER_KEY": key}
             plain = ProxyProcess(write_proxy_config(cfg_path, workdir / "plain.yaml", hooks=False), env=env)
             hooked = ProxyProcess(write_proxy_config(cfg_path, workdir / "hooks.yaml", hooks=True), env=env)
             with plain, hooked:
                 proxies = {"plain": plain, "hooks": hooked}
                 for proxy in proxies.values():
-                    asyncio.run(load(proxy.base_url, key, clients=clients, requests=warmup))
+                    asyncio.run(load(proxy.base_url, key, clients=clients, requests=warmup, unique=unique))
                 for _ in range(rounds):
                     for name, proxy in proxies.items():
                         cpu0 = process_cpu_s(proxy.pid)
-                        res = asyncio.run(load(proxy.base_url, key, clients=clients, requests=requests))
+                        res = asyncio.run(load(proxy.base_url, key, clients=clients, requests=requests, unique=unique))
                         cpu1 = process_cpu_s(proxy.pid)
                         if cpu0 is not None and cpu1 is not None:
                             res = replace(res, cpu_ms_per_request=(cpu1 - cpu0) / requests * 1000)
@@ -238,12 +266,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--requests", type=int, default=2000, help="requests per proxy (2000)")
     p.add_argument("--warmup", type=int, default=100, help="warm-up requests per proxy, not measured (100)")
     p.add_argument("--rounds", type=int, default=3, help="alternating plain/hooks rounds (3)")
+    p.add_argument("--cache", action="store_true", help="turn the cascade's response cache on in the hooked proxy")
+    p.add_argument("--unique-questions", action="store_true", help="number every question (no cache hit is possible)")
     p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Runs the benchmark and prints the table (exit 1 when requests failed)."""
-    res = run_benchmark(clients=args.clients, requests=args.requests, warmup=args.warmup, rounds=args.rounds)
+    res = run_benchmark(
+        clients=args.clients,
+        requests=args.requests,
+        warmup=args.warmup,
+        rounds=args.rounds,
+        cache=args.cache,
+        unique=args.unique_questions,
+    )
     lines = [
         "| proxy | req/s | p50 ms | p99 ms | proxy CPU ms/req | errors |",
         "|---|---|---|---|---|---|",

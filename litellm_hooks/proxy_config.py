@@ -66,6 +66,8 @@ def render_proxy_config(
         ValueError: ``hooks`` without ``config_path``.
     """
     settings = router_settings(config, retries=retries, entry_model=entry_model)
+    if not hooks:
+        settings.pop("cache_responses", None)  # the cascade cache is installed by the hooks
     out: dict[str, Any] = {
         "model_list": build_model_list(config, secrets=False, entry_model=entry_model),
         "router_settings": settings,
