@@ -65,9 +65,9 @@ def bench_pairs(
     reasons: Counter[str] = Counter()
     with ResponseCache(embedder, policy=policy, max_size=max(10, 2 * len(pairs))) as cache:
         for i, p in enumerate(pairs):
-            scope = CacheScope(namespace=f"pair-{i}", model="bench")
-            cache.store(scope, p.a, f"answer {i}", model="bench", gate_passed=True)
-            hit = cache.lookup(scope, p.b)
+            # each pair in its own namespace; a conversation's earlier turns are part of its scope
+            cache.store(p.scope("a", f"pair-{i}"), p.a, f"answer {i}", model="bench", gate_passed=True)
+            hit = cache.lookup(p.scope("b", f"pair-{i}"), p.b)
             hits.append(hit is not None)
         reasons.update(cache.stats.rejections)
         used = cache.policy

@@ -25,7 +25,7 @@ import json
 import logging
 import math
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
@@ -43,6 +43,7 @@ from langchain_costrouter.core.cache.guard import (
     unexplained_counts,
     within_budget,
 )
+from langchain_costrouter.core.cache.scope import CacheScope, query_of
 from langchain_costrouter.core.cache.textform import semantic_form
 from langchain_costrouter.core.cache.verifier import HARD_VETOES, PAIR_FEATURES, fit_verifier, pair_features
 from langchain_costrouter.core.cache.wordnet import LEXICON_NAME
@@ -79,13 +80,25 @@ DEFAULT_REPEATS = 5
 
 @dataclass(frozen=True, slots=True)
 class LabelledPair:
-    """Two queries and whether one's answer serves the other."""
+    """Two queries and whether one's answer serves the other.
+
+    For conversation pairs (``a`` and ``b`` given as OpenAI-format message lists), ``a`` / ``b``
+    hold the last user turns and ``a_messages`` / ``b_messages`` the whole conversations: the
+    cache keys everything before the last user turn exactly, as it does for real requests.
+    """
 
     a: str
     b: str
     same_answer: bool
     category: str = ""
     source: str = ""
+    a_messages: tuple[Mapping[str, Any], ...] = ()
+    b_messages: tuple[Mapping[str, Any], ...] = ()
+
+    def scope(self, side: str, namespace: str, model: str = "bench") -> CacheScope:
+        """The cache scope of side ``a`` or ``b`` (its conversation's earlier turns, if any)."""
+        messages = self.a_messages if side == "a" else self.b_messages
+        return CacheScope.build(namespace=namespace, model=model, messages=messages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,10 +112,11 @@ class ScoredPair:
     reasons: tuple[str, ...] = ()
     features: Any = None
     lexicon: str = ""
+    other_scope: bool = False
 
     def vetoed(self, policy: GuardPolicy) -> bool:
-        """Whether a hard structural check (or the similarity floor) refuses the pair."""
-        if self.similarity < policy.similarity_threshold:
+        """Whether the scope, a hard structural check or the similarity floor refuses the pair."""
+        if self.other_scope or self.similarity < policy.similarity_threshold:
             return True
         return policy.structural and any(r in policy.vetoes for r in self.reasons)
 
@@ -112,7 +126,7 @@ class ScoredPair:
             if self.vetoed(policy):
                 return False
             return policy.verifier.probability(policy.verifier.pick(self.features)) >= policy.verifier.threshold
-        if self.similarity < policy.similarity_threshold:
+        if self.other_scope or self.similarity < policy.similarity_threshold:
             return False
         if policy.structural and self.structural:
             return False
@@ -177,6 +191,9 @@ class CalibrationResult:
 def load_pairs(path: str | Path) -> list[LabelledPair]:
     """Reads a pairs file: JSON lines (``a``, ``b``, ``same_answer``) or GPTCache mock JSON.
 
+    ``a`` and ``b`` are queries, or conversations (lists of OpenAI-format messages ending with a
+    user turn); the label's kind is ``category`` (or ``subtype``).
+
     Raises:
         DataError: a missing file, bad JSON or a row without the required keys.
     """
@@ -202,11 +219,28 @@ def load_pairs(path: str | Path) -> list[LabelledPair]:
             msg = f"{p}:{n}: a pair needs keys 'a', 'b' and 'same_answer'"
             raise DataError(msg)
         label = _bool(row["same_answer"], p, n)
-        out.append(LabelledPair(str(row["a"]), str(row["b"]), label, str(row.get("category", "")), p.name))
+        a, a_messages = _side(row["a"], p, n)
+        b, b_messages = _side(row["b"], p, n)
+        category = str(row.get("category") or row.get("subtype") or "")
+        out.append(LabelledPair(a, b, label, category, p.name, a_messages, b_messages))
     if not out:
         msg = f"{p}: no pairs"
         raise DataError(msg)
     return out
+
+
+def _side(value: Any, p: Path, n: int) -> tuple[str, tuple[Mapping[str, Any], ...]]:
+    """A pair side: a query string, or a conversation (its last user turn and its messages)."""
+    if isinstance(value, str):
+        return value, ()
+    if isinstance(value, list) and value and all(isinstance(m, dict) and isinstance(m.get("role"), str) for m in value):
+        query = query_of(value)
+        if query:
+            return query, tuple(dict(m) for m in value)
+        msg = f"{p}:{n}: a conversation must end with a user message"
+        raise DataError(msg)
+    msg = f"{p}:{n}: 'a' and 'b' must be strings or lists of messages with a 'role', got {type(value).__name__}"
+    raise DataError(msg)
 
 
 def _bool(value: Any, p: Path, n: int) -> bool:
@@ -259,7 +293,8 @@ def score_pairs(
         reasons = structural_reasons(fb, fa, known)
         counts = unexplained_counts(fb, fa, known)
         feats = pair_features(fb, fa, sim, reasons, counts, known=known, synonyms=synonyms)
-        out.append(ScoredPair(pair, sim, reasons[0] if reasons else "", counts, reasons, feats, lexicon))
+        other = pair.scope("a", "pair").key != pair.scope("b", "pair").key
+        out.append(ScoredPair(pair, sim, reasons[0] if reasons else "", counts, reasons, feats, lexicon, other))
     return out
 
 
