@@ -189,10 +189,12 @@ class CalibrationResult:
 
 
 def load_pairs(path: str | Path) -> list[LabelledPair]:
-    """Reads a pairs file: JSON lines (``a``, ``b``, ``same_answer``) or GPTCache mock JSON.
+    """Reads a pairs file of ``a`` / ``b`` / ``same_answer`` rows, or GPTCache's mock JSON.
 
-    ``a`` and ``b`` are queries, or conversations (lists of OpenAI-format messages ending with a
-    user turn); the label's kind is ``category`` (or ``subtype``).
+    Rows come as JSON lines or as a JSON array; GPTCache's mock data (``origin`` / ``similar``)
+    are all same-answer pairs. ``a`` and ``b`` are queries, or conversations (lists of
+    OpenAI-format messages ending with a user turn); the label's kind is ``category`` (or
+    ``subtype``).
 
     Raises:
         DataError: a missing file, bad JSON or a row without the required keys.
@@ -215,18 +217,23 @@ def load_pairs(path: str | Path) -> list[LabelledPair]:
         except json.JSONDecodeError as exc:
             msg = f"{p}:{n}: not JSON ({exc.msg})"
             raise DataError(msg) from None
-        if not isinstance(row, dict) or not {"a", "b", "same_answer"} <= row.keys():
-            msg = f"{p}:{n}: a pair needs keys 'a', 'b' and 'same_answer'"
-            raise DataError(msg)
-        label = _bool(row["same_answer"], p, n)
-        a, a_messages = _side(row["a"], p, n)
-        b, b_messages = _side(row["b"], p, n)
-        category = str(row.get("category") or row.get("subtype") or "")
-        out.append(LabelledPair(a, b, label, category, p.name, a_messages, b_messages))
+        out.append(_pair(row, p, n))
     if not out:
         msg = f"{p}: no pairs"
         raise DataError(msg)
     return out
+
+
+def _pair(row: Any, p: Path, n: int) -> LabelledPair:
+    """One ``a`` / ``b`` / ``same_answer`` row (``n``: its line or item number, for errors)."""
+    if not isinstance(row, dict) or not {"a", "b", "same_answer"} <= row.keys():
+        msg = f"{p}:{n}: a pair needs keys 'a', 'b' and 'same_answer'"
+        raise DataError(msg)
+    label = _bool(row["same_answer"], p, n)
+    a, a_messages = _side(row["a"], p, n)
+    b, b_messages = _side(row["b"], p, n)
+    category = str(row.get("category") or row.get("subtype") or "")
+    return LabelledPair(a, b, label, category, p.name, a_messages, b_messages)
 
 
 def _side(value: Any, p: Path, n: int) -> tuple[str, tuple[Mapping[str, Any], ...]]:
@@ -260,10 +267,16 @@ def _from_mock(p: Path, text: str) -> list[LabelledPair]:
     except json.JSONDecodeError as exc:
         msg = f"{p}: not JSON ({exc.msg})"
         raise DataError(msg) from None
+    if not isinstance(rows, list) or not rows:
+        msg = f"{p}: expected a non-empty JSON array of pairs"
+        raise DataError(msg)
     out = []
     for i, row in enumerate(rows):
+        if isinstance(row, dict) and "a" in row:  # a JSON array of a / b / same_answer rows
+            out.append(_pair(row, p, i))
+            continue
         if not isinstance(row, dict) or not {"origin", "similar"} <= row.keys():
-            msg = f"{p}: item {i} needs 'origin' and 'similar' (GPTCache mock format)"
+            msg = f"{p}: item {i} needs 'a', 'b' and 'same_answer', or 'origin' and 'similar' (GPTCache mock format)"
             raise DataError(msg)
         out.append(LabelledPair(str(row["origin"]), str(row["similar"]), True, "gptcache_mock", p.name))
     return out

@@ -91,3 +91,16 @@ def test_shipped_conversation_pairs_never_cross_contexts(embedder: WordLlamaEmbe
     assert out["false_hits"] == 0 and out["negatives"] == 30
     res = calibrate(score_pairs(pairs[:60] + load_pairs("langchain_costrouter/data/fow_pairs.jsonl"), embedder))
     assert res.metrics.false_hit_rate <= 0.02
+
+
+def test_json_array_of_pairs(tmp_path: Path) -> None:
+    path = tmp_path / "pairs.json"
+    path.write_text(json.dumps([{"a": "Q one?", "b": "Q 1?", "same_answer": "true"}, ROWS[0]]), encoding="utf-8")
+    pairs = load_pairs(path)
+    assert [(p.a, p.same_answer, bool(p.a_messages)) for p in pairs] == [
+        ("Q one?", True, False),
+        ("how do i send it back?", False, True),
+    ]
+    path.write_text("[]", encoding="utf-8")
+    with pytest.raises(DataError, match="non-empty JSON array"):
+        load_pairs(path)
