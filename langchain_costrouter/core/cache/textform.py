@@ -37,7 +37,7 @@ _SENTENCE_START_RE = re.compile(r"(?:^|[.!?]\s+)$")
 _MIN_LETTERS = 4
 _FUNCTION_COMMONNESS = 1000  # function words are the most common words
 # A correction must be a word WordNet gives at least two senses: rare one-sense lemmas (genera,
-# "conga", "confit") are closer to jargon ("conda", "configs") than to what a typist meant.
+# "confit", "cauda") are closer to jargon ("configs", "cuda") than to what a typist meant.
 _MIN_COMMONNESS = 2
 _CONTRACTED = FUNCTION_WORDS | NEGATORS
 _SHOUT_LETTERS = 12
