@@ -286,6 +286,9 @@ class CacheConfig(_Frozen):
     ttl_s: float | None = Field(default=None, gt=0)
     max_size: int = Field(default=100_000, gt=0)
     namespace: str = "default"
+    policy: str | None = Field(
+        default=None, description="Guard policy JSON written by `costrouter calibrate-cache` (default: the shipped one)"
+    )
 
 
 class CompressionConfig(_Frozen):
@@ -464,7 +467,10 @@ class CostRouterConfig(_Frozen):
         update: dict[str, Any] = {
             "tiers": fix_tiers(self.tiers),
             "models": fix_tiers(self.models),
-            "cache": self.cache.model_copy(update={"dir": absolute(self.cache.dir)}),
+            "cache": self.cache.model_copy(
+                update={"dir": absolute(self.cache.dir)}
+                | ({"policy": absolute(self.cache.policy)} if self.cache.policy else {})
+            ),
         }
         if self.ledger.backend == "sqlite":
             update["ledger"] = self.ledger.model_copy(update={"path": absolute(self.ledger.path)})

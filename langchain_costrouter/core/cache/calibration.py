@@ -60,6 +60,7 @@ __all__ = [
     "default_policy",
     "evaluate",
     "load_pairs",
+    "load_policy",
     "score_pairs",
     "wilson_upper",
 ]
@@ -610,6 +611,28 @@ def calibrate(
     oof_fp = int((oof[~y] >= thr).sum())
     ub = wilson_upper(oof_fp, negatives, z)
     return CalibrationResult(policy, m, max_false_hit_rate, ub, True, confidence=confidence, oof_false_hits=oof_fp)
+
+
+def load_policy(path: str | Path) -> GuardPolicy:
+    """A policy file written by ``costrouter calibrate-cache`` (or a bare policy object).
+
+    Raises:
+        DataError: the file is missing, not JSON, or not a policy of this version.
+    """
+    p = Path(path)
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+        policy = data.get("policy", data) if isinstance(data, dict) else None
+        if not isinstance(policy, dict):
+            msg = "not a policy object"
+            raise TypeError(msg)
+        return GuardPolicy.from_dict({**policy, "source": policy.get("source") or f"file:{p.name}"})
+    except DataError as exc:
+        msg = f"cache guard policy {p}: {exc}"
+        raise DataError(msg) from None
+    except (OSError, ValueError, TypeError) as exc:
+        msg = f"cannot read the cache guard policy {p}: {exc}"
+        raise DataError(msg) from None
 
 
 @lru_cache(maxsize=8)

@@ -27,7 +27,7 @@ from langchain_costrouter.core.cache.scope import CacheScope, normalize_query
 from langchain_costrouter.core.cache.store import HNSWFaissStore, open_data_manager, read_rows
 from langchain_costrouter.core.cache.textform import semantic_form
 from langchain_costrouter.core.embeddings import Embedder, estimate_tokens, make_embedder
-from langchain_costrouter.core.errors import CacheError
+from langchain_costrouter.core.errors import CacheError, ConfigError, DataError
 from langchain_costrouter.core.types import OverheadCall
 from langchain_costrouter.core.usage import Usage
 
@@ -120,11 +120,20 @@ class ResponseCache:
         ``similarity_threshold`` and ``judge_band`` override the shipped calibrated policy's
         values only when they differ from the config defaults (0.9 / 0.0 are the defaults).
         With a verifier policy ``similarity_threshold`` is the candidate cosine floor. The
-        shipped policy is the one calibrated for the configured encoder.
+        policy is ``policy``, else ``cfg.policy`` (a ``calibrate-cache`` file), else the one
+        shipped for the configured encoder.
+
+        Raises:
+            ConfigError: ``cache.policy`` cannot be read as a policy.
         """
-        from langchain_costrouter.core.cache.calibration import default_policy
+        from langchain_costrouter.core.cache.calibration import default_policy, load_policy
 
         emb = embedder if embedder is not None else make_embedder(cfg.encoder)
+        if policy is None and cfg.policy:
+            try:
+                policy = load_policy(cfg.policy)
+            except DataError as exc:
+                raise ConfigError("cache.policy", str(exc)) from None
         pol = policy or default_policy(emb.name)
         upd: dict[str, Any] = {}
         if cfg.similarity_threshold != type(cfg).model_fields["similarity_threshold"].default:

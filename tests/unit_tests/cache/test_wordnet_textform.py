@@ -152,3 +152,23 @@ def test_bench_cache_uses_the_encoders_policy() -> None:
     mini = _policy(None, "minilm-l6-v2-384")
     assert mini == default_policy("minilm-l6-v2-384") and mini != default_policy()
     assert mini.lexicon == LEXICON_NAME  # refitted with this version's features
+
+
+def test_config_cache_policy_file(tmp_path, embedder: WordLlamaEmbedder) -> None:
+    from langchain_costrouter.core.config import CostRouterConfig
+    from langchain_costrouter.core.errors import ConfigError
+
+    pairs = [LabelledPair("How do I employ it?", "How do I use it?", True)] * 3
+    pairs += [LabelledPair("How do I add money?", "How do I take money out?", False)] * 3
+    fitted = calibrate(score_pairs(pairs, embedder), max_false_hit_rate=0.5, folds=2).policy
+    (tmp_path / "guard.json").write_text(json.dumps({"policy": fitted.to_dict()}), encoding="utf-8")
+    (tmp_path / "costrouter.yaml").write_text(
+        "tiers: [{name: t, model: gpt-4o-mini}]\ncache: {enabled: true, dir: c, policy: guard.json}\n", encoding="utf-8"
+    )
+    cfg = CostRouterConfig.from_yaml(tmp_path / "costrouter.yaml")
+    assert cfg.cache.policy == str(tmp_path / "guard.json")  # relative to the config file
+    with ResponseCache.from_config(cfg.cache, embedder=embedder) as cache:
+        assert cache.policy.verifier == fitted.verifier
+    (tmp_path / "guard.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"cache\.policy.*cannot read"):
+        ResponseCache.from_config(cfg.cache, embedder=embedder)
