@@ -126,7 +126,8 @@ def alignment_features(
     """The :data:`ALIGNMENT_FEATURES` of a pair (symmetric in ``a`` and ``b``).
 
     Each content word is scored by its best match in the other text: 1 for the same stem, a
-    spelling variant or a listed synonym, else the cosine of the word vectors. Features: the
+    spelling variant or a synonym (``synonyms``: the listed ones, and WordNet's when the policy
+    names it), else the cosine of the word vectors. Features: the
     lowest score over both texts, the mean, the share of words scoring at least 0.5 / 0.7, the
     mean of the two lowest, and the same lowest / mean for character-3-gram similarity.
     """

@@ -18,7 +18,12 @@ Precision first. A candidate found by embedding similarity must pass, in order:
 With a fitted :class:`~.verifier.PairVerifier` in the policy (what ``calibrate-cache`` ships),
 steps 2-3 become: the hard structural checks (``policy.vetoes``) refuse outright, then the
 verifier's probability decides (the judge band then applies to that probability);
-``similarity_threshold`` is only the floor under which candidates are not considered.
+``similarity_threshold`` is only the floor under which candidates are not considered. The
+verifier's word alignment also counts WordNet synonyms when the policy names that lexicon
+(``policy.lexicon``, see :mod:`.wordnet`).
+
+Both texts are compared in their :func:`~.textform.semantic_form` (shouting lowered,
+misspellings corrected), the form the cache embeds.
 """
 
 from __future__ import annotations
