@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
 
     from langchain_costrouter.cli._render import render_report
     from langchain_costrouter.core.errors import ConfigError
-    from langchain_costrouter.core.report import build_report, read_ledger
+    from langchain_costrouter.core.report import build_report, iter_ledger
 
     since = parse_when(args.since, "--since") if args.since else None
     until = parse_when(args.until, "--until", end=True) if args.until else None
@@ -115,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             raise ConfigError("--plot", f"expected a .png or .html file, got {str(args.plot)!r}")
 
     path, premium_model, premium_tier = _source(args)
-    records = read_ledger(path, since=since, until=until)
+    records = iter_ledger(path, since=since, until=until)  # streamed: a large ledger is never held in memory
     report = build_report(records, since=since, until=until, premium_model=premium_model, premium_tier=premium_tier)
 
     # With --json -, stdout carries only JSON; everything else goes to stderr.

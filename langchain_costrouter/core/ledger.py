@@ -317,6 +317,36 @@ class SQLiteLedger:
             raise LedgerError(msg) from exc
         return [self._from_row(r) for r in rows]
 
+    def iter_records(
+        self, *, since: float | None = None, until: float | None = None, batch: int = 10_000
+    ) -> Iterator[CostRecord]:
+        """The records of a time window in time order, read ``batch`` rows at a time.
+
+        A large ledger is never held in memory.
+
+        Raises:
+            LedgerError: the ledger cannot be read.
+        """
+        where: list[str] = []
+        args: list[float] = []
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(since)
+        if until is not None:
+            where.append("ts < ?")
+            args.append(until)
+        sql = f"SELECT {', '.join(_COLUMNS)} FROM cost_records"  # noqa: S608 - constant column names
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY ts, id"
+        try:
+            cur = self._conn().execute(sql, args)
+            while rows := cur.fetchmany(batch):
+                yield from (self._from_row(r) for r in rows)
+        except sqlite3.Error as exc:
+            msg = f"cannot read ledger {self.path}: {exc}"
+            raise LedgerError(msg) from exc
+
     @staticmethod
     def _from_row(row: tuple[Any, ...]) -> CostRecord:
         data = dict(zip(_COLUMNS, row, strict=True))

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +33,7 @@ __all__ = [
     "Overhead",
     "ReportTotals",
     "build_report",
+    "iter_ledger",
     "read_ledger",
 ]
 
@@ -285,14 +286,6 @@ def _is_call(r: CostRecord) -> bool:
     return r.kind != "cache_hit" and not _is_fallback_served(r)
 
 
-def _served_rejects(records: list[CostRecord]) -> set[tuple[str, int]]:
-    """(request id, step) of rejected answers that were served anyway as the best effort.
-
-    Their cost paid for the answer the user got, so it is not a rejected-attempt overhead.
-    """
-    return {(r.request_id, r.escalation_step) for r in records if _is_fallback_served(r)}
-
-
 class _Bucket:
     """Mutable accumulator behind one :class:`BreakdownRow`."""
 
@@ -305,12 +298,12 @@ class _Bucket:
         self.baseline = 0.0
         self.requests: set[str] = set()
 
-    def add(self, r: CostRecord) -> None:
+    def add(self, r: CostRecord, request_id: str, call: bool) -> None:
         self.records += 1
-        self.calls += _is_call(r)
+        self.calls += call
         self.cost += r.cost_usd
         self.baseline += r.baseline_cost_usd
-        self.requests.add(r.request_id)
+        self.requests.add(request_id)
 
     def row(self, key: str | None) -> BreakdownRow:
         savings = self.baseline - self.cost
@@ -326,88 +319,112 @@ class _Bucket:
         )
 
 
-def _breakdown(records: list[CostRecord], dim: str) -> tuple[BreakdownRow, ...]:
-    buckets: dict[str | None, _Bucket] = defaultdict(_Bucket)
-    for r in records:
-        key = _day(r.ts) if dim == "day" else getattr(r, dim)
-        buckets[key].add(r)
-    rows = [b.row(k) for k, b in buckets.items()]
-    if dim == "day":
-        return tuple(sorted(rows, key=lambda x: x.key or ""))
-    return tuple(sorted(rows, key=lambda x: (-x.cost_usd, -x.records, x.key or "")))
-
-
-def _tokens(records: list[CostRecord]) -> tuple[KindTokens, ...]:
-    acc: dict[str, list[int]] = {}
-    for r in records:
-        a = acc.setdefault(r.kind, [0] * 6)
-        for i, v in enumerate(
-            (1, r.input_tokens, r.output_tokens, r.cached_tokens, r.cache_write_tokens, r.reasoning_tokens)
-        ):
-            a[i] += v
-    return tuple(KindTokens(kind, *vals) for kind, vals in sorted(acc.items()))
-
-
-def _overhead(records: list[CostRecord]) -> Overhead:
-    served = _served_rejects(records)
-    parts = dict.fromkeys(("rejected", "error", "judge", "embedding", "compression"), 0.0)
-    for r in records:
-        if r.kind in ("judge", "embedding", "compression"):
-            parts[r.kind] += r.cost_usd
-        elif r.outcome == "error":
-            parts["error"] += r.cost_usd
-        elif r.outcome == "rejected" and (r.request_id, r.escalation_step) not in served:
-            parts["rejected"] += r.cost_usd
-    return Overhead(**{f"{k}_usd": v for k, v in parts.items()})
-
-
-def _infer_premium(records: list[CostRecord]) -> str | None:
-    """The model whose uncached calls cost exactly their premium price (the premium model)."""
-    votes: dict[str, int] = defaultdict(int)
-    for r in records:
-        if (
-            r.kind in _CALL_KINDS
-            and r.cost_usd > 0
-            and r.cached_tokens == 0
-            and math.isclose(r.cost_usd, r.premium_cost_usd, rel_tol=_REL_TOL)
-        ):
-            votes[r.model] += 1
-    return max(votes, key=lambda m: (votes[m], m)) if votes else None
-
-
-def _request_figures(records: list[CostRecord]) -> tuple[int, float | None]:
-    """Answered requests and the share of them answered after an escalation."""
-    step: dict[str, int] = {}
-    for r in records:
-        if r.kind in _ANSWER_KINDS and r.outcome in _ANSWER_OUTCOMES:
-            step[r.request_id] = max(step.get(r.request_id, 0), r.escalation_step)
-    if not step:
-        return 0, None
-    return len(step), sum(1 for s in step.values() if s > 0) / len(step)
-
-
-def _premium_share(
-    records: list[CostRecord], premium_model: str | None, premium_tier: str | None
-) -> tuple[float | None, str | None]:
-    if premium_model is None and premium_tier is None:
-        premium_model = _infer_premium(records)
-        if premium_model is None:
-            return None, None
-    calls = [r for r in records if r.kind in _CALL_KINDS and _is_call(r)]
-    if not calls:
-        return None, premium_tier or premium_model
-
-    def on_premium(r: CostRecord) -> bool:
-        return (premium_tier is not None and r.tier == premium_tier) or (
-            premium_model is not None and _same_model(r.model, premium_model)
-        )
-
-    return sum(1 for r in calls if on_premium(r)) / len(calls), premium_tier or premium_model
-
-
 def _same_model(a: str, b: str) -> bool:
     """Equal up to a LiteLLM provider prefix (``openai/gpt-4o`` is ``gpt-4o``)."""
     return a == b or a.split("/", 1)[-1] == b.split("/", 1)[-1]
+
+
+class _Accumulator:
+    """Everything a report needs, gathered in one pass over the records.
+
+    Memory grows with the number of distinct requests (and breakdown keys), not with the number
+    of records: a request's id is kept once however many records and breakdowns name it.
+    """
+
+    def __init__(self) -> None:
+        self.records = 0
+        self.calls = 0
+        self.cost = 0.0
+        self.baseline = 0.0
+        self.errors = 0
+        self.unpriced = 0
+        self.unpriced_baseline = 0
+        self.cache_hits = 0
+        self.cache_savings = 0.0
+        self.first_ts: float | None = None
+        self.last_ts: float | None = None
+        self._ids: dict[str, str] = {}
+        self.answer_step: dict[str, int] = {}
+        self.overhead = dict.fromkeys(("rejected", "error", "judge", "embedding", "compression"), 0.0)
+        self.rejected: dict[tuple[str, int], float] = defaultdict(float)
+        self.served_rejects: set[tuple[str, int]] = set()
+        self.premium_votes: dict[str, int] = defaultdict(int)
+        self.call_models: dict[tuple[str | None, str], int] = defaultdict(int)
+        self.tokens: dict[str, list[int]] = {}
+        self.buckets: dict[str, dict[str | None, _Bucket]] = {d: defaultdict(_Bucket) for d in BREAKDOWN_DIMENSIONS}
+
+    def add(self, r: CostRecord) -> None:  # noqa: PLR0912 - one branch per figure, kept flat
+        rid = self._ids.setdefault(r.request_id, r.request_id)
+        call = _is_call(r)
+        self.records += 1
+        self.calls += call
+        self.cost += r.cost_usd
+        self.baseline += r.baseline_cost_usd
+        self.first_ts = r.ts if self.first_ts is None else min(self.first_ts, r.ts)
+        self.last_ts = r.ts if self.last_ts is None else max(self.last_ts, r.ts)
+        if r.outcome == "error":
+            self.errors += 1
+        if "price_error" in r.extra:
+            self.unpriced += 1
+        if "baseline_price_error" in r.extra:
+            self.unpriced_baseline += 1
+        if r.kind == "cache_hit":
+            self.cache_hits += 1
+            self.cache_savings += r.baseline_cost_usd - r.cost_usd
+        if r.kind in _ANSWER_KINDS and r.outcome in _ANSWER_OUTCOMES:
+            self.answer_step[rid] = max(self.answer_step.get(rid, 0), r.escalation_step)
+        if _is_fallback_served(r):
+            self.served_rejects.add((rid, r.escalation_step))
+        if r.kind in ("judge", "embedding", "compression"):
+            self.overhead[r.kind] += r.cost_usd
+        elif r.outcome == "error":
+            self.overhead["error"] += r.cost_usd
+        elif r.outcome == "rejected":
+            self.rejected[(rid, r.escalation_step)] += r.cost_usd
+        if r.kind in _CALL_KINDS:
+            if call:
+                self.call_models[(r.tier, r.model)] += 1
+            if (
+                r.cost_usd > 0
+                and r.cached_tokens == 0
+                and math.isclose(r.cost_usd, r.premium_cost_usd, rel_tol=_REL_TOL)
+            ):
+                self.premium_votes[r.model] += 1
+        t = self.tokens.setdefault(r.kind, [0] * 6)
+        for i, v in enumerate(
+            (1, r.input_tokens, r.output_tokens, r.cached_tokens, r.cache_write_tokens, r.reasoning_tokens)
+        ):
+            t[i] += v
+        for dim, buckets in self.buckets.items():
+            key = _day(r.ts) if dim == "day" else getattr(r, dim)
+            buckets[key].add(r, rid, call)
+
+    def premium_share(self, premium_model: str | None, premium_tier: str | None) -> tuple[float | None, str | None]:
+        if premium_model is None and premium_tier is None:
+            if not self.premium_votes:
+                return None, None
+            premium_model = max(self.premium_votes, key=lambda m: (self.premium_votes[m], m))
+        total = sum(self.call_models.values())
+        if not total:
+            return None, premium_tier or premium_model
+        on = sum(
+            n
+            for (tier, model), n in self.call_models.items()
+            if (premium_tier is not None and tier == premium_tier)
+            or (premium_model is not None and _same_model(model, premium_model))
+        )
+        return on / total, premium_tier or premium_model
+
+    def breakdown(self, dim: str) -> tuple[BreakdownRow, ...]:
+        rows = [b.row(k) for k, b in self.buckets[dim].items()]
+        if dim == "day":
+            return tuple(sorted(rows, key=lambda x: x.key or ""))
+        return tuple(sorted(rows, key=lambda x: (-x.cost_usd, -x.records, x.key or "")))
+
+    def overheads(self) -> Overhead:
+        parts = dict(self.overhead)
+        parts["rejected"] = sum(c for k, c in self.rejected.items() if k not in self.served_rejects)
+        return Overhead(**{f"{k}_usd": v for k, v in parts.items()})
 
 
 def build_report(
@@ -418,10 +435,11 @@ def build_report(
     premium_model: str | None = None,
     premium_tier: str | None = None,
 ) -> LedgerReport:
-    """Aggregates ledger records into a :class:`LedgerReport`.
+    """Aggregates ledger records into a :class:`LedgerReport`, in one pass.
 
     Args:
-        records: Ledger records, in any order.
+        records: Ledger records, in any order (an iterator is read once: a large ledger is
+            streamed, see :func:`iter_ledger`).
         since: Keep records at or after this time (epoch seconds).
         until: Keep records strictly before this time (epoch seconds).
         premium_model: The premium (baseline) model, for the premium-call share. When neither
@@ -432,43 +450,75 @@ def build_report(
     Returns:
         The report; an empty ledger gives an empty report with zero totals.
     """
-    rows = [r for r in records if (since is None or r.ts >= since) and (until is None or r.ts < until)]
-    rows.sort(key=lambda r: r.ts)
-    cost = sum(r.cost_usd for r in rows)
-    baseline = sum(r.baseline_cost_usd for r in rows)
-    hits = [r for r in rows if r.kind == "cache_hit"]
-    answered, escalation = _request_figures(rows)
-    share, premium = _premium_share(rows, premium_model, premium_tier)
+    acc = _Accumulator()
+    for r in records:
+        if (since is None or r.ts >= since) and (until is None or r.ts < until):
+            acc.add(r)
+    answered = len(acc.answer_step)
+    escalation = sum(1 for s in acc.answer_step.values() if s > 0) / answered if answered else None
+    share, premium = acc.premium_share(premium_model, premium_tier)
     totals = ReportTotals(
-        requests=len({r.request_id for r in rows}),
-        records=len(rows),
-        calls=sum(1 for r in rows if _is_call(r)),
+        requests=len(acc._ids),
+        records=acc.records,
+        calls=acc.calls,
         answered=answered,
-        cost_usd=cost,
-        baseline_usd=baseline,
-        savings_usd=baseline - cost,
-        savings_pct=_pct(baseline - cost, baseline),
-        overhead=_overhead(rows),
-        errors=sum(1 for r in rows if r.outcome == "error"),
-        unpriced=sum(1 for r in rows if "price_error" in r.extra),
-        unpriced_baseline=sum(1 for r in rows if "baseline_price_error" in r.extra),
-        cache_hits=len(hits),
-        cache_savings_usd=sum(r.baseline_cost_usd - r.cost_usd for r in hits),
+        cost_usd=acc.cost,
+        baseline_usd=acc.baseline,
+        savings_usd=acc.baseline - acc.cost,
+        savings_pct=_pct(acc.baseline - acc.cost, acc.baseline),
+        overhead=acc.overheads(),
+        errors=acc.errors,
+        unpriced=acc.unpriced,
+        unpriced_baseline=acc.unpriced_baseline,
+        cache_hits=acc.cache_hits,
+        cache_savings_usd=acc.cache_savings,
         escalation_rate=escalation,
         premium_call_share=share,
         premium=premium,
-        tokens=_tokens(rows),
+        tokens=tuple(KindTokens(kind, *vals) for kind, vals in sorted(acc.tokens.items())),
     )
     if totals.unpriced:
         logger.info("%d ledger record(s) have no known price and count as $0", totals.unpriced)
     return LedgerReport(
         since=since,
         until=until,
-        first_ts=rows[0].ts if rows else None,
-        last_ts=rows[-1].ts if rows else None,
+        first_ts=acc.first_ts,
+        last_ts=acc.last_ts,
         totals=totals,
-        breakdowns={dim: _breakdown(rows, dim) for dim in BREAKDOWN_DIMENSIONS},
+        breakdowns={dim: acc.breakdown(dim) for dim in BREAKDOWN_DIMENSIONS},
     )
+
+
+def _open_existing(path: str | Path) -> SQLiteLedger:
+    p = Path(path)
+    if not p.exists():
+        msg = f"ledger file not found: {p}"
+        raise LedgerError(msg)
+    if not p.is_file():
+        msg = f"ledger path is not a file: {p}"
+        raise LedgerError(msg)
+    return SQLiteLedger(p)
+
+
+def iter_ledger(path: str | Path, *, since: float | None = None, until: float | None = None) -> Iterator[CostRecord]:
+    """Streams the records of an existing SQLite ledger file (for :func:`build_report`).
+
+    The path is checked now; the records are read in batches as the iterator is consumed, and
+    the file is closed when it is exhausted (or garbage-collected).
+
+    Raises:
+        LedgerError: The file does not exist or is not a file (now), or is not a readable
+            ledger (while iterating).
+    """
+    ledger = _open_existing(path)
+
+    def records() -> Iterator[CostRecord]:
+        try:
+            yield from ledger.iter_records(since=since, until=until)
+        finally:
+            ledger.close()
+
+    return records()
 
 
 def read_ledger(path: str | Path, *, since: float | None = None, until: float | None = None) -> list[CostRecord]:
@@ -480,14 +530,7 @@ def read_ledger(path: str | Path, *, since: float | None = None, until: float | 
     Raises:
         LedgerError: The file does not exist, is not a file, or is not a readable ledger.
     """
-    p = Path(path)
-    if not p.exists():
-        msg = f"ledger file not found: {p}"
-        raise LedgerError(msg)
-    if not p.is_file():
-        msg = f"ledger path is not a file: {p}"
-        raise LedgerError(msg)
-    ledger = SQLiteLedger(p)
+    ledger = _open_existing(path)
     try:
         return ledger.records(since=since, until=until)
     finally:

@@ -224,3 +224,23 @@ def test_core_report_imports_no_renderer() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert done.stdout.strip() == ""
+
+
+def test_streamed_ledger_gives_the_same_report(tmp_path: Path) -> None:
+    """``iter_ledger`` reads the SQLite file in batches; the report equals the in-memory one."""
+    from langchain_costrouter.core.report import iter_ledger
+
+    path = tmp_path / "ledger.sqlite"
+    led = SQLiteLedger(path)
+    led.write_many(sample_records())
+    led.close()
+    in_memory = build_report(read_ledger(path), premium_model=PREMIUM_MODEL).to_dict()
+    streamed = build_report(iter_ledger(path), premium_model=PREMIUM_MODEL).to_dict()
+    assert streamed == in_memory and streamed["totals"]["records"] == len(sample_records())
+    # one pass over a generator is enough, and a window applies while streaming
+    since = ts(3, 9)  # keeps 7 of the 13 records
+    window = build_report(iter_ledger(path, since=since), since=since, premium_model=PREMIUM_MODEL)
+    assert window.totals.records == 7
+    assert window.to_dict() == build_report(sample_records(), since=since, premium_model=PREMIUM_MODEL).to_dict()
+    with pytest.raises(LedgerError, match="not found"):
+        iter_ledger(tmp_path / "missing.sqlite")  # checked before any record is read
