@@ -94,17 +94,10 @@ def register_bench(sub: Any) -> None:
 
 def _policy(path: Path | None, encoder: str) -> Any:
     """The policy file at ``path``, else the one shipped for ``encoder`` (an embedder's name)."""
-    from langchain_costrouter.core.cache import GuardPolicy, default_policy
-    from langchain_costrouter.core.errors import DataError
+    from langchain_costrouter.core.cache import default_policy
+    from langchain_costrouter.core.cache.calibration import load_policy
 
-    if path is None:
-        return default_policy(encoder)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        msg = f"cannot read policy file {path}: {exc}"
-        raise DataError(msg) from None
-    return GuardPolicy.from_dict({**data.get("policy", data), "source": f"file:{path.name}"})
+    return default_policy(encoder) if path is None else load_policy(path)
 
 
 def _fmt(x: Any) -> str:

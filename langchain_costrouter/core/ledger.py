@@ -295,32 +295,17 @@ class SQLiteLedger:
         until: float | None = None,
         request_id: str | None = None,
     ) -> list[CostRecord]:
-        where: list[str] = []
-        args: list[float | str] = []
-        if since is not None:
-            where.append("ts >= ?")
-            args.append(since)
-        if until is not None:
-            where.append("ts < ?")
-            args.append(until)
-        if request_id is not None:
-            where.append("request_id = ?")
-            args.append(request_id)
-        sql = f"SELECT {', '.join(_COLUMNS)} FROM cost_records"  # noqa: S608 - constant column names
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY ts, id"
-        try:
-            rows = self._conn().execute(sql, args).fetchall()
-        except sqlite3.Error as exc:
-            msg = f"cannot read ledger {self.path}: {exc}"
-            raise LedgerError(msg) from exc
-        return [self._from_row(r) for r in rows]
+        return list(self.iter_records(since=since, until=until, request_id=request_id))
 
     def iter_records(
-        self, *, since: float | None = None, until: float | None = None, batch: int = 10_000
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        request_id: str | None = None,
+        batch: int = 10_000,
     ) -> Iterator[CostRecord]:
-        """The records of a time window in time order, read ``batch`` rows at a time.
+        """The matching records in time order, read ``batch`` rows at a time.
 
         A large ledger is never held in memory.
 
@@ -328,13 +313,11 @@ class SQLiteLedger:
             LedgerError: the ledger cannot be read.
         """
         where: list[str] = []
-        args: list[float] = []
-        if since is not None:
-            where.append("ts >= ?")
-            args.append(since)
-        if until is not None:
-            where.append("ts < ?")
-            args.append(until)
+        args: list[float | str] = []
+        for clause, value in (("ts >= ?", since), ("ts < ?", until), ("request_id = ?", request_id)):
+            if value is not None:
+                where.append(clause)
+                args.append(value)
         sql = f"SELECT {', '.join(_COLUMNS)} FROM cost_records"  # noqa: S608 - constant column names
         if where:
             sql += " WHERE " + " AND ".join(where)

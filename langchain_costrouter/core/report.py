@@ -399,6 +399,11 @@ class _Accumulator:
             key = _day(r.ts) if dim == "day" else getattr(r, dim)
             buckets[key].add(r, rid, call)
 
+    @property
+    def requests(self) -> int:
+        """Distinct request ids seen."""
+        return len(self._ids)
+
     def premium_share(self, premium_model: str | None, premium_tier: str | None) -> tuple[float | None, str | None]:
         if premium_model is None and premium_tier is None:
             if not self.premium_votes:
