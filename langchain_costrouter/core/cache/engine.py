@@ -98,6 +98,9 @@ class ResponseCache:
         self._lock = threading.RLock()
         self._entries: dict[int, CacheEntry] = {}
         self._exact: dict[tuple[str, str], int] = {}
+        # Semantic form of each entry's query (set at store; lazily for entries loaded from disk),
+        # so that a lookup does not normalise its candidates' texts again.
+        self._forms: dict[int, str] = {}
         self._tmp = directory is None
         root = Path(tempfile.mkdtemp(prefix="costrouter-cache-")) if directory is None else Path(directory)
         self.directory = root / _safe(self.embedder.name)
@@ -184,8 +187,9 @@ class ResponseCache:
             self.stats.bump("misses")
             return None
         overhead: list[OverheadCall] = []
-        vec = self._embed([norm], overhead)[0]
-        hit = self._semantic(scope, norm, vec, now, overhead)
+        form = self._form(norm)
+        vec = self._embed([form], overhead)[0]
+        hit = self._semantic(scope, form, vec, now, overhead)
         self._record_overhead(overhead, request_id, scope.namespace)
         if hit is None:
             self.stats.bump("misses")
@@ -201,7 +205,7 @@ class ResponseCache:
         pol = self.policy
         low = pol.similarity_threshold - (pol.judge_band if pol.verifier is None else 0.0)
         for sim, entry in self._candidates(scope.key, vec, low, now):
-            decision = self.guard.check(query, entry.query, sim)
+            decision = self.guard.check_forms(query, self._entry_form(entry), sim)
             if decision.verdict == "judge":
                 if self.judge is None:
                     ok = bool(decision.details.get("accept", sim >= self.policy.similarity_threshold))
@@ -312,7 +316,8 @@ class ResponseCache:
                 self.stats.bump("skipped", reason="duplicate")
                 return StoreOutcome(False, "duplicate", old)
         overhead: list[OverheadCall] = []
-        vec = self._embed([norm], overhead)[0] if self.semantic else self._placeholder()
+        form = self._form(norm) if self.semantic else norm
+        vec = self._embed([form], overhead)[0] if self.semantic else self._placeholder()
         payload = {
             "v": 1,
             "scope": scope.key,
@@ -325,7 +330,7 @@ class ResponseCache:
             "expires": now + self.ttl_s if self.ttl_s else None,
             "message": dict(message or {}),
         }
-        ids = self._insert([(norm, payload, vec)])
+        ids = self._insert([(norm, payload, vec, form)])
         self._record_overhead(overhead, request_id, scope.namespace)
         self.stats.bump("stores")
         return StoreOutcome(True, "", ids[0])
@@ -367,35 +372,40 @@ class ResponseCache:
         for start in range(0, len(rows), batch):
             chunk = rows[start : start + batch]
             norms = [normalize_query(q) for _, q, _ in chunk]
+            forms = [self._form(q) for q in norms] if self.semantic else norms
             if self.semantic:
-                vecs = self.embedder.embed([semantic_form(q, self.guard.known_word) for q in norms])
+                vecs = self.embedder.embed(forms)
             else:
                 vecs = np.tile(self._placeholder(), (len(chunk), 1))
             items = []
-            for (scope, _, answer), norm, vec in zip(chunk, norms, vecs, strict=True):
+            for (scope, _, answer), norm, vec, form in zip(chunk, norms, vecs, forms, strict=True):
                 payload = {"v": 1, "scope": scope.key, "ns": scope.namespace, "text": answer, "model": model}
                 payload |= {"tier": None, "usage": Usage().to_openai(), "created": now, "expires": None, "message": {}}
-                items.append((norm, payload, vec))
+                items.append((norm, payload, vec, form))
             n += len(self._insert(items))
         self.stats.bump("stores", n)
         return n
 
-    def _insert(self, items: Sequence[tuple[str, dict[str, Any], np.ndarray]]) -> list[int]:
+    def _insert(self, items: Sequence[tuple[str, dict[str, Any], np.ndarray, str]]) -> list[int]:
+        """Writes ``(query, payload, vector, semantic form)`` items; returns their ids."""
         from gptcache.manager.scalar_data.base import CacheData
         from gptcache.manager.vector_data.base import VectorData
 
-        datas = [CacheData(question=q, answers=json.dumps(p), embedding_data=v.astype(np.float32)) for q, p, v in items]
+        datas = [
+            CacheData(question=q, answers=json.dumps(p), embedding_data=v.astype(np.float32)) for q, p, v, _ in items
+        ]
         with self._lock:
             try:
                 ids = [int(i) for i in self._dm.s.batch_insert(datas)]
-                self._dm.v.mul_add([VectorData(id=i, data=v) for i, (_, _, v) in zip(ids, items, strict=True)])
+                self._dm.v.mul_add([VectorData(id=i, data=v) for i, (_, _, v, _) in zip(ids, items, strict=True)])
             except Exception as exc:
                 msg = f"cache store failed: {exc}"
                 raise CacheError(msg) from exc
-            for eid, (q, p, _) in zip(ids, items, strict=True):
+            for eid, (q, p, _, form) in zip(ids, items, strict=True):
                 entry = _entry(eid, q, p)
                 self._entries[eid] = entry
                 self._exact[(entry.scope_key, q)] = eid
+                self._forms[eid] = form
             self._dm.eviction_base.put(ids)  # may evict older entries through _on_evict
         return ids
 
@@ -430,6 +440,7 @@ class ResponseCache:
             return
         for eid in ids:
             entry = self._entries.pop(eid, None)
+            self._forms.pop(eid, None)
             if entry is not None and self._exact.get((entry.scope_key, entry.query)) == eid:
                 del self._exact[(entry.scope_key, entry.query)]
             self._dm.eviction_base._cache.pop(eid, None)
@@ -452,10 +463,23 @@ class ResponseCache:
         self._dm.hit_cache_callback((None, eid))  # in-memory LRU recency; no SQLite write
 
     # ----------------------------------------------------------------- helpers
+    def _form(self, text: str) -> str:
+        """The semantic form of a normalised query: what is embedded and what the guard compares."""
+        return semantic_form(text, self.guard.known_word)
+
+    def _entry_form(self, entry: CacheEntry) -> str:
+        """An entry's semantic form, kept from its store (computed once for entries loaded from disk)."""
+        form = self._forms.get(entry.id)
+        if form is None:
+            form = self._form(entry.query)
+            with self._lock:
+                if entry.id in self._entries:  # not for an entry dropped meanwhile
+                    self._forms[entry.id] = form
+        return form
+
     def _embed(self, texts: list[str], overhead: list[OverheadCall]) -> np.ndarray:
-        """Embeddings of the texts' semantic forms (what the guard compares too)."""
+        """Embeddings of texts already in their semantic form."""
         t0 = time.perf_counter()
-        texts = [semantic_form(t, self.guard.known_word) for t in texts]
         vecs = self.embedder.embed(texts)
         priced = self.embedder.priced_model
         if priced:

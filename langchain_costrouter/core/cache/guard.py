@@ -389,14 +389,19 @@ class FalseHitGuard:
         self.policy = policy or GuardPolicy()
         self.known_word = known_word
 
-    def check(self, query: str, cached_query: str, similarity: float) -> GuardDecision:  # noqa: PLR0911
-        """The decision for one candidate."""
+    def check(self, query: str, cached_query: str, similarity: float) -> GuardDecision:
+        """The decision for one candidate (texts as sent; compared in their semantic forms)."""
+        return self.check_forms(
+            semantic_form(query, self.known_word), semantic_form(cached_query, self.known_word), similarity
+        )
+
+    def check_forms(self, query: str, cached_query: str, similarity: float) -> GuardDecision:  # noqa: PLR0911
+        """:meth:`check` of texts already in their :func:`~.textform.semantic_form`."""
         p = self.policy
         low = p.similarity_threshold - (p.judge_band if p.verifier is None else 0.0)
         if similarity < low:
             return GuardDecision("miss", "similarity", similarity)
-        a = extract(semantic_form(query, self.known_word))
-        b = extract(semantic_form(cached_query, self.known_word))
+        a, b = extract(query), extract(cached_query)
         if p.verifier is not None:
             return self._verify(a, b, similarity, p.verifier)
         if p.structural:

@@ -172,3 +172,14 @@ def test_config_cache_policy_file(tmp_path, embedder: WordLlamaEmbedder) -> None
     (tmp_path / "guard.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"cache\.policy.*cannot read"):
         ResponseCache.from_config(cfg.cache, embedder=embedder)
+
+
+def test_reopened_cache_compares_semantic_forms(embedder: WordLlamaEmbedder, tmp_path) -> None:
+    """Entries loaded from disk get their semantic form on first use, like stored ones."""
+    stored = "How do I change the email address on my account?"
+    with ResponseCache(embedder, directory=tmp_path) as cache:
+        assert cache.store(_scope(), stored, "answer", model="m", gate_passed=True).stored
+    with ResponseCache(embedder, directory=tmp_path) as again:
+        hit = again.lookup(_scope(), "How do I chnage the email adress on my acount?")
+        assert hit is not None and hit.kind == "semantic" and hit.cached_query == stored
+        assert again.lookup(_scope(), "How do I change the phone number on my account?") is None
