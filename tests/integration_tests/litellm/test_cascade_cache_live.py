@@ -8,12 +8,14 @@ still reaches the models.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from langchain_costrouter.core.cache import ResponseCache
 from langchain_costrouter.core.config import CostRouterConfig
 from langchain_costrouter.core.ledger import MemoryLedger
 from langchain_costrouter.server import LocalOpenAIServer
@@ -48,13 +50,17 @@ async def _ask(router: Any, text: str) -> Any:
     return await router.acompletion(model="costrouter", messages=[{"role": "user", "content": text}])
 
 
+def _cache(hooks: CostRouterHooks) -> ResponseCache:
+    assert hooks.response_cache is not None
+    return hooks.response_cache
+
+
 async def _stored(hooks: CostRouterHooks, n: int) -> None:
-    cache = hooks.response_cache
-    assert cache is not None
+    cache = _cache(hooks)
     for _ in range(100):
         if cache.stats.stores >= n:
             return
-        await __import__("asyncio").sleep(0.05)
+        await asyncio.sleep(0.05)
     raise AssertionError(f"expected {n} stores, got {cache.stats.stores}")
 
 
@@ -62,8 +68,7 @@ async def test_cheap_answer_cached_for_repeats_and_paraphrases(
     cached: tuple[Any, CostRouterHooks], local_server: LocalOpenAIServer
 ) -> None:
     router, hooks = cached
-    cache = hooks.response_cache
-    assert cache is not None
+    cache = _cache(hooks)
     before = _calls(local_server)
     first = await _ask(router, "What is the capital of France?")
     assert first.choices[0].message.content == GOOD and _calls(local_server) == before + 1
@@ -88,8 +93,7 @@ async def test_escalated_answer_cached_with_its_tier_rejected_one_never(
     cached: tuple[Any, CostRouterHooks], local_server: LocalOpenAIServer
 ) -> None:
     router, hooks = cached
-    cache = hooks.response_cache
-    assert cache is not None
+    cache = _cache(hooks)
     before = _calls(local_server)
     first = await _ask(router, "Tell me a fact about volcanoes.")
     trail = first._hidden_params["costrouter"]
