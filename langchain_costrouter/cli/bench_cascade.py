@@ -26,8 +26,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from langchain_costrouter.cascade_bench import CascadeBenchResult, CascadeBenchSettings
     from langchain_costrouter.core.pricing import ModelPrice
+    from langchain_costrouter.offline.cascade_bench import CascadeBenchResult, CascadeBenchSettings
 
 __all__ = [
     "add_bench_arguments",
@@ -109,8 +109,8 @@ def settings_from_args(args: argparse.Namespace, **overrides: Any) -> CascadeBen
     Raises:
         ConfigError: A malformed or out-of-range option.
     """
-    from langchain_costrouter.cascade_bench import CascadeBenchSettings
     from langchain_costrouter.core.errors import ConfigError
+    from langchain_costrouter.offline.cascade_bench import CascadeBenchSettings
 
     if args.concurrency < 1:
         raise ConfigError("--concurrency", f"must be at least 1, got {args.concurrency}")
@@ -191,8 +191,8 @@ def render_bench(console: Console, result: CascadeBenchResult) -> None:
 
 
 def _check_outputs(args: argparse.Namespace) -> None:
-    from langchain_costrouter.cascade_plot import CASCADE_PLOT_SUFFIXES
     from langchain_costrouter.core.errors import ConfigError
+    from langchain_costrouter.offline.plots import CASCADE_PLOT_SUFFIXES
 
     plot = getattr(args, "plot", None)
     if plot is not None and plot.suffix.lower() not in CASCADE_PLOT_SUFFIXES:
@@ -205,8 +205,8 @@ def resolve_or_explain(settings: CascadeBenchSettings) -> None:
     Raises:
         ConfigError: A model has no price (field ``--prices``).
     """
-    from langchain_costrouter.core.cascade_bench import resolve_prices
     from langchain_costrouter.core.errors import ConfigError, UnknownModelPriceError
+    from langchain_costrouter.offline.cascade_policies import resolve_prices
 
     try:
         resolve_prices([settings.cheap, settings.premium], settings.prices)
@@ -220,7 +220,7 @@ def resolve_or_explain(settings: CascadeBenchSettings) -> None:
 
 def print_prices(console: Console, settings: CascadeBenchSettings) -> None:
     """Prints each model's price and where it came from."""
-    from langchain_costrouter.core.cascade_bench import resolve_prices
+    from langchain_costrouter.offline.cascade_policies import resolve_prices
 
     for role, res in zip(
         ("cheap", "premium"), resolve_prices([settings.cheap, settings.premium], settings.prices).values(), strict=True
@@ -234,7 +234,7 @@ def print_prices(console: Console, settings: CascadeBenchSettings) -> None:
 
 def write_json(result: CascadeBenchResult, path: Path) -> None:
     """Writes one object per policy (a JSON list)."""
-    from langchain_costrouter.core.cascade_bench import rows_to_json
+    from langchain_costrouter.offline.cascade_policies import rows_to_json
 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(rows_to_json(result.rows), indent=1) + "\n", encoding="utf-8")
@@ -244,7 +244,7 @@ def run(args: argparse.Namespace) -> int:
     """Runs the benchmark and prints its table."""
     from rich.console import Console
 
-    from langchain_costrouter.cascade_bench import run_cascade_bench
+    from langchain_costrouter.offline.cascade_bench import run_cascade_bench
 
     _check_outputs(args)
     settings = settings_from_args(args)
@@ -257,7 +257,7 @@ def run(args: argparse.Namespace) -> int:
         write_json(result, args.json_out)
         console.print(f"JSON written to {args.json_out}")
     if args.plot is not None:
-        from langchain_costrouter.cascade_plot import write_cascade_plot
+        from langchain_costrouter.offline.plots import write_cascade_plot
 
         write_cascade_plot(result, args.plot)
         console.print(f"plot written to {args.plot}")

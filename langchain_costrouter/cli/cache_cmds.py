@@ -94,8 +94,7 @@ def register_bench(sub: Any) -> None:
 
 def _policy(path: Path | None, encoder: str) -> Any:
     """The policy file at ``path``, else the one shipped for ``encoder`` (an embedder's name)."""
-    from langchain_costrouter.core.cache import default_policy
-    from langchain_costrouter.core.cache.calibration import load_policy
+    from langchain_costrouter.core.cache import default_policy, load_policy
 
     return default_policy(encoder) if path is None else load_policy(path)
 
@@ -105,8 +104,9 @@ def _fmt(x: Any) -> str:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from langchain_costrouter.core.cache import load_pairs, make_embedder
-    from langchain_costrouter.core.cache.bench import bench_gptcache_default, bench_latency, bench_pairs
+    from langchain_costrouter.core.cache import make_embedder
+    from langchain_costrouter.offline.cache_bench import bench_gptcache_default, bench_latency, bench_pairs
+    from langchain_costrouter.offline.cache_calibration import load_pairs
 
     emb = make_embedder(args.encoder)
     policy = _policy(args.policy, emb.name)
@@ -158,9 +158,10 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from langchain_costrouter.core.cache import calibrate, cross_validate, load_pairs, make_embedder, score_pairs
+    from langchain_costrouter.core.cache import make_embedder
     from langchain_costrouter.core.cache.verifier import BASE_FEATURES, PAIR_FEATURES
     from langchain_costrouter.core.cache.wordnet import LEXICON_NAME
+    from langchain_costrouter.offline.cache_calibration import calibrate, cross_validate, load_pairs, score_pairs
 
     emb = make_embedder(args.encoder)
     pairs = [p for path in args.pairs for p in load_pairs(path)]

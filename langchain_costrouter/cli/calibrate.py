@@ -85,9 +85,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from langchain_costrouter.core.calibration import calibrate
-    from langchain_costrouter.core.data import load_routellm_csv
     from langchain_costrouter.core.pricing import PriceBook
+    from langchain_costrouter.offline.data import load_routellm_csv
+    from langchain_costrouter.offline.gate_calibration import calibrate
 
     overrides = dict(parse_price(t) for t in args.prices)
     book = PriceBook(overrides)

@@ -48,8 +48,6 @@ def run(args: argparse.Namespace) -> int:
     """Runs the demo."""
     from rich.console import Console
 
-    from langchain_costrouter.cascade_bench import run_cascade_bench
-    from langchain_costrouter.cascade_plot import write_cascade_plot
     from langchain_costrouter.cli._plot import write_plot
     from langchain_costrouter.cli._render import render_report
     from langchain_costrouter.cli.bench_cascade import (
@@ -59,8 +57,10 @@ def run(args: argparse.Namespace) -> int:
         settings_from_args,
         write_json,
     )
-    from langchain_costrouter.core.data import bundled_data_path
     from langchain_costrouter.core.report import build_report, read_ledger
+    from langchain_costrouter.offline.cascade_bench import run_cascade_bench
+    from langchain_costrouter.offline.data import bundled_data_path
+    from langchain_costrouter.offline.plots import write_cascade_plot
 
     t0 = time.perf_counter()
     console = Console(width=None if sys.stdout.isatty() else 130)

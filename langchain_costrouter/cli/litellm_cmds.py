@@ -106,8 +106,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def register_bench(bench_subparsers: Any) -> None:
-    """Adds ``costrouter bench proxy`` (see :mod:`litellm_hooks.bench_proxy`)."""
-    from litellm_hooks.bench_proxy import add_arguments, run_cli
+    """Adds ``costrouter bench proxy`` (see :mod:`langchain_costrouter.offline.proxy_bench`)."""
+    from langchain_costrouter.offline.proxy_bench import add_arguments, run_cli
 
     p = bench_subparsers.add_parser("proxy", help="LiteLLM proxy with the costrouter hooks vs the plain proxy")
     add_arguments(p)

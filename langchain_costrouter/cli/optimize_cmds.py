@@ -189,8 +189,8 @@ def _submit(path: Path, spec: Any) -> str:
 def _bench(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from langchain_costrouter.cli._savings_bench import BenchSettings
-    from langchain_costrouter.cli._savings_report import render, render_markdown, run_bench
+    from langchain_costrouter.offline.savings_bench import BenchSettings
+    from langchain_costrouter.offline.savings_run import render, render_markdown, run_bench
 
     settings = BenchSettings(
         requests_per_day=args.requests_per_day,

@@ -64,7 +64,7 @@ def _api_key(args: argparse.Namespace) -> str | None:
 
 
 def _serve(script: Any, args: argparse.Namespace, what: str) -> int:
-    from langchain_costrouter.server import LocalOpenAIServer
+    from langchain_costrouter.testing.server import LocalOpenAIServer
 
     server = LocalOpenAIServer(script, host=args.host, port=args.port, api_key=_api_key(args))
     with server:
@@ -83,14 +83,14 @@ def _serve(script: Any, args: argparse.Namespace, what: str) -> int:
 
 
 def _run_local(args: argparse.Namespace) -> int:
-    from langchain_costrouter.server import Script
+    from langchain_costrouter.testing.server import Script
 
     script = Script.from_file(args.script) if args.script is not None else Script()
     return _serve(script, args, "local OpenAI-compatible server")
 
 
 def _run_replay(args: argparse.Namespace) -> int:
-    from langchain_costrouter.server import ReplayScript
+    from langchain_costrouter.testing.server import ReplayScript
 
     script = ReplayScript.from_csv(args.data, prompt_column=args.prompt_column)
     return _serve(script, args, "replay server")

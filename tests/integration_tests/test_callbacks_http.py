@@ -13,7 +13,7 @@ from langchain_openai import ChatOpenAI
 from langchain_costrouter import ChatCostRouter, CostCallbackHandler, CostRouterConfig, get_cost_callback
 from langchain_costrouter.core.ledger import MemoryLedger, SQLiteLedger
 from langchain_costrouter.core.pricing import ModelPrice, PriceBook
-from langchain_costrouter.server import FaultSpec, LocalOpenAIServer, ModelScript, Script
+from langchain_costrouter.testing.server import FaultSpec, LocalOpenAIServer, ModelScript, Script
 
 pytestmark = pytest.mark.server
 

@@ -16,7 +16,7 @@ import pytest
 from pydantic import BaseModel
 
 from langchain_costrouter.core.tokens import count_message_tokens, count_tokens
-from langchain_costrouter.server import (
+from langchain_costrouter.testing.server import (
     FAULT_HEADER,
     AsyncLocalOpenAIServer,
     FaultSpec,

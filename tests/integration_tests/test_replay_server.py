@@ -16,7 +16,7 @@ import pytest
 
 import langchain_costrouter
 from langchain_costrouter.core.tokens import count_message_tokens, count_tokens
-from langchain_costrouter.server import LocalOpenAIServer, ReplayScript
+from langchain_costrouter.testing.server import LocalOpenAIServer, ReplayScript
 
 pytestmark = pytest.mark.server
 

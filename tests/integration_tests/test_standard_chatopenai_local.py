@@ -13,7 +13,7 @@ import pytest
 from langchain_openai import ChatOpenAI
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
-from langchain_costrouter.server import LocalOpenAIServer, ModelScript, Script
+from langchain_costrouter.testing.server import LocalOpenAIServer, ModelScript, Script
 
 pytestmark = pytest.mark.server
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from langchain_costrouter.core.data import RoutedDataset
+from langchain_costrouter.offline.data import RoutedDataset
 
 CHEAP = "acme/cheap-1"
 PREMIUM = "acme/premium-1"

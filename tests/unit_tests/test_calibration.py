@@ -12,8 +12,13 @@ import numpy as np
 import pytest
 
 from langchain_costrouter.cli import main
-from langchain_costrouter.core import calibration
-from langchain_costrouter.core.calibration import (
+from langchain_costrouter.core.errors import DataError, UnknownModelPriceError
+from langchain_costrouter.core.gates.features import FeatureMatrix
+from langchain_costrouter.core.gates.learned import GateModel, LearnedGate
+from langchain_costrouter.core.pricing import ModelPrice
+from langchain_costrouter.core.tokens import count_message_tokens, count_tokens
+from langchain_costrouter.offline import gate_calibration as calibration
+from langchain_costrouter.offline.gate_calibration import (
     ItemCosts,
     apgr,
     calibrate,
@@ -23,11 +28,6 @@ from langchain_costrouter.core.calibration import (
     kfold_indices,
     threshold_sweep,
 )
-from langchain_costrouter.core.errors import DataError, UnknownModelPriceError
-from langchain_costrouter.core.gates.features import FeatureMatrix
-from langchain_costrouter.core.gates.learned import GateModel, LearnedGate
-from langchain_costrouter.core.pricing import ModelPrice
-from langchain_costrouter.core.tokens import count_message_tokens, count_tokens
 from tests.unit_tests._gate_synth import CHEAP, PREMIUM, make_items
 
 PRICES = {CHEAP: ModelPrice.per_million(0.5, 1.0), PREMIUM: ModelPrice.per_million(10.0, 30.0)}

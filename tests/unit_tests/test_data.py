@@ -8,14 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from langchain_costrouter.core.data import (
+from langchain_costrouter.core.errors import DataError
+from langchain_costrouter.offline.data import (
     BUNDLED_GSM8K,
     RoutedDataset,
     bundled_data_path,
     load_routellm_csv,
     parse_quality,
 )
-from langchain_costrouter.core.errors import DataError
 
 CHEAP = "org/cheap-model"
 PREMIUM = "premium-model"

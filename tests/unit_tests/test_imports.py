@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +75,59 @@ def test_package_import_is_lazy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
+
+
+_ROOT = Path(langchain_costrouter.__file__).resolve().parent
+_OFF_PATH = ("langchain_costrouter.offline", "langchain_costrouter.testing", "langchain_costrouter.cli")
+
+
+def _runtime_files() -> list[Path]:
+    files = list(_ROOT.glob("*.py"))
+    files += list((_ROOT / "core").rglob("*.py"))
+    files += list((_ROOT.parent / "litellm_hooks").rglob("*.py"))
+    return sorted(files)
+
+
+def _imported_modules(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+def test_runtime_never_imports_offline_testing_or_cli() -> None:
+    bad = {
+        str(p.relative_to(_ROOT.parent)): sorted(m for m in _imported_modules(p) if m.startswith(_OFF_PATH))
+        for p in _runtime_files()
+    }
+    assert {k: v for k, v in bad.items() if v} == {}
+
+
+def test_adapters_with_the_cache_load_no_offline_code(tmp_path: Path) -> None:
+    code = f"""
+import os, sys
+os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+from langchain_costrouter import ChatCostRouter, CostRouterConfig
+from litellm_hooks import CostRouterHooks
+cfg = CostRouterConfig.from_dict({{
+    "tiers": [
+        {{"name": "cheap", "model": "openai/gpt-4o-mini", "api_base": "http://127.0.0.1:9/v1"}},
+        {{"name": "premium", "model": "openai/gpt-4o", "api_base": "http://127.0.0.1:9/v1"}},
+    ],
+    "ledger": {{"backend": "sqlite", "path": {str(tmp_path / "ledger.db")!r}}},
+    "cache": {{"enabled": True, "dir": {str(tmp_path / "cache")!r}}},
+    "compression": {{"enabled": True}},
+}})
+llm = ChatCostRouter(config=cfg)
+hooks = CostRouterHooks(cfg)
+bad = sorted(m for m in sys.modules if m.startswith({_OFF_PATH!r}) or m.startswith(("matplotlib", "sklearn")))
+print("loaded:", bad)
+assert not bad, bad
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]

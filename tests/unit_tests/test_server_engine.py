@@ -14,11 +14,11 @@ import pytest
 
 from langchain_costrouter.core.errors import DataError, ReplayError
 from langchain_costrouter.core.tokens import count_message_tokens, count_tokens
-from langchain_costrouter.server import ModelScript, ReplayScript, Script
-from langchain_costrouter.server._engine import ScriptResponder, finish_reply
-from langchain_costrouter.server._replay import parse_quality
-from langchain_costrouter.server._request import parse_chat_call
-from langchain_costrouter.server._wire import ServerFailure, completion_body, stream_chunks
+from langchain_costrouter.testing.server import ModelScript, ReplayScript, Script
+from langchain_costrouter.testing.server._engine import ScriptResponder, finish_reply
+from langchain_costrouter.testing.server._replay import parse_quality
+from langchain_costrouter.testing.server._request import parse_chat_call
+from langchain_costrouter.testing.server._wire import ServerFailure, completion_body, stream_chunks
 
 ADDER = {
     "type": "function",
@@ -265,11 +265,11 @@ def test_parse_quality() -> None:
 def test_server_is_framework_neutral(framework: str) -> None:
     code = (
         "import sys\n"
-        "import langchain_costrouter.server, langchain_costrouter.cli.serve_local\n"
-        "from langchain_costrouter.server._engine import ScriptResponder\n"
-        "from langchain_costrouter.server._request import parse_chat_call\n"
+        "import langchain_costrouter.testing.server, langchain_costrouter.cli.serve_local\n"
+        "from langchain_costrouter.testing.server._engine import ScriptResponder\n"
+        "from langchain_costrouter.testing.server._request import parse_chat_call\n"
         "call = parse_chat_call({'model': 'm', 'messages': [{'role': 'user', 'content': 'hi'}]})\n"
-        "ScriptResponder(langchain_costrouter.server.Script()).plan(call).compose(call)\n"
+        "ScriptResponder(langchain_costrouter.testing.server.Script()).plan(call).compose(call)\n"
         f"assert {framework!r} not in sys.modules\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)

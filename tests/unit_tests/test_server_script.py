@@ -12,9 +12,9 @@ import pytest
 from pydantic import BaseModel, Field
 
 from langchain_costrouter.core.errors import ConfigError
-from langchain_costrouter.server import FaultSpec, MessageHints, ModelScript, ReplyRule, Script, fake_instance
-from langchain_costrouter.server._faults import FaultState, parse_fault_string, strip_fault_marker
-from langchain_costrouter.server._schema_fake import json_object_for
+from langchain_costrouter.testing.server import FaultSpec, MessageHints, ModelScript, ReplyRule, Script, fake_instance
+from langchain_costrouter.testing.server._faults import FaultState, parse_fault_string, strip_fault_marker
+from langchain_costrouter.testing.server._schema_fake import json_object_for
 
 # --- schema instances ------------------------------------------------------------------------
 

@@ -11,15 +11,6 @@ Public API::
 
 from __future__ import annotations
 
-from langchain_costrouter.core.cache.calibration import (
-    CalibrationResult,
-    LabelledPair,
-    calibrate,
-    cross_validate,
-    default_policy,
-    load_pairs,
-    score_pairs,
-)
 from langchain_costrouter.core.cache.engine import ResponseCache
 from langchain_costrouter.core.cache.entries import (
     CacheEntry,
@@ -31,6 +22,7 @@ from langchain_costrouter.core.cache.entries import (
     record_cache_hit,
 )
 from langchain_costrouter.core.cache.guard import FalseHitGuard, GuardDecision, GuardPolicy
+from langchain_costrouter.core.cache.policy import default_policy, load_policy
 from langchain_costrouter.core.cache.scope import CacheScope, normalize_query, query_of
 from langchain_costrouter.core.cache.verifier import PairVerifier
 from langchain_costrouter.core.embeddings import (
@@ -47,26 +39,21 @@ __all__ = [
     "CacheJudge",
     "CacheScope",
     "CacheStats",
-    "CalibrationResult",
     "CallableEmbedder",
     "Embedder",
     "FalseHitGuard",
     "GuardDecision",
     "GuardPolicy",
     "JudgeVerdict",
-    "LabelledPair",
     "MiniLMEmbedder",
     "PairVerifier",
     "ResponseCache",
     "StoreOutcome",
     "WordLlamaEmbedder",
-    "calibrate",
-    "cross_validate",
     "default_policy",
-    "load_pairs",
+    "load_policy",
     "make_embedder",
     "normalize_query",
     "query_of",
     "record_cache_hit",
-    "score_pairs",
 ]

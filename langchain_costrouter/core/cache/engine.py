@@ -82,7 +82,7 @@ class ResponseCache:
         if max_size <= 0:
             msg = f"max_size must be positive, got {max_size}"
             raise CacheError(msg)
-        from langchain_costrouter.core.cache.calibration import default_policy
+        from langchain_costrouter.core.cache.policy import default_policy
 
         self.embedder: Embedder = embedder if embedder is not None else make_embedder("wordllama")
         self.exact = exact
@@ -129,7 +129,7 @@ class ResponseCache:
         Raises:
             ConfigError: ``cache.policy`` cannot be read as a policy.
         """
-        from langchain_costrouter.core.cache.calibration import default_policy, load_policy
+        from langchain_costrouter.core.cache.policy import default_policy, load_policy
 
         emb = embedder if embedder is not None else make_embedder(cfg.encoder)
         if policy is None and cfg.policy:

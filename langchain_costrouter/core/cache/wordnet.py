@@ -23,8 +23,8 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from langchain_costrouter.core._resources import data_path
 from langchain_costrouter.core.cache.features import stem
-from langchain_costrouter.core.data import bundled_data_path
 from langchain_costrouter.core.errors import DataError
 
 __all__ = ["LEXICON_NAME", "WordNetLexicon", "wordnet"]
@@ -155,7 +155,7 @@ def wordnet() -> WordNetLexicon:
         DataError: the data file is missing or unreadable.
     """
     try:
-        data = json.loads(gzip.decompress(bundled_data_path(_DATA_FILE).read_bytes()))
+        data = json.loads(gzip.decompress(data_path(_DATA_FILE).read_bytes()))
     except (OSError, ValueError) as exc:
         msg = f"cannot load the WordNet lexicon {_DATA_FILE}: {exc}"
         raise DataError(msg) from exc

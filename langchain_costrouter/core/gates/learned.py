@@ -255,7 +255,7 @@ class GateModel:
 class LearnedGate(BaseGate):
     """Scores an answer with a fitted model of P(the answer is good).
 
-    Build one with :meth:`fit` (or :func:`~langchain_costrouter.core.calibration.calibrate`,
+    Build one with :meth:`fit` (or :func:`~langchain_costrouter.offline.gate_calibration.calibrate`,
     which also picks the threshold), persist it with :meth:`save` and load it with
     :meth:`load`. The score uses the last user message of the request as the prompt and the
     completion's text as the answer.

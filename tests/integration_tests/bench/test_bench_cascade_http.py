@@ -15,16 +15,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from langchain_costrouter.cascade_bench import CascadeBenchSettings, load_bench_data, run_cascade_bench
 from langchain_costrouter.cli import main
-from langchain_costrouter.core.calibration import calibrate
-from langchain_costrouter.core.cascade_bench import fit_fold_gates
-from langchain_costrouter.core.data import RoutedDataset, bundled_data_path
 from langchain_costrouter.core.gates.heuristic import HeuristicGate
 from langchain_costrouter.core.ledger import SQLiteLedger
-from langchain_costrouter.core.policy_eval import HEURISTIC_MIN_CHARS, HEURISTIC_MIN_OVERLAP, item_costs
 from langchain_costrouter.core.pricing import ModelPrice, PriceBook
 from langchain_costrouter.core.types import ChatRequest, Completion
+from langchain_costrouter.offline.cascade_bench import CascadeBenchSettings, load_bench_data, run_cascade_bench
+from langchain_costrouter.offline.cascade_policies import fit_fold_gates
+from langchain_costrouter.offline.data import RoutedDataset, bundled_data_path
+from langchain_costrouter.offline.gate_calibration import calibrate
+from langchain_costrouter.offline.policy_eval import HEURISTIC_MIN_CHARS, HEURISTIC_MIN_OVERLAP, item_costs
 from tests.unit_tests._gate_synth import CHEAP as SYN_CHEAP
 from tests.unit_tests._gate_synth import PREMIUM as SYN_PREMIUM
 from tests.unit_tests._gate_synth import make_items

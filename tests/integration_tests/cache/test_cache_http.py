@@ -19,7 +19,7 @@ from langchain_openai import ChatOpenAI
 
 from langchain_costrouter.core.cache import ResponseCache, WordLlamaEmbedder
 from langchain_costrouter.lc_cache import CostRouterLLMCache
-from langchain_costrouter.server import LocalOpenAIServer, ModelScript, Script
+from langchain_costrouter.testing.server import LocalOpenAIServer, ModelScript, Script
 
 pytestmark = pytest.mark.server
 

@@ -11,7 +11,7 @@ import pytest
 from langchain_costrouter import ChatCostRouter, CostRouterConfig
 from langchain_costrouter.core.cache import ResponseCache
 from langchain_costrouter.core.ledger import MemoryLedger
-from langchain_costrouter.server import LocalOpenAIServer, ModelScript, ReplyRule, Script
+from langchain_costrouter.testing.server import LocalOpenAIServer, ModelScript, ReplyRule, Script
 
 pytestmark = pytest.mark.server
 

@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from langchain_costrouter import BudgetExceededError, CascadeExhaustedError, ChatCostRouter, CostRouterConfig
 from langchain_costrouter.core.ledger import MemoryLedger
-from langchain_costrouter.server import FaultSpec, LocalOpenAIServer, ModelScript, ReplyRule, Script
+from langchain_costrouter.testing.server import FaultSpec, LocalOpenAIServer, ModelScript, ReplyRule, Script
 
 pytestmark = pytest.mark.server
 

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from langchain_costrouter import ChatCostRouter, CostRouterConfig
-from langchain_costrouter.cli._optimize_server import OptimizeResponder
 from langchain_costrouter.core.ledger import MemoryLedger
-from langchain_costrouter.server import LocalOpenAIServer
+from langchain_costrouter.testing.responders import OptimizeResponder
+from langchain_costrouter.testing.server import LocalOpenAIServer
 
 pytestmark = pytest.mark.server
 

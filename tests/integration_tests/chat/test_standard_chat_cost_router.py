@@ -16,7 +16,7 @@ import pytest
 from langchain_tests.integration_tests import ChatModelIntegrationTests
 
 from langchain_costrouter import ChatCostRouter, CostRouterConfig
-from langchain_costrouter.server import LocalOpenAIServer, ModelScript, ReplyRule, Script
+from langchain_costrouter.testing.server import LocalOpenAIServer, ModelScript, ReplyRule, Script
 from tests.integration_tests.conftest import recording
 
 pytestmark = pytest.mark.vcr

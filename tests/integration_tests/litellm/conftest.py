@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from langchain_costrouter.core.ledger import CostRecord, LedgerBackend
-from langchain_costrouter.server import FaultSpec, LocalOpenAIServer, ModelScript, ReplyRule, Script
+from langchain_costrouter.testing.server import FaultSpec, LocalOpenAIServer, ModelScript, ReplyRule, Script
 
 GOOD = "Paris is the capital of France; it has been for centuries."
 PRICES = {

@@ -8,7 +8,7 @@ import pytest
 
 from langchain_costrouter.core.config import CostRouterConfig
 from langchain_costrouter.core.ledger import MemoryLedger
-from langchain_costrouter.server import LocalOpenAIServer, ModelScript, Script
+from langchain_costrouter.testing.server import LocalOpenAIServer, ModelScript, Script
 from litellm_hooks import CostRouterHooks, build_router
 from tests.integration_tests.litellm.conftest import config_data
 

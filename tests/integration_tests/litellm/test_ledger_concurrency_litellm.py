@@ -16,7 +16,7 @@ import pytest
 
 from langchain_costrouter.core.config import CostRouterConfig
 from langchain_costrouter.core.ledger import CostRecord, SQLiteLedger
-from langchain_costrouter.server import LocalOpenAIServer
+from langchain_costrouter.testing.server import LocalOpenAIServer
 from litellm_hooks import CostRouterHooks, build_router
 from tests.integration_tests.litellm.conftest import config_data, expected_cost
 

@@ -17,7 +17,7 @@ import yaml
 
 from langchain_costrouter.core.config import CostRouterConfig
 from langchain_costrouter.core.ledger import SQLiteLedger
-from langchain_costrouter.server import LocalOpenAIServer
+from langchain_costrouter.testing.server import LocalOpenAIServer
 from litellm_hooks.proxy_config import write_proxy_config
 from litellm_hooks.proxy_process import ProxyProcess
 from tests.integration_tests.litellm.conftest import GOOD, config_data, wait_for

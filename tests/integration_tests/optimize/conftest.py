@@ -9,11 +9,11 @@ import pytest
 from langchain_openai import ChatOpenAI
 
 from langchain_costrouter._tiers import LangChainModelClient
-from langchain_costrouter.cli._optimize_server import OptimizeResponder
 from langchain_costrouter.core.accounting import CostAccountant
 from langchain_costrouter.core.ledger import MemoryLedger
 from langchain_costrouter.core.pricing import PriceBook
-from langchain_costrouter.server import LocalOpenAIServer
+from langchain_costrouter.testing.responders import OptimizeResponder
+from langchain_costrouter.testing.server import LocalOpenAIServer
 
 COMPRESSOR = "gpt-4o-mini"  # $0.15 / $0.60 per million tokens in LiteLLM's bundled map
 TARGET = "gpt-4o"  # $2.50 / $10.00, cache read $1.25

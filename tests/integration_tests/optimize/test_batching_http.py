@@ -10,14 +10,14 @@ import pytest
 
 from langchain_costrouter.batching import BatchedQuestions
 from langchain_costrouter.chat_model import ChatCostRouter
-from langchain_costrouter.cli._optimize_server import answer_for
 from langchain_costrouter.core.accounting import CostAccountant
 from langchain_costrouter.core.batch_api import build_batch_api_file, parse_batch_output, simulate_batch_output
 from langchain_costrouter.core.batching import BatchRunner, make_items
 from langchain_costrouter.core.config import BatchingConfig
 from langchain_costrouter.core.pricing import PriceBook
 from langchain_costrouter.core.tokens import count_message_tokens, encoding_for_model
-from langchain_costrouter.server import LocalOpenAIServer
+from langchain_costrouter.testing.responders import answer_for
+from langchain_costrouter.testing.server import LocalOpenAIServer
 
 from .conftest import TARGET, bodies, chat, client
 

@@ -15,7 +15,7 @@ from langchain_costrouter.core.config import CompressionConfig
 from langchain_costrouter.core.pricing import PriceBook
 from langchain_costrouter.core.protected_spans import protect
 from langchain_costrouter.core.tokens import count_tokens
-from langchain_costrouter.server import LocalOpenAIServer
+from langchain_costrouter.testing.server import LocalOpenAIServer
 
 from .conftest import COMPRESSOR, TARGET, bodies, chat, client
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from langchain_costrouter.cli._optimize_server import answer_for
 from langchain_costrouter.core.config import CostRouterConfig
 from langchain_costrouter.core.ledger import MemoryLedger
 from langchain_costrouter.core.runtime import CostRouterRuntime
-from langchain_costrouter.server import LocalOpenAIServer
+from langchain_costrouter.testing.responders import answer_for
+from langchain_costrouter.testing.server import LocalOpenAIServer
 
 from .conftest import COMPRESSOR, TARGET, bodies
 from .test_compression_http import CODE, JSON, KEEP, QUOTE, SYSTEM, TICKET

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from langchain_costrouter.cli import main
-from langchain_costrouter.cli._optimize_server import answer_for
 from langchain_costrouter.core.batch_api import BatchApiFile, simulate_batch_output
-from langchain_costrouter.server import LocalOpenAIServer
+from langchain_costrouter.testing.responders import answer_for
+from langchain_costrouter.testing.server import LocalOpenAIServer
 
 from .conftest import TARGET, bodies, client
 

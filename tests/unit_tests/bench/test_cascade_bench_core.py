@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from langchain_costrouter.cascade_bench import load_bench_data
 from langchain_costrouter.cli.bench_cascade import parse_prices, resolve_or_explain, settings_from_args
-from langchain_costrouter.core.calibration import calibrate
-from langchain_costrouter.core.cascade_bench import (
+from langchain_costrouter.core.errors import ConfigError, DataError, UnknownModelPriceError
+from langchain_costrouter.core.pricing import ModelPrice
+from langchain_costrouter.offline.cascade_bench import load_bench_data
+from langchain_costrouter.offline.cascade_policies import (
     PolicyOutcome,
     fit_fold_gates,
     policy_rows,
@@ -21,8 +22,7 @@ from langchain_costrouter.core.cascade_bench import (
     resolve_prices,
     rows_to_json,
 )
-from langchain_costrouter.core.errors import ConfigError, DataError, UnknownModelPriceError
-from langchain_costrouter.core.pricing import ModelPrice
+from langchain_costrouter.offline.gate_calibration import calibrate
 from tests.unit_tests._gate_synth import CHEAP, PREMIUM, make_items
 
 PRICES = {CHEAP: ModelPrice.per_million(0.5, 1.0), PREMIUM: ModelPrice.per_million(10.0, 30.0)}

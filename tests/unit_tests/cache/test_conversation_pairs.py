@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from langchain_costrouter.core.cache import WordLlamaEmbedder
-from langchain_costrouter.core.cache.bench import bench_pairs
-from langchain_costrouter.core.cache.calibration import calibrate, default_policy, load_pairs, score_pairs
+from langchain_costrouter.core.cache import WordLlamaEmbedder, default_policy
 from langchain_costrouter.core.errors import DataError
+from langchain_costrouter.offline.cache_bench import bench_pairs
+from langchain_costrouter.offline.cache_calibration import calibrate, load_pairs, score_pairs
 
 
 def _conv(*turns: str) -> list[dict[str, str]]:

@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from langchain_costrouter.core.cache import GuardPolicy, load_pairs
-from langchain_costrouter.core.cache.calibration import calibrate, evaluate, score_pairs, wilson_upper
+from langchain_costrouter.core.cache import GuardPolicy
 from langchain_costrouter.core.cache.features import extract
 from langchain_costrouter.core.cache.guard import FalseHitGuard
 from langchain_costrouter.core.errors import DataError
+from langchain_costrouter.offline.cache_calibration import calibrate, evaluate, load_pairs, score_pairs, wilson_upper
 
 
 @pytest.mark.parametrize(
@@ -67,7 +67,8 @@ def test_pairs_file_errors(tmp_path) -> None:
 
 
 def test_verifier_calibration_roundtrip_and_vetoes(embedder) -> None:
-    from langchain_costrouter.core.cache import PairVerifier, cross_validate
+    from langchain_costrouter.core.cache import PairVerifier
+    from langchain_costrouter.offline.cache_calibration import cross_validate
 
     pairs = load_pairs("langchain_costrouter/data/fow_pairs.jsonl")
     scored = score_pairs(pairs, embedder)

@@ -7,13 +7,13 @@ import json
 import pytest
 
 from langchain_costrouter.core.cache import CacheScope, ResponseCache, WordLlamaEmbedder
-from langchain_costrouter.core.cache.calibration import LabelledPair, calibrate, score_pairs
 from langchain_costrouter.core.cache.guard import GuardPolicy, synonyms_of, synonyms_with
 from langchain_costrouter.core.cache.textform import correct_word, semantic_form, unshout
 from langchain_costrouter.core.cache.wordnet import LEXICON_NAME, WordNetLexicon, wordnet
 from langchain_costrouter.core.errors import DataError
 from langchain_costrouter.core.types import ChatRequest
 from langchain_costrouter.core.usage import Usage
+from langchain_costrouter.offline.cache_calibration import LabelledPair, calibrate, score_pairs
 
 
 def test_wordnet_first_senses_only() -> None:
@@ -132,7 +132,7 @@ def test_cache_still_refuses_traps_in_capitals(cache: ResponseCache) -> None:
 
 def test_cli_defaults_match_core() -> None:
     from langchain_costrouter.cli import cache_cmds
-    from langchain_costrouter.core.cache import calibration
+    from langchain_costrouter.offline import cache_calibration as calibration
 
     assert cache_cmds.DEFAULT_MIN_SIMILARITY == calibration.DEFAULT_MIN_SIMILARITY
     assert cache_cmds.DEFAULT_REPEATS == calibration.DEFAULT_REPEATS

@@ -19,7 +19,7 @@ def test_package_import_loads_no_framework(heavy: str) -> None:
 def test_hooks_never_import_langchain() -> None:
     code = (
         "import sys, litellm_hooks; from litellm_hooks import CostRouterHooks, build_router, render_proxy_config; "
-        "import litellm_hooks.bench_proxy, litellm_hooks.proxy_callbacks; "
+        "import langchain_costrouter.offline.proxy_bench, litellm_hooks.proxy_callbacks; "
         "assert 'langchain_core' not in sys.modules and 'langchain_openai' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 
-from langchain_costrouter.cli._optimize_server import answer_for, shorten
 from langchain_costrouter.core.accounting import CostAccountant
 from langchain_costrouter.core.ledger import MemoryLedger
 from langchain_costrouter.core.pricing import ModelPrice, PriceBook
 from langchain_costrouter.core.tokens import count_message_tokens, count_tokens
 from langchain_costrouter.core.types import Completion
 from langchain_costrouter.core.usage import Usage
+from langchain_costrouter.testing.responders import answer_for, shorten
 
 PRICES = {
     # dollars per million tokens: a premium target with a prefix-cache price, a cheap compressor

@@ -7,13 +7,13 @@ import math
 
 import pytest
 
-from langchain_costrouter.cli._optimize_server import answer_for
 from langchain_costrouter.core.accounting import CostAccountant
 from langchain_costrouter.core.batch_api import build_batch_api_file, estimate_batch_api_cost, parse_batch_output
 from langchain_costrouter.core.batching import BatchRunner, demux, make_items, pack_batch, split_by_weight
 from langchain_costrouter.core.config import BatchingConfig
 from langchain_costrouter.core.errors import ConfigError
 from langchain_costrouter.core.pricing import PriceBook
+from langchain_costrouter.testing.responders import answer_for
 
 from .conftest import FakeClient
 

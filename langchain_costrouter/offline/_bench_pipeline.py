@@ -1,4 +1,4 @@
-"""Wiring and running one policy of the cascade benchmark (see :mod:`langchain_costrouter.cascade_bench`).
+"""Wiring and running one policy of the cascade benchmark (see :mod:`langchain_costrouter.offline.cascade_bench`).
 
 :class:`Wiring` builds each policy's ``ChatCostRouter`` from a config (tiers ``cheap → premium``
 on the replay server, priced with the data models' resolved prices, the gate under test on the
@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_costrouter.chat_model import ChatCostRouter
-from langchain_costrouter.core.cascade_bench import PriceResolution
 from langchain_costrouter.core.config import CostRouterConfig
-from langchain_costrouter.core.data import RoutedDataset
 from langchain_costrouter.core.errors import CostRouterError, ProviderError
 from langchain_costrouter.core.ledger import CostRecord, LedgerBackend
 from langchain_costrouter.core.tokens import count_tokens, encoding_for_model
+from langchain_costrouter.offline.cascade_policies import PriceResolution
+from langchain_costrouter.offline.data import RoutedDataset
 
 __all__ = [
     "CHEAP_TIER",

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from langchain_costrouter.core.data import RoutedDataset
 from langchain_costrouter.core.errors import DataError
 from langchain_costrouter.core.pricing import ModelPrice, PriceBook
 from langchain_costrouter.core.tokens import count_message_tokens, count_tokens
 from langchain_costrouter.core.usage import Usage
+from langchain_costrouter.offline.data import RoutedDataset
 
 __all__ = [
     "HEURISTIC_MIN_CHARS",

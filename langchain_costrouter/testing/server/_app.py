@@ -14,10 +14,17 @@ from typing import Any, overload
 from aiohttp import web
 
 from langchain_costrouter.core.errors import ConfigError
-from langchain_costrouter.server._engine import Responder, finish_reply, model_not_found
-from langchain_costrouter.server._faults import FAULT_HEADER, FaultSpec, FaultState, parse_fault_string
-from langchain_costrouter.server._request import ChatCall, parse_chat_call
-from langchain_costrouter.server._wire import SSE_DONE, Reply, ServerFailure, completion_body, sse_event, stream_chunks
+from langchain_costrouter.testing.server._engine import Responder, finish_reply, model_not_found
+from langchain_costrouter.testing.server._faults import FAULT_HEADER, FaultSpec, FaultState, parse_fault_string
+from langchain_costrouter.testing.server._request import ChatCall, parse_chat_call
+from langchain_costrouter.testing.server._wire import (
+    SSE_DONE,
+    Reply,
+    ServerFailure,
+    completion_body,
+    sse_event,
+    stream_chunks,
+)
 
 __all__ = ["AppState", "RequestLog", "build_app"]
 

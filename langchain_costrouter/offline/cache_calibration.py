@@ -27,8 +27,6 @@ import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from statistics import NormalDist
 from typing import Any
@@ -57,10 +55,8 @@ __all__ = [
     "calibrate",
     "calibrate_budget",
     "cross_validate",
-    "default_policy",
     "evaluate",
     "load_pairs",
-    "load_policy",
     "score_pairs",
     "wilson_upper",
 ]
@@ -70,7 +66,6 @@ logger = logging.getLogger(__name__)
 THRESHOLDS: tuple[float, ...] = tuple(round(0.5 + 0.025 * i, 3) for i in range(19))  # 0.50 .. 0.95
 STRICT_WORDS: tuple[int, ...] = (3, 4, 5, 6, 8, 12)
 MAX_UNEXPLAINED: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
-DEFAULT_POLICY_FILE = "cache_guard.json"
 # Candidates under this cosine never reach the verifier. 0.4 rather than 0.5: heavier rewordings
 # then reach the verifier, which refuses the traps among them (held-out comparison in BENCHMARKS.md).
 DEFAULT_MIN_SIMILARITY = 0.4
@@ -611,44 +606,3 @@ def calibrate(
     oof_fp = int((oof[~y] >= thr).sum())
     ub = wilson_upper(oof_fp, negatives, z)
     return CalibrationResult(policy, m, max_false_hit_rate, ub, True, confidence=confidence, oof_false_hits=oof_fp)
-
-
-def load_policy(path: str | Path) -> GuardPolicy:
-    """A policy file written by ``costrouter calibrate-cache`` (or a bare policy object).
-
-    Raises:
-        DataError: the file is missing, not JSON, or not a policy of this version.
-    """
-    p = Path(path)
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-        policy = data.get("policy", data) if isinstance(data, dict) else None
-        if not isinstance(policy, dict):
-            msg = "not a policy object"
-            raise TypeError(msg)
-        return GuardPolicy.from_dict({**policy, "source": policy.get("source") or f"file:{p.name}"})
-    except DataError as exc:
-        msg = f"cache guard policy {p}: {exc}"
-        raise DataError(msg) from None
-    except (OSError, ValueError, TypeError) as exc:
-        msg = f"cannot read the cache guard policy {p}: {exc}"
-        raise DataError(msg) from None
-
-
-@lru_cache(maxsize=8)
-def default_policy(encoder: str | None = None) -> GuardPolicy:
-    """The policy shipped with the package for ``encoder`` (an embedder's ``name``).
-
-    ``data/cache_guard_<encoder>.json`` when the package ships one (a verifier is calibrated on
-    one encoder's cosines), else ``data/cache_guard.json`` (wordllama), else the class defaults.
-    """
-    names = ([f"cache_guard_{encoder}.json"] if encoder else []) + [DEFAULT_POLICY_FILE]
-    for name in names:
-        try:
-            text = resources.files("langchain_costrouter").joinpath("data", name).read_text("utf-8")
-            data = json.loads(text)
-            return GuardPolicy.from_dict(data.get("policy", data))
-        except (OSError, ValueError, TypeError):
-            continue
-    logger.debug("no shipped cache guard policy; using defaults")
-    return GuardPolicy()

@@ -9,7 +9,7 @@ exactly one upstream call per request and the difference is the hooks' cost. Bot
 side by side and are loaded in alternating rounds (medians reported)::
 
     costrouter bench proxy --clients 50 --requests 2000
-    python -m litellm_hooks.bench_proxy --clients 50 --requests 2000
+    python -m langchain_costrouter.offline.proxy_bench --clients 50 --requests 2000
 
 Prints throughput (requests/s), p50/p99 latency, the proxy process's CPU time per request
 (robust to busy neighbours on a shared machine) and the throughput ratio hooks/plain, and
@@ -39,7 +39,7 @@ __all__ = ["LoadResult", "add_arguments", "load", "main", "run_benchmark", "run_
 ANSWER = "Paris is the capital of France; it has been the seat of government for centuries."
 _UPSTREAM = """
 import sys, time
-from langchain_costrouter.server import LocalOpenAIServer, Script, ModelScript
+from langchain_costrouter.testing.server import LocalOpenAIServer, Script, ModelScript
 reply = sys.argv[2]
 script = Script(models={m: ModelScript(reply=reply) for m in ("cheap-m", "mid-m", "prem-m")})
 with LocalOpenAIServer(script, port=int(sys.argv[1])):
@@ -305,9 +305,11 @@ def run_cli(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m litellm_hooks.bench_proxy``."""
+    """``python -m langchain_costrouter.offline.proxy_bench``."""
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    parser = argparse.ArgumentParser(prog="python -m litellm_hooks.bench_proxy", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m langchain_costrouter.offline.proxy_bench", description=__doc__.splitlines()[0]
+    )
     add_arguments(parser)
     return run_cli(parser.parse_args(argv))
 

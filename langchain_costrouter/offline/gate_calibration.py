@@ -21,11 +21,12 @@ import numpy as np
 import numpy.typing as npt
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # scikit-learn's dependency
 
-from langchain_costrouter.core.data import RoutedDataset
 from langchain_costrouter.core.errors import DataError, GateError
 from langchain_costrouter.core.gates.features import FeatureMatrix, FeatureSpec, extract_features
 from langchain_costrouter.core.gates.learned import GateModel, LearnedGate
-from langchain_costrouter.core.policy_eval import (
+from langchain_costrouter.core.pricing import ModelPrice, PriceBook
+from langchain_costrouter.offline.data import RoutedDataset
+from langchain_costrouter.offline.policy_eval import (
     HEURISTIC_MIN_CHARS,
     HEURISTIC_MIN_OVERLAP,
     ItemCosts,
@@ -39,7 +40,6 @@ from langchain_costrouter.core.policy_eval import (
     item_costs,
     threshold_sweep,
 )
-from langchain_costrouter.core.pricing import ModelPrice, PriceBook
 
 __all__ = [
     "CalibrationResult",

@@ -21,13 +21,13 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from langchain_costrouter.core._resources import data_path
 from langchain_costrouter.core.errors import DataError
 
 __all__ = [
@@ -196,12 +196,7 @@ def bundled_data_path(name: str = BUNDLED_GSM8K) -> Path:
     Raises:
         DataError: No such bundled file.
     """
-    ref = resources.files("langchain_costrouter") / "data" / name
-    path = Path(str(ref))
-    if not path.is_file():
-        msg = f"no bundled data file {name!r} (looked in {path.parent})"
-        raise DataError(msg)
-    return path
+    return data_path(name)
 
 
 def _read_text(p: Path) -> tuple[bytes, str]:

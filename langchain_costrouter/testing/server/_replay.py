@@ -22,11 +22,11 @@ from typing import Any
 
 from langchain_costrouter.core.errors import DataError, ReplayError
 from langchain_costrouter.core.tokens import encoding_for_model
-from langchain_costrouter.server._engine import Draft, Plan
-from langchain_costrouter.server._faults import FaultSpec
-from langchain_costrouter.server._request import ChatCall
-from langchain_costrouter.server._script import DEFAULT_CONFIDENCE, resolve_model_name
-from langchain_costrouter.server._wire import ServerFailure
+from langchain_costrouter.testing.server._engine import Draft, Plan
+from langchain_costrouter.testing.server._faults import FaultSpec
+from langchain_costrouter.testing.server._request import ChatCall
+from langchain_costrouter.testing.server._script import DEFAULT_CONFIDENCE, resolve_model_name
+from langchain_costrouter.testing.server._wire import ServerFailure
 
 __all__ = ["RESPONSE_SUFFIX", "ReplayRecord", "ReplayScript", "normalise_prompt", "parse_quality"]
 

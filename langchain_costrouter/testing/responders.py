@@ -1,7 +1,7 @@
 """Scripted models for compression and batching, served by the local OpenAI-compatible server.
 
 Used by ``costrouter bench savings`` and the integration tests; deterministic so figures can be
-rerun. :class:`OptimizeResponder` plugs into :class:`~langchain_costrouter.server.LocalOpenAIServer`
+rerun. :class:`OptimizeResponder` plugs into :class:`~langchain_costrouter.testing.server.LocalOpenAIServer`
 (any object with ``plan`` and ``model_names`` is a responder):
 
 - a **compression** call (recognised by the compressor's system prompt, whatever the model name)
@@ -26,8 +26,8 @@ from collections.abc import Collection
 
 from langchain_costrouter.core.compression import COMPRESSOR_SYSTEM_PROMPT
 from langchain_costrouter.core.tokens import encoding_for_model
-from langchain_costrouter.server._engine import Draft, Plan
-from langchain_costrouter.server._request import ChatCall
+from langchain_costrouter.testing.server._engine import Draft, Plan
+from langchain_costrouter.testing.server._request import ChatCall
 
 __all__ = ["ANSWER_WORDS", "OptimizeResponder", "answer_for", "shorten"]
 

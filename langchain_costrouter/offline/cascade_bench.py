@@ -40,8 +40,13 @@ from typing import Any, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from langchain_costrouter._bench_overhead import OverheadStats, measure_overhead
-from langchain_costrouter._bench_pipeline import (
+from langchain_costrouter.chat_model import ChatCostRouter
+from langchain_costrouter.core.errors import DataError
+from langchain_costrouter.core.gates.learned import LearnedGate
+from langchain_costrouter.core.ledger import CostRecord, LedgerBackend, MemoryLedger, SQLiteLedger
+from langchain_costrouter.core.pricing import ModelPrice
+from langchain_costrouter.offline._bench_overhead import OverheadStats, measure_overhead
+from langchain_costrouter.offline._bench_pipeline import (
     CHEAP_TIER,
     PREMIUM_TIER,
     Served,
@@ -50,8 +55,7 @@ from langchain_costrouter._bench_pipeline import (
     max_tokens_for,
     run_policy,
 )
-from langchain_costrouter.chat_model import ChatCostRouter
-from langchain_costrouter.core.cascade_bench import (
+from langchain_costrouter.offline.cascade_policies import (
     BenchRow,
     FoldGate,
     PolicyOutcome,
@@ -61,18 +65,14 @@ from langchain_costrouter.core.cascade_bench import (
     recorded_policies,
     resolve_prices,
 )
-from langchain_costrouter.core.data import RoutedDataset, load_routellm_csv
-from langchain_costrouter.core.errors import DataError
-from langchain_costrouter.core.gates.learned import LearnedGate
-from langchain_costrouter.core.ledger import CostRecord, LedgerBackend, MemoryLedger, SQLiteLedger
-from langchain_costrouter.core.policy_eval import (
+from langchain_costrouter.offline.data import RoutedDataset, load_routellm_csv
+from langchain_costrouter.offline.policy_eval import (
     HEURISTIC_MIN_CHARS,
     HEURISTIC_MIN_OVERLAP,
     ItemCosts,
     SweepPoint,
     threshold_sweep,
 )
-from langchain_costrouter.core.pricing import ModelPrice
 
 __all__ = [
     "PIPELINE_POLICIES",
@@ -351,7 +351,7 @@ async def arun_cascade_bench(data: RoutedDataset, base_url: str, settings: Casca
     """Runs every policy on ``data`` against an OpenAI-compatible server at ``base_url``.
 
     The server must answer ``settings.cheap`` and ``settings.premium`` with their recorded
-    answers (:meth:`LocalOpenAIServer.replay <langchain_costrouter.server.LocalOpenAIServer.replay>`).
+    answers (:meth:`LocalOpenAIServer.replay <langchain_costrouter.testing.server.LocalOpenAIServer.replay>`).
 
     Raises:
         UnknownModelPriceError: A model has no price.
@@ -450,7 +450,7 @@ def run_cascade_bench(
     data = load_bench_data(data_path, settings.cheap, settings.premium, limit=limit)
     if base_url is not None:
         return _run(arun_cascade_bench(data, base_url, settings))
-    from langchain_costrouter.server import LocalOpenAIServer
+    from langchain_costrouter.testing.server import LocalOpenAIServer
 
     with LocalOpenAIServer.replay(data_path) as server:
         return _run(arun_cascade_bench(data, server.base_url, settings))

@@ -33,7 +33,7 @@ from typing import Any
 import yaml
 
 from langchain_costrouter.core.errors import ConfigError
-from langchain_costrouter.server._faults import FaultSpec, parse_fault_spec
+from langchain_costrouter.testing.server._faults import FaultSpec, parse_fault_spec
 
 __all__ = ["DEFAULT_CONFIDENCE", "ModelScript", "ReplyRule", "Script", "resolve_model_name"]
 

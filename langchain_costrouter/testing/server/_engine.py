@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from langchain_costrouter.core.tokens import count_message_tokens, count_tokens, encoding_for_model, truncate_tokens
-from langchain_costrouter.server._faults import FaultSpec
-from langchain_costrouter.server._request import ChatCall, message_text
-from langchain_costrouter.server._schema_fake import MessageHints, fake_instance, json_object_for
-from langchain_costrouter.server._script import ModelScript, Script, resolve_model_name
-from langchain_costrouter.server._wire import Reply, ServerFailure, tool_call_id
+from langchain_costrouter.testing.server._faults import FaultSpec
+from langchain_costrouter.testing.server._request import ChatCall, message_text
+from langchain_costrouter.testing.server._schema_fake import MessageHints, fake_instance, json_object_for
+from langchain_costrouter.testing.server._script import ModelScript, Script, resolve_model_name
+from langchain_costrouter.testing.server._wire import Reply, ServerFailure, tool_call_id
 
 __all__ = ["Draft", "Plan", "Responder", "ScriptResponder", "finish_reply", "model_not_found"]
 

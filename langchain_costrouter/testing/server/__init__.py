@@ -11,12 +11,17 @@ Endpoints: ``POST /v1/chat/completions`` (JSON and SSE), ``GET /v1/models``, ``G
 
 from __future__ import annotations
 
-from langchain_costrouter.server._app import RequestLog
-from langchain_costrouter.server._faults import FAULT_HEADER, FaultSpec, parse_fault_string
-from langchain_costrouter.server._replay import ReplayRecord, ReplayScript
-from langchain_costrouter.server._schema_fake import MessageHints, fake_instance
-from langchain_costrouter.server._script import ModelScript, ReplyRule, Script
-from langchain_costrouter.server._server import AsyncLocalOpenAIServer, LocalOpenAIServer, ScriptLike, make_responder
+from langchain_costrouter.testing.server._app import RequestLog
+from langchain_costrouter.testing.server._faults import FAULT_HEADER, FaultSpec, parse_fault_string
+from langchain_costrouter.testing.server._replay import ReplayRecord, ReplayScript
+from langchain_costrouter.testing.server._schema_fake import MessageHints, fake_instance
+from langchain_costrouter.testing.server._script import ModelScript, ReplyRule, Script
+from langchain_costrouter.testing.server._server import (
+    AsyncLocalOpenAIServer,
+    LocalOpenAIServer,
+    ScriptLike,
+    make_responder,
+)
 
 __all__ = [
     "FAULT_HEADER",

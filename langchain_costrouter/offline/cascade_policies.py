@@ -1,6 +1,6 @@
 """Figures of the cascade benchmark: per-item outcomes of escalation policies in one table.
 
-The benchmark (``costrouter bench cascade``, :mod:`langchain_costrouter.cascade_bench`) sends
+The benchmark (``costrouter bench cascade``, :mod:`langchain_costrouter.offline.cascade_bench`) sends
 every item of a recorded data set through the real pipeline once per policy. This module holds
 the framework-neutral parts around that run:
 
@@ -8,7 +8,7 @@ the framework-neutral parts around that run:
   LiteLLM's bundled map under the bare name or a known provider prefix), saying which key was
   used; an unknown price raises, it is never $0.
 - :func:`fit_fold_gates`: one learned gate per cross-validation fold, fitted and thresholded on
-  the other folds only, exactly as :func:`~langchain_costrouter.core.calibration.calibrate`
+  the other folds only, exactly as :func:`~langchain_costrouter.offline.gate_calibration.calibrate`
   does for its cross-validated figures (same splits, same inner threshold selection).
 - :class:`PolicyOutcome` / :func:`policy_rows`: per-item escalation, served quality and cost of
   each policy, summarised relative to always-premium (quality, cost, premium-call rate, PGR, APGR).
@@ -27,13 +27,13 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from langchain_costrouter.core.calibration import fit_fold, kfold_indices
-from langchain_costrouter.core.data import RoutedDataset
 from langchain_costrouter.core.errors import DataError
 from langchain_costrouter.core.gates.features import FeatureSpec, extract_features
 from langchain_costrouter.core.gates.learned import LearnedGate
-from langchain_costrouter.core.policy_eval import apgr, item_costs
 from langchain_costrouter.core.pricing import ModelPrice, PriceBook
+from langchain_costrouter.offline.data import RoutedDataset
+from langchain_costrouter.offline.gate_calibration import fit_fold, kfold_indices
+from langchain_costrouter.offline.policy_eval import apgr, item_costs
 
 __all__ = [
     "PREMIUM_POLICY",
@@ -157,7 +157,7 @@ def fit_fold_gates(
 ) -> tuple[FoldGate, ...]:
     """One learned gate per outer fold, for honest (held-out) figures.
 
-    The procedure is the one :func:`~langchain_costrouter.core.calibration.calibrate` uses for
+    The procedure is the one :func:`~langchain_costrouter.offline.gate_calibration.calibrate` uses for
     its cross-validated figures: stratified outer folds (``seed``); in each, the threshold is
     the lowest-cost one reaching ``target_quality`` (with ``margin_z``) on inner cross-validated
     scores of the training folds (``seed + 1``), and the gate is then fitted on every training
@@ -286,7 +286,7 @@ def policy_rows(outcomes: Sequence[PolicyOutcome], q_cheap: FloatArray, q_premiu
 
     PGR is ``(quality - cheap quality) / (premium quality - cheap quality)`` on the recorded
     qualities; APGR is the policy's fixed value, else the average PGR of escalating items in
-    increasing order of ``scores`` (:func:`~langchain_costrouter.core.policy_eval.apgr`).
+    increasing order of ``scores`` (:func:`~langchain_costrouter.offline.policy_eval.apgr`).
 
     Raises:
         DataError: No always-premium outcome, or arrays of the wrong length.

@@ -23,12 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from langchain_costrouter.core.cache.calibration import LabelledPair
 from langchain_costrouter.core.cache.engine import ResponseCache
 from langchain_costrouter.core.cache.guard import GuardPolicy
 from langchain_costrouter.core.cache.scope import CacheScope
 from langchain_costrouter.core.cache.store import disable_runtime_install
 from langchain_costrouter.core.embeddings import Embedder
+from langchain_costrouter.offline.cache_calibration import LabelledPair
 
 __all__ = ["bench_gptcache_default", "bench_latency", "bench_pairs", "synthetic_queries"]
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from langchain_costrouter.core.types import content_text
-from langchain_costrouter.server._faults import strip_fault_marker
-from langchain_costrouter.server._wire import ServerFailure
+from langchain_costrouter.testing.server._faults import strip_fault_marker
+from langchain_costrouter.testing.server._wire import ServerFailure
 
 __all__ = ["ChatCall", "message_text", "parse_chat_call"]
 

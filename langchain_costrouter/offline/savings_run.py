@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from langchain_costrouter.cli._savings_bench import (
+from langchain_costrouter.offline.savings_bench import (
     BenchSettings,
     build_workload,
     compression_config,
@@ -27,12 +27,12 @@ def run_bench(config_path: Path, s: BenchSettings, targets: list[str] | None = N
     from langchain_openai import ChatOpenAI
 
     from langchain_costrouter._tiers import LangChainModelClient
-    from langchain_costrouter.cli._optimize_server import OptimizeResponder
     from langchain_costrouter.core.compression import PromptCompressor
     from langchain_costrouter.core.config import CostRouterConfig, TierSpec
     from langchain_costrouter.core.pricing import PriceBook
     from langchain_costrouter.core.tokens import count_tokens, encoding_for_model
-    from langchain_costrouter.server import LocalOpenAIServer
+    from langchain_costrouter.testing.responders import OptimizeResponder
+    from langchain_costrouter.testing.server import LocalOpenAIServer
 
     cfg = CostRouterConfig.from_yaml(config_path)
     prices = PriceBook(cfg.price_overrides_map())

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from langchain_costrouter.cascade_bench import CascadeBenchResult
+    from langchain_costrouter.offline.cascade_bench import CascadeBenchResult
 
 __all__ = ["CASCADE_PLOT_SUFFIXES", "cascade_plot_png", "draw_cascade_figure", "write_cascade_plot"]
 

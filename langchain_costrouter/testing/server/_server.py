@@ -13,10 +13,10 @@ from typing import Any, Self
 from aiohttp import web
 
 from langchain_costrouter.core.errors import ConfigError
-from langchain_costrouter.server._app import AppState, RequestLog, build_app
-from langchain_costrouter.server._engine import Responder, ScriptResponder
-from langchain_costrouter.server._replay import ReplayScript
-from langchain_costrouter.server._script import Script
+from langchain_costrouter.testing.server._app import AppState, RequestLog, build_app
+from langchain_costrouter.testing.server._engine import Responder, ScriptResponder
+from langchain_costrouter.testing.server._replay import ReplayScript
+from langchain_costrouter.testing.server._script import Script
 
 __all__ = ["AsyncLocalOpenAIServer", "LocalOpenAIServer", "ScriptLike", "make_responder"]
 
