@@ -79,6 +79,7 @@ def run_config(args: argparse.Namespace) -> int:
 
 def run_serve(args: argparse.Namespace) -> int:
     """``costrouter serve``: renders the YAML and runs ``litellm`` in the foreground."""
+    from langchain_costrouter.cli._signals import stop_on_signals
     from langchain_costrouter.core.errors import ConfigError
     from litellm_hooks.proxy_config import write_proxy_config
     from litellm_hooks.proxy_process import litellm_command
@@ -94,15 +95,19 @@ def run_serve(args: argparse.Namespace) -> int:
     cmd = [*litellm_command(), "--config", str(path), "--host", args.host, "--port", str(args.port)]
     print(f"costrouter serve: {path} on http://{args.host}:{args.port}/v1", file=sys.stderr)
     proc = subprocess.Popen(cmd, env=env, cwd=str(path.parent))  # noqa: S603 - fixed command
+    with stop_on_signals() as stop:
+        while proc.poll() is None and not stop.wait(0.2):
+            pass
+    if proc.poll() is not None:
+        return proc.returncode
+    # SIGINT or SIGTERM: stop the proxy child too, so it never keeps the port.
+    proc.terminate()
     try:
-        return proc.wait()
-    except KeyboardInterrupt:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        raise
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+    return 0
 
 
 def register_bench(bench_subparsers: Any) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +63,7 @@ def _api_key(args: argparse.Namespace) -> str | None:
 
 
 def _serve(script: Any, args: argparse.Namespace, what: str) -> int:
+    from langchain_costrouter.cli._signals import stop_on_signals
     from langchain_costrouter.testing.server import LocalOpenAIServer
 
     server = LocalOpenAIServer(script, host=args.host, port=args.port, api_key=_api_key(args))
@@ -74,11 +74,10 @@ def _serve(script: Any, args: argparse.Namespace, what: str) -> int:
             print(f"models: {', '.join(models)}", flush=True)
         if server.state.api_key is not None:
             print(f"auth: Bearer key from ${args.api_key_env}", flush=True)
-        print("press Ctrl-C to stop", flush=True)
-        try:
-            threading.Event().wait()
-        except KeyboardInterrupt:
-            print("stopping", file=sys.stderr)
+        print("press Ctrl-C (or send SIGTERM) to stop", flush=True)
+        with stop_on_signals() as stop:
+            stop.wait()
+        print("stopping", file=sys.stderr)
     return 0
 
 

@@ -115,13 +115,19 @@ def _free_port() -> int:
         return probe.port
 
 
-def _start_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[subprocess.Popen[str], str]:
+def _start_cli(
+    args: list[str], env: dict[str, str] | None = None, *, ignore_sigint: bool = False
+) -> tuple[subprocess.Popen[str], str]:
+    def background_job() -> None:  # what a shell's background job does to its children
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     proc = subprocess.Popen(
         [sys.executable, "-c", "import sys; from langchain_costrouter.cli import main; sys.exit(main())", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
+        preexec_fn=background_job if ignore_sigint else None,  # noqa: PLW1509 - only resets a signal
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
@@ -129,9 +135,13 @@ def _start_cli(args: list[str], env: dict[str, str] | None = None) -> tuple[subp
     return proc, line.rsplit(" ", 1)[-1].strip()
 
 
-def _stop_cli(proc: subprocess.Popen[str]) -> int:
-    proc.send_signal(signal.SIGINT)
-    return proc.wait(timeout=30)
+def _stop_cli(proc: subprocess.Popen[str], sig: signal.Signals = signal.SIGTERM) -> int:
+    proc.send_signal(sig)
+    try:
+        return proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
 
 
 def test_replay_server_cli(rows: list[dict[str, str]]) -> None:
@@ -163,3 +173,14 @@ def test_local_server_cli_with_script_and_key(tmp_path: Path) -> None:
             bad.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}])
     finally:
         assert _stop_cli(proc) == 0
+
+
+@pytest.mark.parametrize(
+    ("sig", "ignore_sigint"), [(signal.SIGINT, True), (signal.SIGINT, False), (signal.SIGTERM, True)]
+)
+def test_local_server_cli_stops_on_signals(sig: signal.Signals, ignore_sigint: bool) -> None:
+    proc, base_url = _start_cli(["local-server"], ignore_sigint=ignore_sigint)
+    client = openai.OpenAI(base_url=base_url, api_key="sk-test", max_retries=0)
+    assert client.models.list() is not None
+    assert _stop_cli(proc, sig) == 0
+    assert proc.stderr is not None and "stopping" in proc.stderr.read()
