@@ -9,18 +9,15 @@ from typing import Any
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, convert_to_openai_messages
 from langchain_core.utils.function_calling import convert_to_openai_tool
 
-from langchain_costrouter.core.types import ChatRequest, Completion
+from langchain_costrouter.core.types import ChatRequest, Completion, answer_params
 from langchain_costrouter.core.usage import Usage
 
 __all__ = [
-    "SAMPLING_KEYS",
     "completion_from_message",
     "openai_tools",
     "request_from_messages",
     "strip_chunk",
 ]
-
-SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "stop", "seed", "presence_penalty", "frequency_penalty")
 
 
 def openai_tools(tools: Sequence[Any]) -> list[dict[str, Any]]:
@@ -35,12 +32,13 @@ def request_from_messages(
     request_id: str | None = None,
     kwargs: Mapping[str, Any] | None = None,
 ) -> ChatRequest:
-    """A :class:`ChatRequest` from LangChain messages and call kwargs."""
+    """A :class:`ChatRequest` from LangChain messages and call kwargs (every answer parameter kept)."""
     kwargs = dict(kwargs or {})
     oa = convert_to_openai_messages(list(messages))
     msgs = tuple(oa if isinstance(oa, list) else [oa])
     tools = tuple(kwargs.get("tools") or ())
-    params = {k: kwargs[k] for k in SAMPLING_KEYS if kwargs.get(k) is not None}
+    params = answer_params(kwargs)
+    user = kwargs.get("user")
     extra: dict[str, Any] = {}
     if request_id:
         extra["request_id"] = request_id
@@ -50,6 +48,7 @@ def request_from_messages(
         tools=tools,
         response_format=kwargs.get("response_format"),
         params=params,
+        user=user if isinstance(user, str) and user else None,
         **extra,
     )
 

@@ -189,11 +189,13 @@ def request_from_kwargs(kwargs: Mapping[str, Any], *, request_id: str, tenant: s
         params["max_tokens"] = params["max_completion_tokens"]
     tools = next((s.get("tools") for s in sources if s.get("tools")), None) or ()
     response_format = next((s.get("response_format") for s in sources if s.get("response_format")), None)
+    user = kwargs.get("user") or (optional.get("user") if isinstance(optional, Mapping) else None)
     return ChatRequest(
         messages=msgs,
         request_id=request_id,
         tenant=tenant,
         task=task,
+        user=user if isinstance(user, str) and user else None,
         tools=tuple(dict(t) for t in tools if isinstance(t, Mapping)),
         response_format=response_format,
         params=params,

@@ -13,7 +13,35 @@ from typing import Any
 from langchain_costrouter.core.ledger import new_request_id
 from langchain_costrouter.core.usage import Usage
 
-__all__ = ["ChatRequest", "Completion", "OverheadCall", "content_text"]
+__all__ = ["NEUTRAL_PARAMS", "ChatRequest", "Completion", "OverheadCall", "answer_params", "content_text"]
+
+NEUTRAL_PARAMS = frozenset(
+    {
+        # transport and bookkeeping: they never change what the model answers
+        "stream", "stream_options", "timeout", "request_timeout", "max_retries", "num_retries",
+        "metadata", "litellm_metadata", "extra_headers", "headers", "api_key", "api_base", "base_url",
+        "api_version", "organization", "user", "model", "messages", "tools", "response_format",
+        "ls_structured_output_format", "stream_usage", "caching", "cache", "no-cache",
+        "litellm_call_id", "litellm_trace_id", "litellm_logging_obj", "proxy_server_request",
+        "mock_response", "mock_testing_fallbacks", "fallbacks", "context_window_fallbacks",
+        "specific_deployment", "model_info", "input_cost_per_token", "output_cost_per_token",
+    }
+)  # fmt: skip
+"""Call parameters that cannot change an answer (or are kept in their own ``ChatRequest`` field).
+
+Every other parameter of a call (temperature, stop, seed, logit_bias, reasoning_effort,
+tool_choice, n, logprobs, modalities, provider-specific ones...) is an *answer parameter*: it is
+kept in :attr:`ChatRequest.params`, so the cache key and the gates see it. Unknown parameters
+count as answer parameters: a cache must never assume that a parameter is harmless.
+"""
+
+
+def answer_params(kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The answer parameters of a call's keyword arguments (``None`` values dropped)."""
+    out = {k: v for k, v in kwargs.items() if v is not None and k not in NEUTRAL_PARAMS and not k.startswith("_")}
+    if "max_tokens" not in out and "max_completion_tokens" in out:
+        out["max_tokens"] = out["max_completion_tokens"]
+    return out
 
 
 def content_text(content: Any) -> str:
@@ -43,7 +71,9 @@ class ChatRequest:
         tenant: User/tenant tag for the ledger and cache scoping.
         tools: OpenAI-format tool schemas bound to the request.
         response_format: A requested structured output format, if any.
-        params: Sampling parameters (temperature, top_p, max_tokens...).
+        params: Every answer parameter of the call (see :data:`NEUTRAL_PARAMS`): sampling,
+            ``stop``, ``seed``, ``logit_bias``, ``reasoning_effort``, ``tool_choice``...
+        user: The end user the caller named (OpenAI's ``user``), when given.
     """
 
     messages: tuple[Mapping[str, Any], ...]
@@ -53,6 +83,7 @@ class ChatRequest:
     tools: tuple[Mapping[str, Any], ...] = ()
     response_format: Any = None
     params: Mapping[str, Any] = field(default_factory=dict)
+    user: str | None = None
 
     @property
     def last_user_text(self) -> str:
@@ -68,11 +99,6 @@ class ChatRequest:
         return "\n".join(
             content_text(m.get("content")) for m in self.messages if m.get("role") in {"system", "developer"}
         )
-
-    @property
-    def prompt_text(self) -> str:
-        """Every message's text, for token estimates."""
-        return "\n".join(content_text(m.get("content")) for m in self.messages)
 
 
 @dataclass(frozen=True, slots=True)
