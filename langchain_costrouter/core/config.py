@@ -265,11 +265,34 @@ class BudgetConfig(_Frozen):
 
 
 class LedgerConfig(_Frozen):
-    """Where cost records go."""
+    """Where cost records go.
 
-    backend: Literal["sqlite", "memory", "none"] = "sqlite"
+    ``sqlite`` (the default) is one local file; ``postgres`` is a table shared by every replica,
+    written by a background thread from a local outbox (see docs/scale-out.md).
+    """
+
+    backend: Literal["sqlite", "memory", "none", "postgres"] = "sqlite"
     path: str = "costrouter-ledger.sqlite"
     tenant: str = "default"
+    url: SecretStr | None = Field(
+        default=None, description="postgres: connection URL; prefer url_env (a URL may hold a password)"
+    )
+    url_env: str = Field(
+        default="COSTROUTER_LEDGER_URL", description="postgres: environment variable holding the URL when url is unset"
+    )
+    table: str = Field(
+        default="cost_records",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
+        description="postgres: table name (created if missing)",
+    )
+    outbox_dir: str = Field(
+        default=".costrouter-outbox",
+        description="postgres: folder of the local outbox files that hold records until Postgres has them",
+    )
+    batch_size: int = Field(default=500, ge=1, le=10_000, description="postgres: records per INSERT batch")
+    flush_interval_s: float = Field(
+        default=0.2, gt=0, le=60, description="postgres: longest pause of the writer thread between shipments"
+    )
 
 
 class CacheConfig(_Frozen):
@@ -474,6 +497,8 @@ class CostRouterConfig(_Frozen):
         }
         if self.ledger.backend == "sqlite":
             update["ledger"] = self.ledger.model_copy(update={"path": absolute(self.ledger.path)})
+        elif self.ledger.backend == "postgres":
+            update["ledger"] = self.ledger.model_copy(update={"outbox_dir": absolute(self.ledger.outbox_dir)})
         return self.model_copy(update=update)
 
     def to_yaml(self) -> str:

@@ -17,7 +17,7 @@ from langchain_costrouter.core.embeddings import Embedder
 from langchain_costrouter.core.errors import ConfigError, UnknownModelPriceError
 from langchain_costrouter.core.gates.base import BaseGate
 from langchain_costrouter.core.gates.factory import JudgeClientFactory
-from langchain_costrouter.core.ledger import LedgerBackend, open_ledger
+from langchain_costrouter.core.ledger import LedgerBackend, ledger_from_config
 from langchain_costrouter.core.pricing import PriceBook
 from langchain_costrouter.core.routing import Router, build_router
 
@@ -54,7 +54,7 @@ class CostRouterRuntime:
                     self.prices.price(spec.model)
                 except UnknownModelPriceError as exc:
                     raise ConfigError(f"{section}[{i}].price", str(exc)) from None
-        self.ledger = ledger if ledger is not None else open_ledger(config.ledger.backend, config.ledger.path)
+        self.ledger = ledger if ledger is not None else ledger_from_config(config.ledger)
         self.accountant = CostAccountant(
             self.prices,
             self.ledger,
