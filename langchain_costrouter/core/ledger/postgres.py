@@ -63,7 +63,7 @@ _TYPES = {
     "gate_score": "DOUBLE PRECISION",
     "error": "TEXT",
     "source": "TEXT NOT NULL",
-    "extra": "JSONB NOT NULL",
+    "extra": "JSON NOT NULL",  # json keeps the text as written (jsonb would turn 1e16 into an integer)
     "record_id": "TEXT NOT NULL UNIQUE",
 }
 _MAX_PAUSE_S = 5.0
@@ -144,7 +144,7 @@ class PostgresLedger:
         self._boxes: list[Outbox] = [self._outbox, *adopt_orphans(Path(outbox_dir), own=self._outbox.path)]
         self._wake = threading.Event()
         self._idle = threading.Condition()
-        self._busy = False
+        self._busy = True  # until the writer's first pass (which creates the table) is over
         self._stop = threading.Event()
         self._closed = False
         self._thread = threading.Thread(target=self._run, name=f"costrouter-ledger-{table}", daemon=True)
@@ -202,6 +202,10 @@ class PostgresLedger:
     # ------------------------------------------------------------------ writer thread
     def _run(self) -> None:
         pause = self.flush_interval_s
+        try:  # create the table now, so that readers find it before the first record
+            self._connection()
+        except (self._psycopg.Error, OSError) as exc:
+            self._went_down(exc)
         while True:
             stopping = self._stop.is_set()
             with self._idle:
@@ -261,7 +265,7 @@ class PostgresLedger:
 
     def _insert_sql(self) -> Any:
         sql = self._sql
-        placeholders = sql.SQL(", ").join(sql.SQL("%s::jsonb") if c == "extra" else sql.Placeholder() for c in COLUMNS)
+        placeholders = sql.SQL(", ").join(sql.SQL("%s::json") if c == "extra" else sql.Placeholder() for c in COLUMNS)
         return sql.SQL("INSERT INTO {} ({}) VALUES ({}) ON CONFLICT (record_id) DO NOTHING").format(
             self._ident, sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS), placeholders
         )
