@@ -43,6 +43,7 @@ __all__ = [
     "PriceSpec",
     "RouteSpec",
     "RoutingConfig",
+    "SpendLimits",
     "TierSpec",
     "format_loc",
 ]
@@ -284,11 +285,47 @@ class CascadeConfig(_Frozen):
     ] = ("rate_limit", "server", "timeout", "context_window", "refusal", "connection")
 
 
+class SpendLimits(_Frozen):
+    """Dollar limits of one tenant or API key per UTC day and per UTC month."""
+
+    daily_usd: NonNeg | None = Field(default=None, description="USD per UTC day (None: no daily limit)")
+    monthly_usd: NonNeg | None = Field(default=None, description="USD per UTC month (None: no monthly limit)")
+
+
 class BudgetConfig(_Frozen):
-    """A dollar ceiling per request across the whole cascade."""
+    """Dollar ceilings: per request across the whole cascade, and per tenant or API key per day/month.
+
+    Tenant and key budgets reserve each call's estimated cost before it is made and settle the
+    actual cost after; with ``backend: redis`` they hold across every replica (see
+    docs/scale-out.md).
+    """
 
     per_request_usd: NonNeg | None = None
     on_exceeded: Literal["best", "raise"] = "best"
+    tenants: dict[str, SpendLimits] = Field(
+        default_factory=dict, description="Limits per tenant id; the key '*' applies to every other tenant"
+    )
+    keys: dict[str, SpendLimits] = Field(
+        default_factory=dict, description="Limits per API key id (the LiteLLM key alias or hash); '*' for the others"
+    )
+    backend: Literal["memory", "redis"] = Field(
+        default="memory", description="memory: this process only; redis: shared by every replica"
+    )
+    redis_url: SecretStr | None = Field(default=None, description="redis: URL; prefer redis_url_env")
+    redis_url_env: str = Field(
+        default="COSTROUTER_REDIS_URL",
+        description="redis: environment variable holding the URL when redis_url is unset",
+    )
+    key_prefix: str = Field(
+        default="costrouter:budget", min_length=1, description="redis: prefix of every key the budgets write"
+    )
+    on_store_down: Literal["open", "closed"] = Field(
+        default="open",
+        description="Redis unreachable: 'open' lets calls through (logged, settled later), 'closed' refuses them",
+    )
+    reservation_ttl_s: float = Field(
+        default=600.0, gt=0, description="A reservation never settled (a crashed replica) is released after this"
+    )
 
 
 class LedgerConfig(_Frozen):

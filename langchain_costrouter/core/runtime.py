@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_costrouter.core.accounting import CostAccountant
+from langchain_costrouter.core.budgets import budgets_from_config
 from langchain_costrouter.core.cascade import CascadeEngine, ThresholdSource
 from langchain_costrouter.core.config import CostRouterConfig
 from langchain_costrouter.core.embeddings import Embedder
@@ -88,6 +89,7 @@ class CostRouterRuntime:
             gates=gates,
             judge_clients=self.clients,
             thresholds=thresholds,
+            budgets=budgets_from_config(config.budget),
         )
         self.response_cache = response_cache
         if self.response_cache is None and config.cache.enabled:
@@ -135,6 +137,8 @@ class CostRouterRuntime:
                 self.response_cache.close()
         except Exception:  # closing a cache must not lose the ledger's records
             logger.warning("could not close the response cache", exc_info=True)
+        if self.engine.budgets is not None:
+            self.engine.budgets.close()
         try:
             self.accountant.flush()
         finally:
