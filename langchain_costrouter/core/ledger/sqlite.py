@@ -104,6 +104,9 @@ class SQLiteLedger:
         reopened: Times the file was found deleted or replaced and opened again.
     """
 
+    dialect = "sqlite"
+    table = "cost_records"
+
     def __init__(self, path: str | Path, *, busy_timeout_s: float = 30.0) -> None:
         self.path = Path(path)
         self._timeout = busy_timeout_s

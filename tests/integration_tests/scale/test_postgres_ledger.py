@@ -157,3 +157,20 @@ def test_postgres_stores_any_record_and_never_blocks_the_others(
         if not math.isfinite(r.ts):
             assert math.isfinite(got.pop("ts")) and math.isfinite(want.pop("ts"))
         assert json.dumps(got, sort_keys=True) == json.dumps(want, sort_keys=True)
+
+
+def test_postgres_sql_report_equals_the_one_pass_report(pg_url: str, pg_table: str, tmp_path: Path) -> None:
+    from langchain_costrouter.core.report import build_report
+    from langchain_costrouter.core.report_sql import build_report_sql
+    from tests.unit_tests._ledger_samples import PREMIUM_MODEL, sample_records, ts
+    from tests.unit_tests.ledger.test_report_sql import approx_equal, random_records
+
+    records = sample_records() + random_records(400, seed=11)
+    led = _ledger(pg_url, pg_table, tmp_path / "o")
+    led.write_many(records)
+    assert led.flush(20)
+    for since, until in ((None, None), (ts(3, 0), None), (ts(2, 11), ts(4, 0))):
+        for kwargs in ({}, {"premium_model": PREMIUM_MODEL}):
+            want = build_report(records, since=since, until=until, **kwargs).to_dict()
+            approx_equal(build_report_sql(led, since=since, until=until, **kwargs).to_dict(), want)
+    led.close()
