@@ -34,7 +34,7 @@ def approx_equal(a: Any, b: Any, path: str = "") -> None:
 def random_records(n: int, seed: int) -> list[CostRecord]:
     rng = random.Random(seed)
     out = []
-    for i in range(n):
+    for _ in range(n):
         kind = rng.choice(["completion", "completion", "judge", "embedding", "compression", "batch", "cache_hit"])
         outcome = rng.choice(["accepted", "rejected", "error", "served", "overhead", "unrated"])
         cost = rng.choice([0.0, rng.random() / 100])
