@@ -6,6 +6,9 @@ Examples::
     costrouter report --config costrouter.yaml --since 2026-11-01 --until 2026-11-30
     costrouter report --ledger ledger.sqlite --json - > report.json
     costrouter report --ledger ledger.sqlite --json report.json --plot spend.png
+    costrouter report --ledger "$COSTROUTER_LEDGER_URL" --table cost_records
+
+The database does the aggregation (SQLite or Postgres): a large ledger is never loaded.
 
 Savings are ``baseline - spend``; spend includes every overhead (rejected attempts, judge,
 embedding and compression calls), which have no baseline. Dates are UTC; a bare date given to
@@ -62,7 +65,11 @@ def register(subparsers: Any) -> None:
         description=__doc__.splitlines()[0] if __doc__ else None,
     )
     src = p.add_mutually_exclusive_group()
-    src.add_argument("--ledger", type=Path, help=f"SQLite ledger file (default: {_DEFAULT_LEDGER})")
+    src.add_argument(
+        "--ledger",
+        help=f"SQLite ledger file, or a postgresql:// URL of a Postgres ledger (default: {_DEFAULT_LEDGER})",
+    )
+    p.add_argument("--table", default="cost_records", help="table of a Postgres ledger (default: cost_records)")
     src.add_argument("--config", type=Path, help="costrouter.yaml: use its ledger path and premium tier")
     p.add_argument("--since", metavar="ISO_DATE", help="keep records at or after this UTC date/time")
     p.add_argument("--until", metavar="ISO_DATE", help="keep records before this UTC date/time (a date: inclusive)")
@@ -71,20 +78,39 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _source(args: argparse.Namespace) -> tuple[Path, str | None, str | None]:
-    """Ledger path, premium model and premium tier from the arguments."""
+def _source(args: argparse.Namespace) -> tuple[Any, str, str | None, str | None]:
+    """The ledger to aggregate, its display name, the premium model and the premium tier."""
     from langchain_costrouter.core.config import CostRouterConfig
     from langchain_costrouter.core.errors import ConfigError
+    from langchain_costrouter.core.ledger import PostgresLedger, ledger_from_config
+    from langchain_costrouter.core.report import open_existing
 
     if args.config is None:
-        return (args.ledger or Path(_DEFAULT_LEDGER)), None, None
+        where = args.ledger or _DEFAULT_LEDGER
+        if where.startswith(("postgresql://", "postgres://")):
+            return _postgres(where, args.table), f"postgres table {args.table}", None, None
+        return open_existing(where), where, None, None
     cfg = CostRouterConfig.from_yaml(args.config)
-    if cfg.ledger.backend != "sqlite":
-        raise ConfigError(
-            "ledger.backend", f"costrouter report reads a sqlite ledger, {args.config} uses {cfg.ledger.backend!r}"
-        )
     premium = cfg.premium
-    return Path(cfg.ledger.path), premium.model, premium.name
+    if cfg.ledger.backend == "sqlite":
+        return open_existing(cfg.ledger.path), cfg.ledger.path, premium.model, premium.name
+    if cfg.ledger.backend == "postgres":
+        led = ledger_from_config(cfg.ledger)
+        assert isinstance(led, PostgresLedger)
+        return led, f"postgres table {cfg.ledger.table}", premium.model, premium.name
+    raise ConfigError(
+        "ledger.backend",
+        f"costrouter report reads a sqlite or postgres ledger, {args.config} uses {cfg.ledger.backend!r}",
+    )
+
+
+def _postgres(url: str, table: str) -> Any:
+    import tempfile
+
+    from langchain_costrouter.core.ledger import PostgresLedger
+
+    # A reader only: its outbox stays empty and is deleted at close.
+    return PostgresLedger(url, table=table, outbox_dir=Path(tempfile.gettempdir()) / "costrouter-report-outbox")
 
 
 def _write(option: str, path: Path, write: Any) -> None:
@@ -102,7 +128,7 @@ def run(args: argparse.Namespace) -> int:
 
     from langchain_costrouter.cli._render import render_report
     from langchain_costrouter.core.errors import ConfigError
-    from langchain_costrouter.core.report import build_report, iter_ledger
+    from langchain_costrouter.core.report_sql import build_report_sql
 
     since = parse_when(args.since, "--since") if args.since else None
     until = parse_when(args.until, "--until", end=True) if args.until else None
@@ -114,9 +140,13 @@ def run(args: argparse.Namespace) -> int:
         if args.plot.suffix.lower() not in PLOT_SUFFIXES:
             raise ConfigError("--plot", f"expected a .png or .html file, got {str(args.plot)!r}")
 
-    path, premium_model, premium_tier = _source(args)
-    records = iter_ledger(path, since=since, until=until)  # streamed: a large ledger is never held in memory
-    report = build_report(records, since=since, until=until, premium_model=premium_model, premium_tier=premium_tier)
+    ledger, path, premium_model, premium_tier = _source(args)
+    try:  # aggregated by the database: no record is loaded into memory
+        report = build_report_sql(
+            ledger, since=since, until=until, premium_model=premium_model, premium_tier=premium_tier
+        )
+    finally:
+        ledger.close()
 
     # With --json -, stdout carries only JSON; everything else goes to stderr.
     to_stdout = args.json_out == "-"

@@ -43,6 +43,7 @@ __all__ = [
     "PriceSpec",
     "RouteSpec",
     "RoutingConfig",
+    "SpendLimits",
     "TierSpec",
     "format_loc",
 ]
@@ -284,19 +285,78 @@ class CascadeConfig(_Frozen):
     ] = ("rate_limit", "server", "timeout", "context_window", "refusal", "connection")
 
 
+class SpendLimits(_Frozen):
+    """Dollar limits of one tenant or API key per UTC day and per UTC month."""
+
+    daily_usd: NonNeg | None = Field(default=None, description="USD per UTC day (None: no daily limit)")
+    monthly_usd: NonNeg | None = Field(default=None, description="USD per UTC month (None: no monthly limit)")
+
+
 class BudgetConfig(_Frozen):
-    """A dollar ceiling per request across the whole cascade."""
+    """Dollar ceilings: per request across the whole cascade, and per tenant or API key per day/month.
+
+    Tenant and key budgets reserve each call's estimated cost before it is made and settle the
+    actual cost after; with ``backend: redis`` they hold across every replica (see
+    docs/scale-out.md).
+    """
 
     per_request_usd: NonNeg | None = None
     on_exceeded: Literal["best", "raise"] = "best"
+    tenants: dict[str, SpendLimits] = Field(
+        default_factory=dict, description="Limits per tenant id; the key '*' applies to every other tenant"
+    )
+    keys: dict[str, SpendLimits] = Field(
+        default_factory=dict, description="Limits per API key id (the LiteLLM key alias or hash); '*' for the others"
+    )
+    backend: Literal["memory", "redis"] = Field(
+        default="memory", description="memory: this process only; redis: shared by every replica"
+    )
+    redis_url: SecretStr | None = Field(default=None, description="redis: URL; prefer redis_url_env")
+    redis_url_env: str = Field(
+        default="COSTROUTER_REDIS_URL",
+        description="redis: environment variable holding the URL when redis_url is unset",
+    )
+    key_prefix: str = Field(
+        default="costrouter:budget", min_length=1, description="redis: prefix of every key the budgets write"
+    )
+    on_store_down: Literal["open", "closed"] = Field(
+        default="open",
+        description="Redis unreachable: 'open' lets calls through (logged, settled later), 'closed' refuses them",
+    )
+    reservation_ttl_s: float = Field(
+        default=600.0, gt=0, description="A reservation never settled (a crashed replica) is released after this"
+    )
 
 
 class LedgerConfig(_Frozen):
-    """Where cost records go."""
+    """Where cost records go.
 
-    backend: Literal["sqlite", "memory", "none"] = "sqlite"
+    ``sqlite`` (the default) is one local file; ``postgres`` is a table shared by every replica,
+    written by a background thread from a local outbox (see docs/scale-out.md).
+    """
+
+    backend: Literal["sqlite", "memory", "none", "postgres"] = "sqlite"
     path: str = "costrouter-ledger.sqlite"
     tenant: str = "default"
+    url: SecretStr | None = Field(
+        default=None, description="postgres: connection URL; prefer url_env (a URL may hold a password)"
+    )
+    url_env: str = Field(
+        default="COSTROUTER_LEDGER_URL", description="postgres: environment variable holding the URL when url is unset"
+    )
+    table: str = Field(
+        default="cost_records",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
+        description="postgres: table name (created if missing)",
+    )
+    outbox_dir: str = Field(
+        default=".costrouter-outbox",
+        description="postgres: folder of the local outbox files that hold records until Postgres has them",
+    )
+    batch_size: int = Field(default=500, ge=1, le=10_000, description="postgres: records per INSERT batch")
+    flush_interval_s: float = Field(
+        default=0.2, gt=0, le=60, description="postgres: longest pause of the writer thread between shipments"
+    )
 
 
 class CacheConfig(_Frozen):
@@ -516,6 +576,8 @@ class CostRouterConfig(_Frozen):
         }
         if self.ledger.backend == "sqlite":
             update["ledger"] = self.ledger.model_copy(update={"path": absolute(self.ledger.path)})
+        elif self.ledger.backend == "postgres":
+            update["ledger"] = self.ledger.model_copy(update={"outbox_dir": absolute(self.ledger.outbox_dir)})
         return self.model_copy(update=update)
 
     def to_yaml(self) -> str:
