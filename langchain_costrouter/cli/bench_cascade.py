@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import sys
 from pathlib import Path
@@ -31,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "add_bench_arguments",
+    "add_prices",
     "parse_prices",
     "print_prices",
     "register_bench",
@@ -44,25 +44,55 @@ __all__ = [
 
 def register_bench(subparsers: Any) -> None:
     """Adds ``bench cascade`` to the ``bench`` sub-subcommands."""
-    p = subparsers.add_parser(
+    from langchain_costrouter.cli._style import add_command, add_data, add_json
+
+    p = add_command(
+        subparsers,
         "cascade",
         help="cheap -> premium escalation policies through ChatCostRouter and a replay server",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=__doc__,
     )
-    p.add_argument("--data", required=True, type=Path, help="RouteLLM-format CSV (prompt, <model>, <model>_response)")
-    p.add_argument("--cheap", required=True, help="cheap model name as in the CSV")
-    p.add_argument("--premium", required=True, help="premium model name as in the CSV")
+    add_data(p, help="RouteLLM-format CSV (prompt, <model>, <model>_response columns)")
+    p.add_argument("--cheap", required=True, metavar="MODEL", help="cheap model name as in the CSV")
+    p.add_argument("--premium", required=True, metavar="MODEL", help="premium model name as in the CSV")
     p.add_argument(
-        "--gate-file", type=Path, help="learned gate to evaluate (default: calibrate one per fold, cross-validated)"
+        "--gate-file",
+        type=Path,
+        metavar="FILE",
+        help="learned gate to evaluate (default: calibrate one per fold, cross-validated)",
     )
-    p.add_argument("--json", dest="json_out", type=Path, metavar="OUT", help="write one object per policy (JSON list)")
-    p.add_argument("--plot", type=Path, metavar="OUT.png", help="draw the cost-quality curve (.png/.svg/.pdf)")
+    add_json(p, help="also write one object per policy as a JSON list to PATH ('-': stdout)")
+    p.add_argument("--plot", type=Path, metavar="PATH", help="draw the cost-quality curve (.png, .svg or .pdf)")
     add_bench_arguments(p)
     p.set_defaults(func=run)
 
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by ``bench cascade`` and ``demo``."""
+    from langchain_costrouter.cli._style import add_progress
+
+    add_prices(p)
+    p.add_argument("--limit", type=int, metavar="N", help="benchmark only the first N items")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the in-run calibration")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold shuffles")
+    p.add_argument("--target-quality", type=float, default=0.95, help="share of premium quality to keep")
+    p.add_argument("--margin-z", type=float, default=1.0, help="threshold safety margin in standard errors")
+    p.add_argument("--concurrency", type=int, default=48, help="requests in flight at once")
+    p.add_argument(
+        "--overhead-requests",
+        type=int,
+        default=200,
+        help="sequential requests timed through the router and directly (0 skips)",
+    )
+    p.add_argument(
+        "--ledger", type=Path, metavar="FILE", help="SQLite ledger to write (tenant = policy; default: in memory)"
+    )
+    p.add_argument("--server-url", metavar="URL", help="use this running replay server instead of starting one")
+    add_progress(p)
+
+
+def add_prices(p: argparse.ArgumentParser) -> None:
+    """``--prices MODEL=IN,OUT ...``: price overrides (``bench cascade``, ``demo``, ``calibrate``)."""
     p.add_argument(
         "--prices",
         action="extend",
@@ -71,21 +101,6 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
         metavar="MODEL=IN,OUT",
         help="price override in dollars per million input,output tokens (repeatable)",
     )
-    p.add_argument("--limit", type=int, help="benchmark only the first N items")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the in-run calibration (5)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fold shuffles (0)")
-    p.add_argument("--target-quality", type=float, default=0.95, help="share of premium quality to keep (0.95)")
-    p.add_argument("--margin-z", type=float, default=1.0, help="threshold safety margin in standard errors (1.0)")
-    p.add_argument("--concurrency", type=int, default=48, help="requests in flight at once (48)")
-    p.add_argument(
-        "--overhead-requests",
-        type=int,
-        default=200,
-        help="sequential requests timed through the router and directly (200; 0 skips)",
-    )
-    p.add_argument("--ledger", type=Path, help="SQLite ledger to write (tenant = policy); default: in memory")
-    p.add_argument("--server-url", help="use this running replay server's base URL instead of starting one")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
 def parse_prices(texts: list[str]) -> dict[str, ModelPrice]:
@@ -232,12 +247,12 @@ def print_prices(console: Console, settings: CascadeBenchSettings) -> None:
         )
 
 
-def write_json(result: CascadeBenchResult, path: Path) -> None:
-    """Writes one object per policy (a JSON list)."""
+def write_json(result: CascadeBenchResult, path: str | Path) -> None:
+    """Writes one object per policy (a JSON list) to a file, or to stdout for ``-``."""
+    from langchain_costrouter.cli import _style
     from langchain_costrouter.offline.cascade_policies import rows_to_json
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rows_to_json(result.rows), indent=1) + "\n", encoding="utf-8")
+    _style.write_json(path, rows_to_json(result.rows))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -249,13 +264,15 @@ def run(args: argparse.Namespace) -> int:
     _check_outputs(args)
     settings = settings_from_args(args)
     resolve_or_explain(settings)
-    console = Console(width=None if sys.stdout.isatty() else 130)
+    # With --json -, stdout carries only JSON; the tables go to stderr.
+    console = Console(width=None if sys.stdout.isatty() else 130, stderr=args.json_out == "-")
     print_prices(console, settings)
     result = run_cascade_bench(args.data, settings, limit=args.limit, base_url=args.server_url)
     render_bench(console, result)
     if args.json_out is not None:
         write_json(result, args.json_out)
-        console.print(f"JSON written to {args.json_out}")
+        if args.json_out != "-":
+            console.print(f"JSON written to {args.json_out}")
     if args.plot is not None:
         from langchain_costrouter.offline.plots import write_cascade_plot
 

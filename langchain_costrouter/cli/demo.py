@@ -27,14 +27,16 @@ SHOWN_TENANT = "learned"
 
 def register(subparsers: Any) -> None:
     """Adds the ``demo`` subcommand."""
+    from langchain_costrouter.cli._style import add_command, add_out
     from langchain_costrouter.cli.bench_cascade import add_bench_arguments
 
-    p = subparsers.add_parser(
+    p = add_command(
+        subparsers,
         "demo",
         help="offline demo: cascade savings on recorded GSM8K answers, savings table, ledger report, plots",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=__doc__,
     )
-    p.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: ./out)")
+    add_out(p, default=Path("out"), metavar="DIR", help="folder for the plots, JSON and ledger")
     add_bench_arguments(p)
     p.set_defaults(func=run, cheap=CHEAP, premium=PREMIUM)
 
