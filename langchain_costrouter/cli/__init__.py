@@ -97,6 +97,24 @@ def _input_error(args: argparse.Namespace, exc: BaseException) -> str:
     return f"{where} {reason} ({type(exc).__name__}: {_one_line(str(exc))[:200]})"
 
 
+def _check_inputs(args: argparse.Namespace) -> None:
+    """Input files that exist must not be empty (every command reads something from them).
+
+    Raises:
+        DataError: An input file is empty.
+    """
+    from pathlib import Path
+
+    from langchain_costrouter.cli._style import input_paths
+    from langchain_costrouter.core.errors import DataError
+
+    for name in input_paths(args):
+        path = Path(name)
+        if path.is_file() and path.stat().st_size == 0:
+            msg = f"{path} is empty"
+            raise DataError(msg)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``costrouter`` console script."""
     _prepare_env()
@@ -110,6 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = " ".join(filter(None, (args.command, getattr(args, "subcommand", None))))
     func: Callable[[argparse.Namespace], int] = args.func
     try:
+        _check_inputs(args)
         return int(func(args) or 0)
     except CostRouterError as exc:
         if args.verbose:

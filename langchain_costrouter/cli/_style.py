@@ -32,6 +32,7 @@ __all__ = [
     "input_paths",
     "iter_parsers",
     "plain_text",
+    "require",
     "write_json",
 ]
 
@@ -144,8 +145,24 @@ def add_progress(p: argparse.ArgumentParser) -> None:
 
 
 def hidden_alias(p: argparse.ArgumentParser, *flags: str, dest: str, **kwargs: Any) -> None:
-    """An old spelling of an option, still accepted, left out of ``--help``."""
+    """An old spelling of an option, still accepted, left out of ``--help``.
+
+    When the option it stands for is required, declare that one with ``required=False`` and
+    check it with :func:`require` (argparse would not count the alias).
+    """
     p.add_argument(*flags, dest=dest, help=argparse.SUPPRESS, **kwargs)
+
+
+def require(args: argparse.Namespace, dest: str, option: str) -> None:
+    """Fails like argparse when a required option (that has a hidden alias) is missing.
+
+    Raises:
+        ConfigError: The option was not given.
+    """
+    from langchain_costrouter.core.errors import ConfigError
+
+    if getattr(args, dest, None) in (None, []):
+        raise ConfigError(option, "this option is required")
 
 
 def write_json(target: str | Path, data: Any, *, option: str = "--json") -> None:

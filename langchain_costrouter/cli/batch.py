@@ -48,7 +48,7 @@ def register(subparsers: Any) -> None:
         help="answer a JSONL file of independent questions in batched calls (or via the OpenAI Batch API)",
         description=__doc__,
     )
-    add_data(p, help="questions JSONL (with --results: the Batch API requests file written before)")
+    add_data(p, required=False, help="questions JSONL (with --results: the Batch API requests file written before)")
     hidden_alias(p, "--input", dest="data", type=Path)
     add_out(p, required=True, help="answers JSONL (with --batch-api and no --results: the requests file)")
     add_config(p)
@@ -170,6 +170,7 @@ class _Counted:
 def _batch(args: argparse.Namespace) -> int:
     from langchain_costrouter._tiers import LangChainModelClient, build_tier_model
     from langchain_costrouter.cli._progress import Steps, progress_enabled
+    from langchain_costrouter.cli._style import require
     from langchain_costrouter.core.batch_api import (
         BatchApiFile,
         build_batch_api_file,
@@ -181,6 +182,7 @@ def _batch(args: argparse.Namespace) -> int:
     from langchain_costrouter.core.errors import ConfigError
     from langchain_costrouter.core.runtime import CostRouterRuntime
 
+    require(args, "data", "--data")
     cfg = CostRouterConfig.from_yaml(args.config)
     name = args.model or cfg.batching.model or cfg.tiers[0].name
     try:

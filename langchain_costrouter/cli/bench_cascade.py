@@ -264,6 +264,10 @@ def run(args: argparse.Namespace) -> int:
     _check_outputs(args)
     settings = settings_from_args(args)
     resolve_or_explain(settings)
+    if args.gate_file is not None:
+        from langchain_costrouter.core.gates.learned import LearnedGate
+
+        LearnedGate.load(args.gate_file)  # a bad gate file fails now, before the replay server starts
     # With --json -, stdout carries only JSON; the tables go to stderr.
     console = Console(width=None if sys.stdout.isatty() else 130, stderr=args.json_out == "-")
     print_prices(console, settings)

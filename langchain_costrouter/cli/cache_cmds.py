@@ -87,7 +87,7 @@ def _add_pairs(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--data",
         action="append",
-        required=True,
+        required=False,
         type=Path,
         metavar="FILE",
         dest="pairs",
@@ -142,11 +142,12 @@ def _printer(args: argparse.Namespace) -> Any:
 
 def _bench(args: argparse.Namespace) -> int:
     from langchain_costrouter.cli._progress import Steps, progress_enabled
-    from langchain_costrouter.cli._style import write_json
+    from langchain_costrouter.cli._style import require, write_json
     from langchain_costrouter.core.cache import make_embedder
     from langchain_costrouter.offline.cache_bench import bench_gptcache_default, bench_latency, bench_pairs
     from langchain_costrouter.offline.cache_calibration import load_pairs
 
+    require(args, "pairs", "--data")
     out = _printer(args)
     emb = make_embedder(args.encoder)
     policy = _policy(args.policy, emb.name)
@@ -205,11 +206,13 @@ _SCORE_CHUNK = 256  # pairs scored per progress step
 
 def _calibrate(args: argparse.Namespace) -> int:
     from langchain_costrouter.cli._progress import Steps, progress_enabled
+    from langchain_costrouter.cli._style import require
     from langchain_costrouter.core.cache import make_embedder
     from langchain_costrouter.core.cache.verifier import BASE_FEATURES, PAIR_FEATURES
     from langchain_costrouter.core.cache.wordnet import LEXICON_NAME
     from langchain_costrouter.offline.cache_calibration import calibrate, cross_validate, load_pairs, score_pairs
 
+    require(args, "pairs", "--data")
     emb = make_embedder(args.encoder)
     pairs = [p for path in args.pairs for p in load_pairs(path)]
     lexicon = LEXICON_NAME if args.lexicon == "wordnet" else ""

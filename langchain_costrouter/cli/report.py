@@ -119,9 +119,13 @@ def load_report(
         LedgerError: The ledger file is missing or unreadable.
     """
     from langchain_costrouter.cli._progress import Steps
+    from langchain_costrouter.core.errors import LedgerError
     from langchain_costrouter.core.report import build_report, iter_ledger
 
     path, premium_model, premium_tier = source_of(args)
+    if path.is_file() and path.stat().st_size == 0:
+        msg = f"{path} is empty: not a costrouter ledger (a ledger is written by ChatCostRouter or the LiteLLM hooks)"
+        raise LedgerError(msg)
     records = iter_ledger(path, since=since, until=until)  # streamed: a large ledger is never held in memory
     with Steps(enabled=progress) as steps:
         report = build_report(

@@ -268,7 +268,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=3, help="alternating plain/hooks rounds")
     p.add_argument("--cache", action="store_true", help="turn the cascade's response cache on in the hooked proxy")
     p.add_argument("--unique-questions", action="store_true", help="number every question (no cache hit is possible)")
-    p.add_argument("--json", metavar="PATH|-", help="also write the figures as JSON to PATH ('-': stdout)")
+    p.add_argument(
+        "--json", dest="json_out", metavar="PATH|-", help="also write the figures as JSON to PATH ('-': stdout)"
+    )
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -298,10 +300,10 @@ def run_cli(args: argparse.Namespace) -> int:
         f"(rounds: {', '.join(f'{r:.3f}' for r in res['round_ratios'])}); "
         f"ledger records: {res['ledger_records']} (expected {expected})\n"
     )
-    if args.json == "-":
+    if args.json_out == "-":
         sys.stdout.write(json.dumps(res, indent=2) + "\n")
-    elif args.json is not None:
-        Path(args.json).write_text(json.dumps(res, indent=2), encoding="utf-8")
+    elif args.json_out is not None:
+        Path(args.json_out).write_text(json.dumps(res, indent=2), encoding="utf-8")
     failed = res["plain"]["errors"] + res["hooks"]["errors"]
     return 1 if failed else 0
 
