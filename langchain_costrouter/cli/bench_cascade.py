@@ -153,18 +153,30 @@ def _pct(x: float | None) -> str:
     return "-" if x is None or math.isnan(x) else f"{100 * x:.1f}%"
 
 
+#: One line per column of the benchmark table, printed under it.
+COLUMNS = """\
+  policy                how each question picks cheap or premium (always_premium is the baseline of every %)
+  via                   pipeline: sent through ChatCostRouter, cost from the ledger; recorded: computed from the
+                        recorded answers and the pipeline's per-question costs (no calls of its own)
+  quality               share of the {n} questions answered correctly
+  % of premium quality  quality / always_premium's quality
+  cost                  what the {n} questions cost, every call included (rejected cheap answers too)
+  % of premium cost     cost / always_premium's cost
+  premium calls         share of the questions that reached the premium model
+  APGR                  how well the gate ranks answers: the share of the cheap-to-premium quality gap recovered,
+                        averaged over every premium-call rate from 0 to 100% (0.5 = random, 1 = perfect)"""
+
+
 def render_bench(console: Console, result: CascadeBenchResult) -> None:
     """Prints the comparison table, the overhead and the timings of a run."""
+    from rich import box
     from rich.table import Table
 
     from langchain_costrouter.cli._render import fmt_usd
 
     table = Table(
-        title=f"Cascade benchmark: {result.n_items} items through ChatCostRouter -> HTTP -> replay server",
-        caption=(
-            "pipeline: every item sent through the router, cost = its ledger records; "
-            "recorded: from the recorded answers and the pipeline's per-item costs"
-        ),
+        title=f"Cascade benchmark: {result.n_items:,} questions through ChatCostRouter -> HTTP -> replay server",
+        box=box.SIMPLE_HEAD,
     )
     cols = ("policy", "via", "quality", "% of premium quality", "cost", "% of premium cost", "premium calls", "APGR")
     for col in cols:
@@ -182,6 +194,7 @@ def render_bench(console: Console, result: CascadeBenchResult) -> None:
             style="bold" if r.policy == "learned" else None,
         )
     console.print(table)
+    console.print(COLUMNS.format(n=f"{result.n_items:,}"), highlight=False)
     learned = result.row("learned")
     console.print(
         f"learned gate: {_pct(learned.quality_vs_premium)} of premium quality at {_pct(learned.cost_vs_premium)} "
