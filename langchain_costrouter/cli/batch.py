@@ -169,7 +169,6 @@ class _Counted:
 
 def _batch(args: argparse.Namespace) -> int:
     from langchain_costrouter._tiers import LangChainModelClient, build_tier_model
-    from langchain_costrouter.cli._progress import Steps, progress_enabled
     from langchain_costrouter.cli._style import require
     from langchain_costrouter.core.batch_api import (
         BatchApiFile,
@@ -181,6 +180,7 @@ def _batch(args: argparse.Namespace) -> int:
     from langchain_costrouter.core.config import CostRouterConfig
     from langchain_costrouter.core.errors import ConfigError
     from langchain_costrouter.core.runtime import CostRouterRuntime
+    from langchain_costrouter.offline.progress import Steps, progress_enabled
 
     require(args, "data", "--data")
     cfg = CostRouterConfig.from_yaml(args.config)
@@ -270,8 +270,8 @@ def _submit(path: Path, spec: Any) -> str:
 def _bench(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from langchain_costrouter.cli._progress import Steps, progress_enabled
     from langchain_costrouter.cli._style import write_json
+    from langchain_costrouter.offline.progress import Steps, progress_enabled
     from langchain_costrouter.offline.savings_bench import BenchSettings
     from langchain_costrouter.offline.savings_run import render, render_markdown, run_bench
 

@@ -141,11 +141,11 @@ def _printer(args: argparse.Namespace) -> Any:
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from langchain_costrouter.cli._progress import Steps, progress_enabled
     from langchain_costrouter.cli._style import require, write_json
     from langchain_costrouter.core.cache import make_embedder
     from langchain_costrouter.offline.cache_bench import bench_gptcache_default, bench_latency, bench_pairs
     from langchain_costrouter.offline.cache_calibration import load_pairs
+    from langchain_costrouter.offline.progress import Steps, progress_enabled
 
     require(args, "pairs", "--data")
     out = _printer(args)
@@ -205,12 +205,12 @@ _SCORE_CHUNK = 256  # pairs scored per progress step
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from langchain_costrouter.cli._progress import Steps, progress_enabled
     from langchain_costrouter.cli._style import require
     from langchain_costrouter.core.cache import make_embedder
     from langchain_costrouter.core.cache.verifier import BASE_FEATURES, PAIR_FEATURES
     from langchain_costrouter.core.cache.wordnet import LEXICON_NAME
     from langchain_costrouter.offline.cache_calibration import calibrate, cross_validate, load_pairs, score_pairs
+    from langchain_costrouter.offline.progress import Steps, progress_enabled
 
     require(args, "pairs", "--data")
     emb = make_embedder(args.encoder)

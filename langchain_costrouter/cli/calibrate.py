@@ -95,11 +95,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from langchain_costrouter.cli._progress import Steps, progress_enabled
     from langchain_costrouter.cli._style import write_json
     from langchain_costrouter.core.pricing import PriceBook
     from langchain_costrouter.offline.data import load_routellm_csv
     from langchain_costrouter.offline.gate_calibration import calibrate
+    from langchain_costrouter.offline.progress import Steps, progress_enabled
 
     overrides = dict(parse_price(t) for t in args.prices)
     book = PriceBook(overrides)

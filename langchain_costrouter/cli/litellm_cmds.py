@@ -119,11 +119,22 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def register_bench(bench_subparsers: Any) -> None:
     """Adds ``costrouter bench proxy`` (see :mod:`langchain_costrouter.offline.proxy_bench`)."""
-    from langchain_costrouter.cli._style import add_command
-    from langchain_costrouter.offline.proxy_bench import add_arguments, run_cli
+    from langchain_costrouter.cli._style import add_command, add_progress
+    from langchain_costrouter.offline.proxy_bench import add_arguments
 
     p = add_command(
         bench_subparsers, "proxy", help="throughput of the LiteLLM proxy with the costrouter hooks vs the plain proxy"
     )
     add_arguments(p)
-    p.set_defaults(func=run_cli)
+    add_progress(p)
+    p.set_defaults(func=run_bench_proxy)
+
+
+def run_bench_proxy(args: argparse.Namespace) -> int:
+    """``costrouter bench proxy``: the benchmark under a progress display."""
+    from langchain_costrouter.offline.progress import Steps, progress_enabled
+    from langchain_costrouter.offline.proxy_bench import run_cli
+
+    with Steps(enabled=progress_enabled(args.no_progress)) as steps:
+        label = f"plain and hooked proxies, {args.rounds} round(s) of {args.requests} requests"
+        return steps.run(label, run_cli, args)

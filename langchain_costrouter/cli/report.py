@@ -118,9 +118,9 @@ def load_report(
         ConfigError: A bad config.
         LedgerError: The ledger file is missing or unreadable.
     """
-    from langchain_costrouter.cli._progress import Steps
     from langchain_costrouter.core.errors import LedgerError
     from langchain_costrouter.core.report import build_report, iter_ledger
+    from langchain_costrouter.offline.progress import Steps
 
     path, premium_model, premium_tier = source_of(args)
     if path.is_file() and path.stat().st_size == 0:
@@ -156,10 +156,10 @@ def run(args: argparse.Namespace) -> int:
     """Builds the report and prints it (rich tables, or JSON with ``--json -``)."""
     from rich.console import Console
 
-    from langchain_costrouter.cli._progress import progress_enabled
     from langchain_costrouter.cli._render import render_report
     from langchain_costrouter.cli._style import write_json
     from langchain_costrouter.core.errors import ConfigError
+    from langchain_costrouter.offline.progress import progress_enabled
 
     since = parse_when(args.since, "--since") if args.since else None
     until = parse_when(args.until, "--until", end=True) if args.until else None

@@ -13,7 +13,17 @@ from langchain_costrouter.cli._style import JSON_METAVAR, iter_parsers
 from langchain_costrouter.cli.bench import BENCH_MODULES
 
 CLI_DIR = Path(__file__).resolve().parents[3] / "langchain_costrouter" / "cli"
-SLOW = {"report", "calibrate", "calibrate-cache", "batch", "demo", "bench cascade", "bench cache", "bench savings"}
+SLOW = {
+    "report",
+    "calibrate",
+    "calibrate-cache",
+    "batch",
+    "demo",
+    "bench cascade",
+    "bench cache",
+    "bench savings",
+    "bench proxy",
+}
 OLD_SPELLINGS = {"--input", "--pairs", "--report", "--json-out", "--output", "--ledger-path"}
 
 

@@ -1,7 +1,7 @@
-"""Progress bars of the slow commands (rich, on stderr).
+"""Progress bars of the slow commands and benchmarks (rich, on stderr).
 
-One look for every command: a spinner, the step's description, a bar when the amount of work is
-known, the count and the elapsed time. Bars are drawn only on a terminal, and never with
+One look for every ``costrouter`` command and benchmark: a spinner, the step's description, a
+bar when the amount of work is known, the count and the elapsed time. Bars are drawn only on a terminal, and never with
 ``--no-progress``: output piped to a file or read by a test stays clean.
 
 Usage::
