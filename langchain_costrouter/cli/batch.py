@@ -94,14 +94,7 @@ def _read_questions(path: Path) -> tuple[list[str], list[str]]:
 
     ids: list[str] = []
     questions: list[str] = []
-    try:
-        lines = path.read_bytes().decode("utf-8").splitlines()
-    except OSError as exc:
-        msg = f"cannot read {path}: {exc.strerror or exc}"
-        raise DataError(msg) from None
-    except UnicodeDecodeError as exc:
-        msg = f"{path} is not UTF-8 text (byte {exc.start}): expected JSON Lines of questions"
-        raise DataError(msg) from None
+    lines = _read_text(path, "--data").splitlines()
     for n, line in enumerate(lines, 1):
         if not line.strip():
             continue

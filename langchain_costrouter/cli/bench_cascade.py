@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "add_bench_arguments",
+    "add_calibration_arguments",
     "add_prices",
     "parse_prices",
     "print_prices",
@@ -73,10 +74,7 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
 
     add_prices(p)
     p.add_argument("--limit", type=int, metavar="N", help="benchmark only the first N items")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the in-run calibration")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fold shuffles")
-    p.add_argument("--target-quality", type=float, default=0.95, help="share of premium quality to keep")
-    p.add_argument("--margin-z", type=float, default=1.0, help="threshold safety margin in standard errors")
+    add_calibration_arguments(p)
     p.add_argument("--concurrency", type=int, default=48, help="requests in flight at once")
     p.add_argument(
         "--overhead-requests",
@@ -89,6 +87,19 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--server-url", metavar="URL", help="use this running replay server instead of starting one")
     add_progress(p)
+
+
+def add_calibration_arguments(p: argparse.ArgumentParser) -> None:
+    """How a learned gate is calibrated (``calibrate``, and in-run by ``bench cascade`` / ``demo``)."""
+    p.add_argument("--target-quality", type=float, default=0.95, help="share of premium quality to keep")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold shuffles")
+    p.add_argument(
+        "--margin-z",
+        type=float,
+        default=1.0,
+        help="thresholds clear the target by this many standard errors (0: exactly at the target)",
+    )
 
 
 def add_prices(p: argparse.ArgumentParser) -> None:

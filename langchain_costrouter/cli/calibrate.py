@@ -58,7 +58,7 @@ def parse_price(text: str) -> tuple[str, Any]:
 def register(subparsers: Any) -> None:
     """Adds the ``calibrate`` subcommand."""
     from langchain_costrouter.cli._style import add_command, add_data, add_json, add_out, add_progress, hidden_alias
-    from langchain_costrouter.cli.bench_cascade import add_prices
+    from langchain_costrouter.cli.bench_cascade import add_calibration_arguments, add_prices
 
     p = add_command(
         subparsers,
@@ -69,16 +69,8 @@ def register(subparsers: Any) -> None:
     add_data(p, help="graded answers: RouteLLM-format CSV (prompt, <model>, <model>_response columns)")
     p.add_argument("--cheap", required=True, metavar="MODEL", help="model whose answers the gate judges")
     p.add_argument("--premium", required=True, metavar="MODEL", help="model called when the gate fails an answer")
-    p.add_argument("--target-quality", type=float, default=0.95, help="share of premium quality to keep")
     add_out(p, required=True, help="the gate file to write (JSON; a 'type: learned' gate's path)")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fold shuffles")
-    p.add_argument(
-        "--margin-z",
-        type=float,
-        default=1.0,
-        help="thresholds clear the target by this many standard errors (0: exactly at the target)",
-    )
+    add_calibration_arguments(p)
     add_prices(p)
     add_json(p, help="also write every policy, fold and sweep point as JSON to PATH ('-': stdout)")
     hidden_alias(p, "--report", dest="json_out")
