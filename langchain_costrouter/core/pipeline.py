@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from langchain_costrouter.core.cascade import CascadeEngine, CascadeResult, CascadeRun, TierStep
 from langchain_costrouter.core.gates.base import GateVerdict
+from langchain_costrouter.core.routing import RouteDecision
 from langchain_costrouter.core.types import ChatRequest, Completion
 
 if TYPE_CHECKING:
@@ -193,13 +194,18 @@ class RequestPipeline:
     compressor: PromptCompressor | None = None
     observers: Sequence[Observer] = field(default_factory=tuple)
 
-    def start(self, request: ChatRequest) -> CascadeRun:
-        """Routes ``request`` and opens its run."""
-        return self.engine.start(request)
+    def flow(
+        self, request: ChatRequest, *, stream: bool = False, decision: RouteDecision | None = None
+    ) -> Generator[Effect, Any, CascadeResult]:
+        """The request's whole life as a generator of effects (see the module docstring).
 
-    def flow(self, request: ChatRequest, *, stream: bool = False) -> Generator[Effect, Any, CascadeResult]:
-        """The request's whole life as a generator of effects (see the module docstring)."""
-        run = self.start(request)
+        Args:
+            request: The request.
+            stream: The caller streams (gated tiers are buffered, the last one streams).
+            decision: A route decided by the caller (a request for a tier by name); the router
+                decides otherwise.
+        """
+        run = self.engine.start(request, decision=decision)
         cache = self.cache
         if cache is not None and cache.enabled:
             hit = yield LookupCache(cache, run)

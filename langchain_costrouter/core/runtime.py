@@ -26,7 +26,7 @@ from langchain_costrouter.core.gates.factory import JudgeClientFactory
 from langchain_costrouter.core.ledger import LedgerBackend, open_ledger
 from langchain_costrouter.core.pipeline import Observer, RequestPipeline
 from langchain_costrouter.core.pricing import PriceBook
-from langchain_costrouter.core.routing import Router, build_router
+from langchain_costrouter.core.routing import RouteDecision, Router, build_router
 from langchain_costrouter.core.types import ChatRequest, tenant_of
 
 __all__ = ["CostRouterRuntime"]
@@ -124,7 +124,7 @@ class CostRouterRuntime:
         """The one tenant rule of both adapters (see :func:`~langchain_costrouter.core.types.tenant_of`)."""
         return tenant_of(metadata, user=user, default=default or self.config.ledger.tenant)
 
-    def route(self, request: ChatRequest) -> Any:
+    def route(self, request: ChatRequest) -> RouteDecision:
         """The route decision of ``request`` (without calling anything)."""
         return self.router.route(request)
 

@@ -1,9 +1,11 @@
 """Custom-priced deployments start without LiteLLM's "register_model ... custom pricing" warning.
 
-LiteLLM registers each deployment's prices under its id and again under its model key (the entry
-model copies the first tier, so that one registers twice more) and warned on every registration
-of a model outside its map that had input/output prices but no cache prices. The deployment
-parameters now carry both cache prices, as the ledger resolves them.
+LiteLLM registered each custom-priced deployment under its id and again under its model key (the
+entry model copied the first tier, so that one registered twice more) and warned at every
+registration of a model outside its map that had input/output prices but no cache prices. The
+Router and the proxy now reach the tiers through the cascade's own provider (no custom-priced
+deployment is registered at start-up), and the parameters of a deployment called directly (judge
+and compression clients) carry both cache prices, as the ledger resolves them.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ def _config() -> CostRouterConfig:
 
 def test_building_the_router_logs_no_register_model_warning(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="LiteLLM"):
-        build_router(_config(), install=False)
+        build_router(_config())
     assert [r.getMessage() for r in caplog.records if "register_model" in r.getMessage()] == []
 
 
