@@ -201,7 +201,7 @@ def input_paths(args: argparse.Namespace) -> list[str]:
     """The file paths among the parsed options, to name them in a last-resort error."""
     out: list[str] = []
     for name, value in sorted(vars(args).items()):
-        if name in {"out", "json_out", "plot"}:
+        if name in {"out", "plot"} or name.endswith("_out"):  # files the command writes
             continue
         values = value if isinstance(value, list | tuple) else [value]
         out.extend(str(v) for v in values if isinstance(v, Path))

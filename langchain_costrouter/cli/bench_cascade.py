@@ -83,7 +83,11 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
         help="sequential requests timed through the router and directly (0 skips)",
     )
     p.add_argument(
-        "--ledger", type=Path, metavar="FILE", help="SQLite ledger to write (tenant = policy; default: in memory)"
+        "--ledger",
+        type=Path,
+        dest="ledger_out",
+        metavar="FILE",
+        help="SQLite ledger to write (tenant = policy; default: in memory)",
     )
     p.add_argument("--server-url", metavar="URL", help="use this running replay server instead of starting one")
     add_progress(p)
@@ -153,7 +157,7 @@ def settings_from_args(args: argparse.Namespace, **overrides: Any) -> CascadeBen
         "margin_z": args.margin_z,
         "concurrency": args.concurrency,
         "overhead_requests": args.overhead_requests,
-        "ledger_path": args.ledger,
+        "ledger_path": args.ledger_out,
         "progress": not args.no_progress,
     }
     values.update(overrides)

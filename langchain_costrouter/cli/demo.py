@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     console = Console(width=None if sys.stdout.isatty() else 130)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
-    ledger_path = args.ledger or out / "demo-ledger.sqlite"
+    ledger_path = args.ledger_out or out / "demo-ledger.sqlite"
     _fresh_ledger(ledger_path)
     settings = settings_from_args(args, ledger_path=ledger_path, work_dir=out / "gates")
     resolve_or_explain(settings)
