@@ -84,6 +84,7 @@ def _pct(x: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Runs the calibration and prints its cross-validated results."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
@@ -114,7 +115,9 @@ def run(args: argparse.Namespace) -> int:
 
     # With --json -, stdout carries only JSON; the tables go to stderr.
     console = Console(width=None if sys.stdout.isatty() else 110, stderr=args.json_out == "-")
-    table = Table(title=f"{len(data)} items, {args.folds}-fold CV (learned gate never saw its test items)")
+    table = Table(
+        title=f"{len(data)} items, {args.folds}-fold CV (learned gate never saw its test items)", box=box.SIMPLE_HEAD
+    )
     for col in ("policy", "quality", "vs premium", "cost", "cost vs premium", "premium calls", "APGR"):
         table.add_column(col, justify="left" if col == "policy" else "right", no_wrap=col == "policy")
     for r in res.report.policies:
