@@ -42,7 +42,7 @@ def register(subparsers: Any) -> None:
     p = add_command(
         subparsers,
         "demo",
-        help="offline demo: cascade savings on recorded GSM8K answers, savings table, ledger report, plots",
+        help="offline demo: cascade savings on recorded GSM8K answers: the savings table, the ledger, plots",
         description=__doc__,
     )
     add_out(p, default=Path("out"), metavar="DIR", help="folder for the plots, JSON and ledger")

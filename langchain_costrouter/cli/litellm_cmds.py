@@ -51,7 +51,7 @@ def register(subparsers: Any) -> None:
     p = add_command(
         subparsers,
         "litellm-config",
-        help="render the LiteLLM proxy YAML (model_list, router_settings, callbacks) from costrouter.yaml",
+        help="render the LiteLLM proxy YAML (the cascade's entry models, settings) from costrouter.yaml",
         description=__doc__,
     )
     _common(p)
