@@ -47,6 +47,7 @@ from langchain_costrouter.core.config import CostRouterConfig
 from langchain_costrouter.core.gates.composite import AllOfGate
 from langchain_costrouter.core.gates.logprob import LogprobGate
 from langchain_costrouter.core.pipeline import CallTier, StreamOutcome, run_async, run_sync, stream_async, stream_sync
+from langchain_costrouter.core.routing import RouteDecision, start_on
 from langchain_costrouter.core.runtime import CostRouterRuntime
 from langchain_costrouter.core.types import ChatRequest, Completion
 
@@ -68,6 +69,9 @@ class ChatCostRouter(BaseChatModel):
             from the config for those tiers (any provider LangChain supports).
         tenant: Default tenant of the ledger records and cache (a per-call
             ``config={"metadata": {"tenant": ...}}`` wins; see ``core.types.tenant_of``).
+        start: Start every request on this tier or extra model instead of task-routing it
+            (what ``model="<tier>"`` does through LiteLLM): a tier escalates through the tiers
+            after it, an extra model through the tiers priced above it.
         ledger: A ledger backend replacing the one the config names.
         response_cache: A :class:`~langchain_costrouter.core.cache.ResponseCache` (default: built from
             ``config.cache`` when it is enabled). Hits are served before routing's first
@@ -81,11 +85,13 @@ class ChatCostRouter(BaseChatModel):
     config: CostRouterConfig
     tier_models: dict[str, BaseChatModel] = Field(default_factory=dict)
     tenant: str | None = None
+    start: str | None = None
     ledger: Any = Field(default=None, exclude=True)
     response_cache: Any = Field(default=None, exclude=True)
 
     _runtime: CostRouterRuntime = PrivateAttr()
     _models: dict[str, BaseChatModel] = PrivateAttr(default_factory=dict)
+    _start: RouteDecision | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
         """Builds the tier models and the runtime (no network)."""
@@ -103,6 +109,8 @@ class ChatCostRouter(BaseChatModel):
         self._runtime = CostRouterRuntime(
             self.config, ledger=self.ledger, clients=client, response_cache=self.response_cache
         )
+        if self.start is not None:
+            self._start = start_on(self.config, self.start, self._runtime.prices)
 
     @classmethod
     def from_config(
@@ -263,7 +271,7 @@ class ChatCostRouter(BaseChatModel):
     ) -> ChatResult:
         request = self._request(messages, stop, run_manager, kwargs)
         io = _TierIO(self, messages, kwargs)
-        return self._chat_result(run_sync(self._runtime.pipeline.flow(request), io))
+        return self._chat_result(run_sync(self._runtime.pipeline.flow(request, decision=self._start), io))
 
     async def _agenerate(
         self,
@@ -274,7 +282,7 @@ class ChatCostRouter(BaseChatModel):
     ) -> ChatResult:
         request = self._request(messages, stop, run_manager, kwargs)
         io = _TierIO(self, messages, kwargs)
-        return self._chat_result(await run_async(self._runtime.pipeline.flow(request), io))
+        return self._chat_result(await run_async(self._runtime.pipeline.flow(request, decision=self._start), io))
 
     def _stream(
         self,
@@ -284,7 +292,7 @@ class ChatCostRouter(BaseChatModel):
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
         request = self._request(messages, stop, run_manager, kwargs)
-        flow = self._runtime.pipeline.flow(request, stream=True)
+        flow = self._runtime.pipeline.flow(request, stream=True, decision=self._start)
         for chunk in stream_sync(flow, _TierIO(self, messages, kwargs), self._finish):
             if run_manager is not None and chunk.text:
                 run_manager.on_llm_new_token(chunk.text, chunk=chunk)
@@ -298,7 +306,7 @@ class ChatCostRouter(BaseChatModel):
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
         request = self._request(messages, stop, run_manager, kwargs)
-        flow = self._runtime.pipeline.flow(request, stream=True)
+        flow = self._runtime.pipeline.flow(request, stream=True, decision=self._start)
         async for chunk in stream_async(flow, _TierIO(self, messages, kwargs), self._finish):
             if run_manager is not None and chunk.text:
                 await run_manager.on_llm_new_token(chunk.text, chunk=chunk)

@@ -32,6 +32,7 @@ __all__ = [
 INTERNAL_FLAG = "costrouter_internal"
 """Metadata flag of the calls the cascade makes itself (tiers, judges, compression)."""
 
+_PROXY_DEFAULT_USER = "default_user_id"
 _REQUEST_FIELDS = ("tools", "response_format", "user", "stream", "stream_options", "functions", "function_call")
 
 
@@ -57,6 +58,9 @@ def metadata_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     ):
         if isinstance(source, Mapping):
             out.update(source)
+    # The proxy names requests made with its master key (no virtual key) "default_user_id": not a tenant.
+    if out.get("user_api_key_user_id") == _PROXY_DEFAULT_USER:
+        del out["user_api_key_user_id"]
     return out
 
 

@@ -19,12 +19,11 @@ import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
-from langchain_costrouter.core.config import RouteSpec
 from langchain_costrouter.core.gates.composite import AllOfGate
 from langchain_costrouter.core.gates.logprob import LogprobGate
 from langchain_costrouter.core.ledger import new_request_id
 from langchain_costrouter.core.pipeline import CallTier, StreamOutcome, run_async, run_sync, stream_async, stream_sync
-from langchain_costrouter.core.routing import RouteDecision, ladder_for
+from langchain_costrouter.core.routing import RouteDecision, start_on
 from langchain_costrouter.core.runtime import CostRouterRuntime
 from langchain_costrouter.core.types import Completion
 from litellm_hooks import _convert as cv
@@ -115,14 +114,7 @@ class _Call:
     def _decision(self, target: str) -> RouteDecision | None:
         if target == ROUTE_TARGET:
             return None  # the router decides
-        name = target.removeprefix(TIER_TARGET)
-        config = self.runtime.config
-        tiers = [t.name for t in config.tiers]
-        if name in tiers:
-            ladder = tuple(tiers[tiers.index(name) :])
-        else:
-            ladder = ladder_for(config, RouteSpec(name=f"model:{name}", model=name), self.runtime.prices)
-        return RouteDecision(None, ladder, "direct", reason=f"model {name!r} requested")
+        return start_on(self.runtime.config, target.removeprefix(TIER_TARGET), self.runtime.prices)
 
     def flow(self, *, stream: bool) -> Any:
         return self.runtime.pipeline.flow(self.request, stream=stream, decision=self.decision)

@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from langchain_costrouter.core.accounting import CostAccountant
 from langchain_costrouter.core.config import BudgetConfig, CascadeConfig, CostRouterConfig, TierSpec
-from langchain_costrouter.core.errors import BudgetExceededError, CascadeExhaustedError
+from langchain_costrouter.core.errors import BudgetExceededError, CascadeExhaustedError, ProviderError
 from langchain_costrouter.core.faults import classify_error, retry_after_s
 from langchain_costrouter.core.gates.base import BaseGate, GateVerdict
 from langchain_costrouter.core.gates.factory import JudgeClientFactory, build_gate
@@ -429,7 +429,7 @@ class CascadeRun:
             usage=usage,
             outcome="error",
             latency_ms=latency_ms,
-            error=f"{err.kind}: {type(exc).__name__}",
+            error=_error_text(err),
             extra=extra,
         )
         self.attempts.append(
@@ -665,3 +665,14 @@ class _FunctionIO:
     async def acall(self, effect: CallTier) -> Completion:
         assert self._acall is not None
         return await self._acall(effect.step.tier, effect.request)
+
+
+def _error_text(err: ProviderError) -> str:
+    """The ledger's ``error`` of a failed call: its kind, and the provider's HTTP status when it sent one.
+
+    The same for every adapter (exception class names differ between SDKs); a client-side timeout
+    or a broken connection has no provider status (LiteLLM labels its own timeouts 408).
+    """
+    if err.status is None or err.kind in {"timeout", "connection"}:
+        return err.kind
+    return f"{err.kind}: HTTP {err.status}"

@@ -109,7 +109,7 @@ def test_rate_limit_retried(client: openai.OpenAI, ledger: SQLiteLedger, local_s
         ("flaky", "error", 0),
         ("flaky", "accepted", 1),
     ]
-    assert recs[0].error == "rate_limit: RateLimitError"
+    assert recs[0].error == "rate_limit: HTTP 429"
 
 
 def test_task_routing_in_the_proxy(

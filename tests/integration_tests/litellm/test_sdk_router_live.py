@@ -91,7 +91,7 @@ async def test_rate_limit_is_retried_on_the_same_tier_and_every_attempt_recorded
         ("flaky", "error", 0),
         ("flaky", "accepted", 1),
     ]
-    assert recs[0].error == "rate_limit: RateLimitError"
+    assert recs[0].error == "rate_limit: HTTP 429"
 
 
 async def test_task_routing_sends_a_translation_to_the_translator(
