@@ -23,7 +23,7 @@ from langchain_costrouter.core.config import CostRouterConfig
 
 __all__ = ["SCHEMA_ID", "config_reference", "config_schema", "iter_keys", "undocumented_keys"]
 
-SCHEMA_ID = "https://github.com/langchain-costrouter/langchain-costrouter/costrouter.schema.json"
+SCHEMA_ID = "urn:langchain-costrouter:costrouter.yaml"
 
 _INTRO = """\
 # Configuration reference
