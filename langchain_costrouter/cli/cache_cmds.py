@@ -20,29 +20,34 @@ __all__ = ["register", "register_bench"]
 
 def register(subparsers: Any) -> None:
     """Adds ``calibrate-cache`` (``bench cache`` is added by :mod:`.bench`)."""
-    p = subparsers.add_parser(
+    from langchain_costrouter.cli._style import add_command, add_out, add_progress
+
+    p = add_command(
+        subparsers,
         "calibrate-cache",
         help="calibrate the semantic-cache guard on labelled pairs (precision first)",
         description="Fit the pair verifier (or the hand content budget) and pick the threshold with the "
         "highest recall whose out-of-fold false-hit rate over all different-answer pairs has a one-sided "
-        "Wilson upper bound (at --confidence, 95%% by default) <= --max-false-hit-rate. Prints in-sample "
-        "and k-fold held-out figures (the whole procedure rerun on k-1 folds, measured on the k-th).",
+        "Wilson upper bound (at --confidence, 95% by default) <= --max-false-hit-rate. Prints in-sample "
+        "and k-fold held-out figures (the whole procedure rerun on k-1 folds, measured on the k-th).\n\n"
+        "Pairs files: JSONL with one labelled pair per line, "
+        '{"a": "...", "b": "...", "same_answer": true|false}; a and b may be message lists '
+        "(whole conversations). Use the written policy with 'cache: {policy: guard.json}'.",
     )
-    p.add_argument("--pairs", action="append", required=True, metavar="FILE", help="pairs JSONL (repeatable)")
-    p.add_argument("--max-false-hit-rate", type=float, default=0.01, help="target false-hit rate (default 0.01)")
-    p.add_argument("--method", choices=("verifier", "budget"), default="verifier", help="default: verifier")
+    _add_pairs(p)
+    p.add_argument("--max-false-hit-rate", type=float, default=0.01, help="target false-hit rate")
+    p.add_argument("--method", choices=("verifier", "budget"), default="verifier", help="what to fit")
     p.add_argument(
         "--min-similarity",
         type=float,
         default=DEFAULT_MIN_SIMILARITY,
-        help=f"candidate cosine floor (verifier mode, default {DEFAULT_MIN_SIMILARITY})",
+        help="candidate cosine floor (verifier mode)",
     )
     p.add_argument(
         "--repeats",
         type=int,
         default=DEFAULT_REPEATS,
-        help=f"fold shufflings whose out-of-fold probabilities are averaged to pick the threshold "
-        f"(default {DEFAULT_REPEATS})",
+        help="fold shufflings whose out-of-fold probabilities are averaged to pick the threshold",
     )
     p.add_argument(
         "--margin",
@@ -55,40 +60,66 @@ def register(subparsers: Any) -> None:
         type=float,
         default=0.95,
         help="confidence of the one-sided Wilson upper bound that must stay under --max-false-hit-rate "
-        "(default 0.95; 0.80 allows 3 out-of-fold false hits of 300 at 2%%, 0.95 allows 2)",
+        "(0.80 allows 3 out-of-fold false hits of 300 at 2%%, 0.95 allows 2)",
     )
     p.add_argument(
         "--features",
         choices=("all", "base"),
         default="all",
-        help="verifier features: all (with word alignment, default) or base (the 16 lexical ones)",
+        help="verifier features: all (with word alignment) or base (the 16 lexical ones)",
     )
     p.add_argument(
         "--lexicon",
         choices=("wordnet", "none"),
         default="wordnet",
-        help="synonyms of the word alignment: wordnet (listed + WordNet first senses, default) or none (listed only)",
+        help="synonyms of the word alignment: wordnet (listed + WordNet first senses) or none (listed only)",
     )
-    p.add_argument("--encoder", default="wordllama", help="wordllama (default) or minilm (needs the extra)")
+    _add_encoder(p)
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds for the honest estimate (0: skip)")
-    p.add_argument("--out", type=Path, help="write the calibrated policy JSON here")
+    add_out(p, help="write the calibrated policy JSON here (the file 'cache.policy' names)")
+    add_progress(p)
     p.set_defaults(func=_calibrate)
+
+
+def _add_pairs(p: argparse.ArgumentParser) -> None:
+    from langchain_costrouter.cli._style import hidden_alias
+
+    p.add_argument(
+        "--data",
+        action="append",
+        required=False,
+        type=Path,
+        metavar="FILE",
+        dest="pairs",
+        help="labelled pairs JSONL (repeatable)",
+    )
+    hidden_alias(p, "--pairs", dest="pairs", action="append", type=Path)
+
+
+def _add_encoder(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--encoder", default="wordllama", help="sentence embedder: wordllama or minilm (needs the minilm extra)"
+    )
 
 
 def register_bench(sub: Any) -> None:
     """Adds ``bench cache`` under ``bench``."""
-    p = sub.add_parser(
+    from langchain_costrouter.cli._style import add_command, add_json, add_progress
+
+    p = add_command(
+        sub,
         "cache",
         help="semantic cache: recall / false-hit rate on pairs, lookup latency at 10k and 100k entries",
     )
-    p.add_argument("--pairs", action="append", required=True, metavar="FILE", help="pairs file (repeatable)")
-    p.add_argument("--json", dest="json_out", type=Path, help="write the results as JSON")
-    p.add_argument("--policy", type=Path, help="a policy JSON from calibrate-cache (default: shipped)")
-    p.add_argument("--sizes", default="10000,100000", help="entry counts for latency (default 10000,100000)")
+    _add_pairs(p)
+    add_json(p)
+    p.add_argument("--policy", type=Path, metavar="FILE", help="a policy JSON from calibrate-cache (default: shipped)")
+    p.add_argument("--sizes", default="10000,100000", help="entry counts for latency, comma-separated")
     p.add_argument("--queries", type=int, default=1000, help="timed lookups per size")
     p.add_argument("--no-latency", action="store_true", help="skip the latency part")
     p.add_argument("--no-gptcache", action="store_true", help="skip GPTCache's default setup")
-    p.add_argument("--encoder", default="wordllama", help="wordllama (default) or minilm (needs the extra)")
+    _add_encoder(p)
+    add_progress(p)
     p.set_defaults(func=_bench)
 
 
@@ -103,11 +134,21 @@ def _fmt(x: Any) -> str:
     return "n/a" if x is None else f"{x:.3f}"
 
 
+def _printer(args: argparse.Namespace) -> Any:
+    """``print`` to stdout, or to stderr when stdout carries the JSON (``--json -``)."""
+    stream = sys.stderr if getattr(args, "json_out", None) == "-" else sys.stdout
+    return lambda *parts: print(*parts, file=stream)
+
+
 def _bench(args: argparse.Namespace) -> int:
+    from langchain_costrouter.cli._style import require, write_json
     from langchain_costrouter.core.cache import make_embedder
     from langchain_costrouter.offline.cache_bench import bench_gptcache_default, bench_latency, bench_pairs
     from langchain_costrouter.offline.cache_calibration import load_pairs
+    from langchain_costrouter.offline.progress import Steps, progress_enabled
 
+    require(args, "pairs", "--data")
+    out = _printer(args)
     emb = make_embedder(args.encoder)
     policy = _policy(args.policy, emb.name)
     result: dict[str, Any] = {
@@ -117,65 +158,85 @@ def _bench(args: argparse.Namespace) -> int:
         "policy": policy.to_dict(),
         "pair_files": {},
     }
-    for path in args.pairs:
-        pairs = load_pairs(path)
-        ours = bench_pairs(pairs, emb, policy=policy)
-        entry: dict[str, Any] = {"costrouter": ours}
-        line = f"{Path(path).name}: recall {_fmt(ours['recall'])}  false-hit rate {_fmt(ours['false_hit_rate'])}"
-        print(line + f"  precision {_fmt(ours['precision'])}")
-        if not args.no_gptcache:
-            base = bench_gptcache_default(pairs, emb)
-            entry["gptcache_default"] = base
-            print(
-                f"  GPTCache default: recall {_fmt(base['recall'])}  false-hit rate "
-                f"{_fmt(base['false_hit_rate'])}  precision {_fmt(base['precision'])}"
+    with Steps(enabled=progress_enabled(args.no_progress)) as steps:
+        for path in steps.track(args.pairs, "pair files", total=len(args.pairs)):
+            pairs = load_pairs(path)
+            ours = bench_pairs(pairs, emb, policy=policy)
+            entry: dict[str, Any] = {"costrouter": ours}
+            line = f"{Path(path).name}: recall {_fmt(ours['recall'])}  false-hit rate {_fmt(ours['false_hit_rate'])}"
+            out(line + f"  precision {_fmt(ours['precision'])}")
+            if not args.no_gptcache:
+                base = bench_gptcache_default(pairs, emb)
+                entry["gptcache_default"] = base
+                out(
+                    f"  GPTCache default: recall {_fmt(base['recall'])}  false-hit rate "
+                    f"{_fmt(base['false_hit_rate'])}  precision {_fmt(base['precision'])}"
+                )
+            result["pair_files"][str(path)] = entry
+        first = result["pair_files"][str(args.pairs[0])]["costrouter"]
+        result |= {k: first[k] for k in ("recall", "false_hit_rate", "precision")}
+        if not args.no_latency:
+            sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+            lat = bench_latency(
+                emb,
+                sizes,
+                queries=args.queries,
+                policy=policy,
+                gptcache_baseline=not args.no_gptcache,
+                progress=steps.status("lookup latency"),
             )
-        result["pair_files"][str(path)] = entry
-    first = result["pair_files"][str(args.pairs[0])]["costrouter"]
-    result |= {k: first[k] for k in ("recall", "false_hit_rate", "precision")}
-    if not args.no_latency:
-        sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
-        lat = bench_latency(
-            emb,
-            sizes,
-            queries=args.queries,
-            policy=policy,
-            gptcache_baseline=not args.no_gptcache,
-            progress=lambda m: print(f"  ... {m}", file=sys.stderr),
-        )
-        result["latency"] = lat
-        for size, r in lat.items():
-            g = r.get("gptcache_default_get")
-            extra = f"  (GPTCache default get p50 {g['p50_ms']:.2f} ms)" if g else ""
-            print(f"lookup at {size} entries: p50 {r['all']['p50_ms']:.3f} ms  p99 {r['all']['p99_ms']:.3f} ms{extra}")
-        largest = lat[str(max(sizes))]
-        result["lookup_p50_ms"] = largest["all"]["p50_ms"]
-        result["lookup_p99_ms"] = largest["all"]["p99_ms"]
+            result["latency"] = lat
+            for size, r in lat.items():
+                g = r.get("gptcache_default_get")
+                extra = f"  (GPTCache default get p50 {g['p50_ms']:.2f} ms)" if g else ""
+                a = r["all"]
+                out(f"lookup at {size} entries: p50 {a['p50_ms']:.3f} ms  p99 {a['p99_ms']:.3f} ms{extra}")
+            largest = lat[str(max(sizes))]
+            result["lookup_p50_ms"] = largest["all"]["p50_ms"]
+            result["lookup_p99_ms"] = largest["all"]["p99_ms"]
     if args.json_out:
-        args.json_out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-        print(f"wrote {args.json_out}")
+        write_json(args.json_out, result)
+        if args.json_out != "-":
+            out(f"wrote {args.json_out}")
     return 0
 
 
+_SCORE_CHUNK = 256  # pairs scored per progress step
+
+
 def _calibrate(args: argparse.Namespace) -> int:
+    from langchain_costrouter.cli._style import require
     from langchain_costrouter.core.cache import make_embedder
     from langchain_costrouter.core.cache.verifier import BASE_FEATURES, PAIR_FEATURES
     from langchain_costrouter.core.cache.wordnet import LEXICON_NAME
     from langchain_costrouter.offline.cache_calibration import calibrate, cross_validate, load_pairs, score_pairs
+    from langchain_costrouter.offline.progress import Steps, progress_enabled
 
+    require(args, "pairs", "--data")
     emb = make_embedder(args.encoder)
     pairs = [p for path in args.pairs for p in load_pairs(path)]
-    scored = score_pairs(pairs, emb, lexicon=LEXICON_NAME if args.lexicon == "wordnet" else "")
-    opts: dict[str, Any] = {
-        "max_false_hit_rate": args.max_false_hit_rate,
-        "method": args.method,
-        "min_similarity": args.min_similarity,
-        "repeats": args.repeats,
-        "margin": args.margin,
-        "confidence": args.confidence,
-        "features": PAIR_FEATURES if args.features == "all" else BASE_FEATURES,
-    }
-    res = calibrate(scored, source="calibrated:" + ",".join(Path(p).name for p in args.pairs), **opts)
+    lexicon = LEXICON_NAME if args.lexicon == "wordnet" else ""
+    with Steps(enabled=progress_enabled(args.no_progress)) as steps:
+        chunks = [pairs[i : i + _SCORE_CHUNK] for i in range(0, len(pairs), _SCORE_CHUNK)]
+        advance = steps.add(f"scoring {len(pairs)} pairs", total=len(pairs))
+        scored = []
+        for chunk in chunks:
+            scored.extend(score_pairs(chunk, emb, lexicon=lexicon))
+            advance(len(chunk))
+        opts: dict[str, Any] = {
+            "max_false_hit_rate": args.max_false_hit_rate,
+            "method": args.method,
+            "min_similarity": args.min_similarity,
+            "repeats": args.repeats,
+            "margin": args.margin,
+            "confidence": args.confidence,
+            "features": PAIR_FEATURES if args.features == "all" else BASE_FEATURES,
+        }
+        source = "calibrated:" + ",".join(Path(p).name for p in args.pairs)
+        res = steps.run("calibrating the guard", calibrate, scored, source=source, **opts)
+        cv: dict[str, Any] | None = None
+        if args.folds and args.folds > 1 and res.feasible:
+            cv = steps.run(f"{args.folds}-fold held-out estimate", cross_validate, scored, folds=args.folds, **opts)
     m = res.metrics
     pol = res.policy
     if pol.verifier is not None:
@@ -205,8 +266,7 @@ def _calibrate(args: argparse.Namespace) -> int:
             "Add labelled different-answer pairs, or calibrate together with a file that has them.",
             file=sys.stderr,
         )
-    if args.folds and args.folds > 1 and res.feasible:
-        cv = cross_validate(scored, folds=args.folds, **opts)
+    if cv is not None:
         out["cross_validation"] = {k: v for k, v in cv.items() if k != "policies"}
         print(
             f"{args.folds}-fold held-out: recall {cv['recall']:.3f}  false-hit rate {cv['false_hit_rate']:.3f} "
