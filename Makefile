@@ -11,7 +11,7 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev,proxy]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[all,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

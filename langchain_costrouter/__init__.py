@@ -66,4 +66,6 @@ _LAZY = {
 }
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals(), __all__)
+__getattr__, __dir__ = lazy_attributes(
+    __name__, _LAZY, globals(), __all__, needs={"gptcache": "cache", "faiss": "cache", "wordllama": "cache"}
+)

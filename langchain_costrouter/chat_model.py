@@ -37,13 +37,14 @@ from langchain_core.language_models import BaseChatModel, LangSmithParams, Langu
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, convert_to_messages
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableBinding
-from pydantic import ConfigDict, Field, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr, ValidationError
 
 from langchain_costrouter._convert import completion_from_message, openai_tools, request_from_messages, strip_chunk
 from langchain_costrouter._structured import structured_output_runnable
 from langchain_costrouter._tiers import LangChainModelClient, build_tier_model
 from langchain_costrouter.core.cascade import CascadeResult, TierStep
 from langchain_costrouter.core.config import CostRouterConfig
+from langchain_costrouter.core.errors import ConfigError, CostRouterError
 from langchain_costrouter.core.gates.composite import AllOfGate
 from langchain_costrouter.core.gates.logprob import LogprobGate
 from langchain_costrouter.core.pipeline import CallTier, StreamOutcome, run_async, run_sync, stream_async, stream_sync
@@ -92,6 +93,13 @@ class ChatCostRouter(BaseChatModel):
     _runtime: CostRouterRuntime = PrivateAttr()
     _models: dict[str, BaseChatModel] = PrivateAttr(default_factory=dict)
     _start: RouteDecision | None = PrivateAttr(default=None)
+
+    def __init__(self, **data: Any) -> None:
+        """Builds the router; a bad config raises :class:`ConfigError` (never pydantic's ``ValidationError``)."""
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _typed(exc) from None
 
     def model_post_init(self, context: Any, /) -> None:
         """Builds the tier models and the runtime (no network)."""
@@ -377,6 +385,23 @@ class _TierIO:
     def collect(self, effect: CallTier, chunks: Sequence[ChatGenerationChunk]) -> Completion:
         raw = self._raw.pop(id(effect), [])
         return completion_from_message(_aggregate(raw), model=effect.step.tier.model)
+
+
+def _typed(exc: ValidationError) -> Exception:
+    """The error a ``ValidationError`` of the router's constructor stands for.
+
+    Pydantic wraps what ``model_post_init`` raises (a ``ConfigError``, an unknown price) and
+    reports bad constructor arguments its own way: give the caller the project's typed error.
+    """
+    errors = exc.errors()
+    if not errors:
+        return ConfigError("ChatCostRouter", str(exc))
+    first = errors[0]
+    cause = (first.get("ctx") or {}).get("error")
+    if isinstance(cause, CostRouterError):
+        return cause
+    where = ".".join(str(p) for p in first["loc"]) or "ChatCostRouter"
+    return ConfigError(where, first["msg"])
 
 
 def _metadata(run_manager: Any) -> Mapping[str, Any] | None:

@@ -45,4 +45,4 @@ _LOCATIONS = {
 }
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LOCATIONS, globals(), __all__)
+__getattr__, __dir__ = lazy_attributes(__name__, _LOCATIONS, globals(), __all__, needs={"litellm": "litellm"})

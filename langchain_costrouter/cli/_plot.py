@@ -72,6 +72,9 @@ def draw_figure(report: LedgerReport) -> Any:
     Returns:
         A :class:`matplotlib.figure.Figure` attached to an Agg canvas.
     """
+    from langchain_costrouter.core._optional import require
+
+    require("matplotlib", extra="plots", feature="--plot")
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 

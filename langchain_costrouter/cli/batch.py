@@ -66,7 +66,12 @@ def register_bench(sub: Any) -> None:
     from langchain_costrouter.cli._style import add_command, add_config, add_json, add_progress
 
     p = add_command(sub, "savings", help="compression and batching vs unoptimised calls, over the local server")
-    add_config(p, required=False, default=Path("examples/costrouter.yaml"), help="costrouter YAML: prices and tiers")
+    add_config(
+        p,
+        required=False,
+        default=Path(__file__).resolve().parents[1] / "examples" / "costrouter.yaml",
+        help="costrouter YAML: prices and tiers (default: the example shipped with the package)",
+    )
     p.add_argument("--targets", metavar="TIERS", help="comma-separated tiers to answer with (default: first and last)")
     p.add_argument("--requests-per-day", type=int, default=10_000, help="daily traffic the figures are scaled to")
     p.add_argument("--system-tokens", type=int, default=2_000, help="tokens of the shared system prompt")

@@ -11,7 +11,7 @@ from typing import Any
 __all__ = ["register_bench", "routing_accuracy"]
 
 _DATA = Path(__file__).resolve().parents[1] / "data" / "task_prompts.jsonl"
-_EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "costrouter.yaml"
+_EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "costrouter.yaml"  # shipped in the wheel
 
 
 def routing_accuracy(config_path: Path, data_path: Path) -> dict[str, Any]:

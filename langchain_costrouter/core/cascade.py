@@ -139,7 +139,8 @@ class TierStep:
         index: The tier's position in the route's ladder (the escalation step).
         tier: The tier to call.
         is_last: Whether it is the last tier of the ladder.
-        estimate_usd: The call's estimated cost (its gate's overhead included).
+        estimate_usd: The call's estimated cost, its gate's overhead included (0 when no budget
+            is configured: then nothing is estimated).
         attempt: 0 for the first try on this tier, 1 for the first retry...
     """
 
@@ -355,8 +356,9 @@ class CascadeRun:
             index, tier, attempt = self._next, self.ladder[self._next], 0
         else:
             return None
-        estimate = self._estimate(tier)
         limit = self.engine.budget.per_request_usd
+        # counted only when a budget needs it (tokenizing a long prompt is not free)
+        estimate = self._estimate(tier) if limit is not None or self.engine.budgets is not None else 0.0
         if limit is not None and self.spent_usd + estimate > limit:
             self._stop = "budget"
             self._budget_error = BudgetExceededError(
@@ -422,8 +424,12 @@ class CascadeRun:
 
     def _estimated_usage(self, partial: Completion | None) -> Usage:
         """Tokens of a call that ended without a usage report: the prompt, plus what was seen."""
-        out = _text_tokens(partial.text) if partial is not None else 0
-        return Usage(self.prompt_tokens, out)
+        try:
+            out = _text_tokens(partial.text) if partial is not None else 0
+            return Usage(self.prompt_tokens, out)
+        except Exception:  # no tokenizer at hand: the call is still recorded, unpriced
+            logger.warning("cannot count the tokens of a failed call; recorded without them", exc_info=True)
+            return Usage()
 
     def _paid_usage(self, completion: Completion | None) -> tuple[Usage, bool]:
         if completion is not None and completion.usage.total_tokens > 0:

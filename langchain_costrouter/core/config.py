@@ -575,7 +575,7 @@ class CostRouterConfig(_Frozen):
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
             raise ConfigError("", f"{p} is not valid YAML: {exc}") from None
-        return cls.from_dict(data or {}, base_dir=p.resolve().parent)
+        return cls.from_dict(data or {}, base_dir=Path(os.path.abspath(p)).parent)  # noqa: PTH100 - a symlink stays where it is
 
     @classmethod
     def load(cls, source: str | os.PathLike[str] | CostRouterConfig | Mapping[str, Any]) -> CostRouterConfig:
@@ -596,7 +596,7 @@ class CostRouterConfig(_Frozen):
         """A copy whose relative file paths are made absolute against ``base_dir``."""
 
         def absolute(value: str) -> str:
-            return value if Path(value).is_absolute() else str((base_dir / value).resolve())
+            return value if Path(value).is_absolute() else os.path.abspath(base_dir / value)  # noqa: PTH100
 
         def fix_gate(g: GateSpec | None) -> GateSpec | None:
             if g is None:

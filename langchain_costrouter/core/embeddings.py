@@ -63,10 +63,12 @@ def load_wordllama(dim: int = 256) -> Any:
         with _WORDLLAMA_LOCK:
             model = _WORDLLAMA.get(dim)
             if model is None:
-                import wordllama
-                from wordllama import WordLlama
+                from langchain_costrouter.core._optional import require
 
-                model = WordLlama.load(dim=dim, cache_dir=Path(wordllama.__file__).parent, disable_download=True)
+                wordllama = require("wordllama", extra="embeddings", feature="encoder 'wordllama'")
+                WordLlama = wordllama.WordLlama  # noqa: N806 - the library's class name
+
+                model = WordLlama.load(dim=dim, cache_dir=Path(str(wordllama.__file__)).parent, disable_download=True)
                 _WORDLLAMA[dim] = model
     return model
 

@@ -10,7 +10,12 @@ __all__ = ["lazy_attributes"]
 
 
 def lazy_attributes(
-    package: str, locations: Mapping[str, str], namespace: dict[str, Any], exported: Iterable[str]
+    package: str,
+    locations: Mapping[str, str],
+    namespace: dict[str, Any],
+    exported: Iterable[str],
+    *,
+    needs: Mapping[str, str] | None = None,
 ) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """A package's ``__getattr__`` and ``__dir__`` that import ``locations[name]`` on first use.
 
@@ -19,6 +24,8 @@ def lazy_attributes(
         locations: Attribute name -> module that defines it.
         namespace: The package's ``globals()``; a loaded value is cached there.
         exported: The package's ``__all__``.
+        needs: Top-level module -> the extra that installs it: importing a name whose module
+            needs a missing one raises an ``ImportError`` naming the extra.
     """
     names = sorted(exported)
 
@@ -27,7 +34,14 @@ def lazy_attributes(
         if module is None:
             msg = f"module {package!r} has no attribute {name!r}"
             raise AttributeError(msg)
-        value = getattr(importlib.import_module(module), name)
+        try:
+            value = getattr(importlib.import_module(module), name)
+        except ModuleNotFoundError as exc:
+            missing = (exc.name or "").split(".", 1)[0]
+            if needs and missing in needs:
+                msg = f"{package}.{name} needs {missing!r}: pip install 'langchain-costrouter[{needs[missing]}]'"
+                raise ImportError(msg, name=missing) from None
+            raise
         namespace[name] = value
         return value
 

@@ -93,6 +93,10 @@ class CostRouterRuntime:
         )
         self.response_cache = response_cache
         if self.response_cache is None and config.cache.enabled:
+            from langchain_costrouter.core._optional import require
+
+            for module in ("gptcache", "faiss", "sqlalchemy"):
+                require(module, extra="cache", feature="cache.enabled")
             from langchain_costrouter.core.cache.engine import ResponseCache
 
             self.response_cache = ResponseCache.from_config(config.cache, accountant=self.accountant)

@@ -26,7 +26,7 @@ from typing import Any
 
 import tiktoken
 
-from langchain_costrouter.core.errors import ConfigError
+from langchain_costrouter.core.errors import ConfigError, PricingError
 from langchain_costrouter.core.pricing import litellm_package_dir
 
 __all__ = [
@@ -82,6 +82,12 @@ def _load_ranks(url: str, expected_hash: str | None = None) -> dict[bytes, int]:
 
 def _build(name: str) -> tiktoken.Encoding:
     from tiktoken_ext import openai_public
+
+    try:
+        litellm_package_dir()
+    except PricingError:  # no LiteLLM (its [litellm] extra) and so no bundled files: tiktoken's own loader
+        logger.info("LiteLLM's bundled tokenizer files are not installed: tiktoken loads %s itself", name)
+        return tiktoken.get_encoding(name)
 
     constructor = openai_public.ENCODING_CONSTRUCTORS.get(name)
     if constructor is None or name not in SUPPORTED_ENCODINGS:

@@ -112,7 +112,7 @@ class CascadeBenchSettings:
         overhead_requests: Sequential requests timed through the router and directly (0: skip).
         ledger_path: SQLite ledger to write (every policy, tenant = policy name); ``None``: in memory.
         work_dir: Where the fold gate files go (a temporary folder by default).
-        progress: Show progress bars (tqdm, on stderr).
+        progress: Show progress bars (rich, on stderr).
     """
 
     cheap: str

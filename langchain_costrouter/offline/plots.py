@@ -46,6 +46,9 @@ def draw_cascade_figure(result: CascadeBenchResult, *, target_quality: float | N
         result: A benchmark result.
         target_quality: Draws a dotted line at this share of premium quality (``None``: none).
     """
+    from langchain_costrouter.core._optional import require
+
+    require("matplotlib", extra="plots", feature="--plot")
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(8.0, 5.5), layout="constrained")

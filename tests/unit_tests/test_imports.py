@@ -147,3 +147,16 @@ assert not bad, bad
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
+
+
+def test_files_the_commands_default_to_ship_in_the_package() -> None:
+    import tomllib
+
+    from langchain_costrouter.cli import routing_cmds
+
+    package_data = tomllib.loads((_ROOT.parent / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+        "package-data"
+    ]["langchain_costrouter"]
+    assert {"data/*", "examples/*"} <= set(package_data)
+    for default in (routing_cmds._EXAMPLE, routing_cmds._DATA, _ROOT / "examples" / "costrouter.yaml"):
+        assert default.is_file() and _ROOT in default.resolve().parents, default

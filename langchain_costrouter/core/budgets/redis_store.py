@@ -140,10 +140,9 @@ class RedisBudgets:
                 "budget.redis_url",
                 f"backend 'redis' needs a URL: set budget.redis_url or the variable {config.redis_url_env}",
             )
-        try:
-            import redis
-        except ImportError:  # pragma: no cover - the proxy extra installs it
-            raise ConfigError("budget.backend", "backend 'redis' needs the redis package: pip install redis") from None
+        from langchain_costrouter.core._optional import require
+
+        redis = require("redis", extra="redis", feature="budget.backend")
         client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0, health_check_interval=10)
         return cls(config, client)
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E402 - the optional aiohttp is checked (with a one-line error) before the modules needing it
 """Local OpenAI-compatible servers for tests, cassettes, benchmarks and demos (framework-neutral).
 
 - :class:`LocalOpenAIServer`: scripted models (fixed replies, rules, echo, tool calls, JSON
@@ -10,6 +11,10 @@ Endpoints: ``POST /v1/chat/completions`` (JSON and SSE), ``GET /v1/models``, ``G
 """
 
 from __future__ import annotations
+
+from langchain_costrouter.core._optional import require
+
+require("aiohttp", extra="offline", feature="the local OpenAI-compatible server")
 
 from langchain_costrouter.testing.server._app import RequestLog
 from langchain_costrouter.testing.server._faults import FAULT_HEADER, FaultSpec, parse_fault_string
