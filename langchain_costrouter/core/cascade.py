@@ -648,18 +648,7 @@ class CascadeRun:
         """
         self.settle_budget()
         if self._accepted is not None:
-            completion, attempt = self._accepted
-            return CascadeResult(
-                self.request.request_id,
-                completion,
-                attempt.tier,
-                tuple(self.attempts),
-                self.decision,
-                self.spent_usd,
-                True,
-                baseline_cost_usd=self.baseline_usd,
-                over_budget=self._over_budget(),
-            )
+            return self._served(*self._accepted)
         if self._stop == "budget" and self._budget_error is not None:
             if self.engine.budget.on_exceeded == "raise" or not self._answers:
                 raise self._budget_error
@@ -667,6 +656,20 @@ class CascadeRun:
         if not self._answers or self.engine.cascade.on_exhausted == "raise":
             raise CascadeExhaustedError(list(self.attempts), self.spent_usd)
         return self._best("exhausted")
+
+    def _served(self, completion: Completion, attempt: CascadeAttempt, flag: str | None = None) -> CascadeResult:
+        return CascadeResult(
+            self.request.request_id,
+            completion,
+            attempt.tier,
+            tuple(self.attempts),
+            self.decision,
+            self.spent_usd,
+            flag is None,
+            flag,
+            self.baseline_usd,
+            over_budget=self._over_budget(),
+        )
 
     def _best(self, flag: str) -> CascadeResult:
         score, _, completion, attempt = max(self._answers, key=lambda a: (a[0], a[1]))
@@ -688,18 +691,7 @@ class CascadeRun:
             extra={"flag": flag},
         )
         self.baseline_usd += rec.baseline_cost_usd
-        return CascadeResult(
-            self.request.request_id,
-            completion,
-            attempt.tier,
-            tuple(self.attempts),
-            self.decision,
-            self.spent_usd,
-            False,
-            flag,
-            self.baseline_usd,
-            over_budget=self._over_budget(),
-        )
+        return self._served(completion, attempt, flag)
 
 
 class _FunctionIO:

@@ -388,68 +388,81 @@ async def _aclose(source: AsyncIterator[Any]) -> None:
             logger.debug("closing a tier stream failed", exc_info=True)
 
 
+class _Driver:
+    """The state a driver keeps between effects: what to send (or throw) into the flow next."""
+
+    def __init__(self, flow: Generator[Effect, Any, CascadeResult]) -> None:
+        self.flow = flow
+        self._send: Any = None
+        self._throw: BaseException | None = None
+        self.result: CascadeResult | None = None
+
+    def next_effect(self) -> Effect | None:
+        """The flow's next effect, or ``None`` once it returned (its result in :attr:`result`)."""
+        send, throw = self._send, self._throw
+        self._send, self._throw = None, None
+        try:
+            return self.flow.send(send) if throw is None else self.flow.throw(throw)
+        except StopIteration as stop:
+            self.result = stop.value
+            return None
+
+    def reply(self, value: Any) -> None:
+        self._send = value
+
+    def throw(self, exc: BaseException) -> None:
+        self._throw = exc
+
+    def fail(self, effect: Effect, exc: Exception, t0: float) -> None:
+        self.throw(CallFailed(exc, _ms(t0)) if isinstance(effect, CallTier) else exc)
+
+    def abandon(self, exc: BaseException, *, partial: Completion | None = None, t0: float | None = None) -> None:
+        """Tells the flow the caller gave up, so it records paid work (the caller re-raises ``exc``)."""
+        latency = _ms(t0) if t0 is not None else 0.0
+        try:
+            self.flow.throw(Abandoned(type(exc).__name__, partial=partial, latency_ms=latency))
+        except BaseException:  # noqa: S110 - the flow re-raises the event; the caller re-raises ``exc``
+            pass
+        finally:
+            self.flow.close()
+
+
 def run_sync(flow: Generator[Effect, Any, CascadeResult], io: TierIO) -> CascadeResult:
     """Drives a flow to its result with synchronous I/O."""
-    send: Any = None
-    throw: BaseException | None = None
-    while True:
-        try:
-            effect = flow.send(send) if throw is None else flow.throw(throw)
-        except StopIteration as stop:
-            result: CascadeResult = stop.value
-            return result
-        send, throw = None, None
+    d = _Driver(flow)
+    while (effect := d.next_effect()) is not None:
         t0 = time.perf_counter()
         try:
             if isinstance(effect, CallTier):
-                send = TierReply(io.call(effect), _ms(t0))
+                d.reply(TierReply(io.call(effect), _ms(t0)))
             else:
-                send = _perform(effect)
+                d.reply(_perform(effect))
         except Exception as exc:
-            throw = CallFailed(exc, _ms(t0)) if isinstance(effect, CallTier) else exc
+            d.fail(effect, exc, t0)
         except BaseException as exc:  # KeyboardInterrupt, SystemExit: record what was paid, then stop
-            _abandon(flow, exc, latency_ms=_ms(t0))
+            d.abandon(exc, t0=t0)
             raise
+    assert d.result is not None
+    return d.result
 
 
 async def run_async(flow: Generator[Effect, Any, CascadeResult], io: TierIO) -> CascadeResult:
     """Drives a flow to its result with asynchronous I/O (cancellation is thrown into the flow)."""
-    send: Any = None
-    throw: BaseException | None = None
-    while True:
-        try:
-            effect = flow.send(send) if throw is None else flow.throw(throw)
-        except StopIteration as stop:
-            result: CascadeResult = stop.value
-            return result
-        send, throw = None, None
+    d = _Driver(flow)
+    while (effect := d.next_effect()) is not None:
         t0 = time.perf_counter()
         try:
             if isinstance(effect, CallTier):
-                send = TierReply(await io.acall(effect), _ms(t0))
+                d.reply(TierReply(await io.acall(effect), _ms(t0)))
             else:
-                send = await _aperform(effect)
+                d.reply(await _aperform(effect))
         except Exception as exc:
-            throw = CallFailed(exc, _ms(t0)) if isinstance(effect, CallTier) else exc
+            d.fail(effect, exc, t0)
         except BaseException as exc:  # CancelledError: let the flow record what was paid, then stop
-            _abandon(flow, exc, latency_ms=_ms(t0))
+            d.abandon(exc, t0=t0)
             raise
-
-
-def _abandon(
-    flow: Generator[Effect, Any, CascadeResult],
-    exc: BaseException,
-    *,
-    partial: Completion | None = None,
-    latency_ms: float = 0.0,
-) -> None:
-    """Tells the flow the caller gave up, so it records paid work (the caller re-raises ``exc``)."""
-    try:
-        flow.throw(Abandoned(type(exc).__name__, partial=partial, latency_ms=latency_ms))
-    except BaseException:  # noqa: S110 - the flow re-raises the event; the caller re-raises ``exc``
-        pass
-    finally:
-        flow.close()
+    assert d.result is not None
+    return d.result
 
 
 @dataclass
@@ -461,15 +474,40 @@ class StreamOutcome(Generic[ChunkT]):
     streamed: bool
 
 
-class _Buffers(Generic[ChunkT]):
-    """Chunks of buffered tiers, by the answer they made up (to replay the one served)."""
+class _StreamState(Generic[ChunkT]):
+    """One streaming request: its buffered chunks and the tier stream under way."""
 
-    def __init__(self) -> None:
+    def __init__(self, io: StreamIO[ChunkT]) -> None:
+        self.io = io
         self._by_answer: dict[int, list[ChunkT]] = {}
         self.streamed = False
+        self.chunks: list[ChunkT] = []
+        self.t0 = 0.0
 
-    def keep(self, completion: Completion, chunks: list[ChunkT]) -> None:
-        self._by_answer[id(completion)] = chunks
+    def start(self) -> None:
+        self.chunks = []
+        self.t0 = time.perf_counter()
+
+    def take(self, effect: CallTier, chunk: ChunkT) -> bool:
+        """Keeps a chunk; whether to pass it to the caller now (a direct tier)."""
+        self.chunks.append(chunk)
+        direct = effect.stream == "direct"
+        self.streamed = self.streamed or direct
+        _check_deadline(effect, self.t0)
+        return direct
+
+    def partial(self, effect: CallTier) -> Completion:
+        return self.io.collect(effect, self.chunks)
+
+    def failed(self, effect: CallTier, exc: Exception) -> CallFailed:
+        sent = effect.stream == "direct" and bool(self.chunks)
+        return CallFailed(exc, _ms(self.t0), partial=self.partial(effect), sent=sent)
+
+    def done(self, effect: CallTier) -> TierReply:
+        completion = self.partial(effect)
+        if effect.stream != "direct":
+            self._by_answer[id(completion)] = self.chunks
+        return TierReply(completion, _ms(self.t0))
 
     def outcome(self, result: CascadeResult) -> StreamOutcome[ChunkT]:
         return StreamOutcome(result, self._by_answer.get(id(result.completion)), self.streamed)
@@ -481,44 +519,30 @@ def stream_sync(
     finish: Callable[[StreamOutcome[ChunkT]], Iterator[ChunkT]],
 ) -> Iterator[ChunkT]:
     """Drives a streaming flow, yielding the caller's chunks (``finish`` yields the tail)."""
-    buffers: _Buffers[ChunkT] = _Buffers()
-    send: Any = None
-    throw: BaseException | None = None
-    while True:
-        try:
-            effect = flow.send(send) if throw is None else flow.throw(throw)
-        except StopIteration as stop:
-            yield from finish(buffers.outcome(stop.value))
-            return
-        send, throw = None, None
+    d, st = _Driver(flow), _StreamState(io)
+    while (effect := d.next_effect()) is not None:
         if not isinstance(effect, CallTier):
             try:
-                send = _perform(effect)
+                d.reply(_perform(effect))
             except Exception as exc:
-                throw = exc
+                d.fail(effect, exc, 0.0)
             continue
-        chunks: list[ChunkT] = []
-        direct = effect.stream == "direct"
-        t0 = time.perf_counter()
+        st.start()
         source = io.stream(effect)
         try:
             for chunk in source:
-                chunks.append(chunk)
-                if direct:
-                    buffers.streamed = True
+                if st.take(effect, chunk):
                     yield chunk
-                _check_deadline(effect, t0)
         except Exception as exc:
             _close(source)
-            throw = CallFailed(exc, _ms(t0), partial=io.collect(effect, chunks), sent=direct and bool(chunks))
+            d.throw(st.failed(effect, exc))
             continue
         except BaseException as exc:  # the caller stopped reading (GeneratorExit) or was interrupted
-            _abandon(flow, exc, partial=io.collect(effect, chunks), latency_ms=_ms(t0))
+            d.abandon(exc, partial=st.partial(effect), t0=st.t0)
             raise
-        completion = io.collect(effect, chunks)
-        if not direct:
-            buffers.keep(completion, chunks)
-        send = TierReply(completion, _ms(t0))
+        d.reply(st.done(effect))
+    assert d.result is not None
+    yield from finish(st.outcome(d.result))
 
 
 async def stream_async(
@@ -527,45 +551,31 @@ async def stream_async(
     finish: Callable[[StreamOutcome[ChunkT]], Iterator[ChunkT]],
 ) -> AsyncIterator[ChunkT]:
     """Async :func:`stream_sync`."""
-    buffers: _Buffers[ChunkT] = _Buffers()
-    send: Any = None
-    throw: BaseException | None = None
-    while True:
-        try:
-            effect = flow.send(send) if throw is None else flow.throw(throw)
-        except StopIteration as stop:
-            for chunk in finish(buffers.outcome(stop.value)):
-                yield chunk
-            return
-        send, throw = None, None
+    d, st = _Driver(flow), _StreamState(io)
+    while (effect := d.next_effect()) is not None:
         if not isinstance(effect, CallTier):
             try:
-                send = await _aperform(effect)
+                d.reply(await _aperform(effect))
             except Exception as exc:
-                throw = exc
+                d.fail(effect, exc, 0.0)
             except BaseException as exc:
-                _abandon(flow, exc)
+                d.abandon(exc)
                 raise
             continue
-        chunks: list[ChunkT] = []
-        direct = effect.stream == "direct"
-        t0 = time.perf_counter()
-        asource = io.astream(effect)
+        st.start()
+        source = io.astream(effect)
         try:
-            async for chunk in asource:
-                chunks.append(chunk)
-                if direct:
-                    buffers.streamed = True
+            async for chunk in source:
+                if st.take(effect, chunk):
                     yield chunk
-                _check_deadline(effect, t0)
         except Exception as exc:
-            await _aclose(asource)
-            throw = CallFailed(exc, _ms(t0), partial=io.collect(effect, chunks), sent=direct and bool(chunks))
+            await _aclose(source)
+            d.throw(st.failed(effect, exc))
             continue
         except BaseException as exc:  # cancelled, or the caller closed the stream
-            _abandon(flow, exc, partial=io.collect(effect, chunks), latency_ms=_ms(t0))
+            d.abandon(exc, partial=st.partial(effect), t0=st.t0)
             raise
-        completion = io.collect(effect, chunks)
-        if not direct:
-            buffers.keep(completion, chunks)
-        send = TierReply(completion, _ms(t0))
+        d.reply(st.done(effect))
+    assert d.result is not None
+    for chunk in finish(st.outcome(d.result)):
+        yield chunk

@@ -86,13 +86,7 @@ class Usage:
         write = _int(_get(p_details, "cache_creation_tokens"))
         write = write or _int(_get(usage, "cache_creation_input_tokens"))
         reasoning = _int(_get(c_details, "reasoning_tokens"))
-        return cls(
-            input_tokens=prompt,
-            output_tokens=completion,
-            cached_tokens=min(cached, prompt),
-            cache_write_tokens=min(write, max(0, prompt - cached)),
-            reasoning_tokens=min(reasoning, completion),
-        )
+        return cls.clamped(prompt, completion, cached, write, reasoning)
 
     @classmethod
     def from_langchain(cls, usage_metadata: Any) -> Usage:
@@ -106,6 +100,11 @@ class Usage:
         cached = _int(_get(in_details, "cache_read"))
         write = _int(_get(in_details, "cache_creation"))
         reasoning = _int(_get(out_details, "reasoning"))
+        return cls.clamped(prompt, completion, cached, write, reasoning)
+
+    @classmethod
+    def clamped(cls, prompt: int, completion: int, cached: int, write: int, reasoning: int) -> Usage:
+        """Usage whose detail counts never exceed the totals they are part of."""
         return cls(
             input_tokens=prompt,
             output_tokens=completion,
