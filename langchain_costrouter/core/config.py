@@ -272,12 +272,49 @@ class LedgerConfig(_Frozen):
     tenant: str = "default"
 
 
+SemanticMode = Literal["off", "shadow", "auto", "on"]
+
+
 class CacheConfig(_Frozen):
     """Exact and semantic response cache."""
 
     enabled: bool = False
     exact: bool = True
-    semantic: bool = True
+    semantic: SemanticMode = Field(
+        default="on",
+        description="Semantic level: off, shadow (find candidates and measure their false-hit rate "
+        "against fresh answers, serve none), auto (serve while that rate's 95% upper bound is under "
+        "max_false_hit_rate), on (serve what the guard accepts). true/false mean on/off.",
+    )
+    max_false_hit_rate: Score = Field(
+        default=0.02, description="auto mode: serve semantic hits only while the shadow bound is at most this"
+    )
+    shadow_sample_rate: Score = Field(
+        default=0.05,
+        description="auto mode: share of accepted semantic candidates answered fresh anyway and "
+        "compared (keeps the shadow bound current)",
+    )
+    min_shadow_observations: int = Field(
+        default=100, ge=1, description="auto mode: shadow comparisons needed before semantic hits are served"
+    )
+    answer_agreement: Score = Field(
+        default=0.8,
+        description="Shadow comparisons without a verifier: the answers' embedding cosine at which a "
+        "fresh and a stored answer agree (their numbers must also match)",
+    )
+    cross_encoder: str | None = Field(
+        default=None,
+        description="Local sentence-transformers CrossEncoder model path used as the cache verifier "
+        "(needs the minilm extra)",
+    )
+    cross_encoder_threshold: Score = Field(
+        default=0.5, description="Cross-encoder score at which a candidate is served"
+    )
+    judge_min_saving_ratio: NonNeg = Field(
+        default=2.0,
+        description="Ask the judge_model only when the cached answer's premium cost is at least this "
+        "many times the judge call's estimated cost (0: always ask)",
+    )
     dir: str = ".costrouter-cache"
     encoder: str = "wordllama"
     similarity_threshold: Score = 0.9
@@ -289,6 +326,13 @@ class CacheConfig(_Frozen):
     policy: str | None = Field(
         default=None, description="Guard policy JSON written by `costrouter calibrate-cache` (default: the shipped one)"
     )
+
+    @field_validator("semantic", mode="before")
+    @classmethod
+    def _semantic_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return value
 
 
 class CompressionConfig(_Frozen):

@@ -36,6 +36,7 @@ import numpy as np
 from langchain_costrouter.core.cache.features import extract
 from langchain_costrouter.core.cache.guard import (
     GuardPolicy,
+    over_question_budget,
     structural_reasons,
     synonyms_with,
     unexplained_counts,
@@ -109,6 +110,7 @@ class ScoredPair:
     features: Any = None
     lexicon: str = ""
     other_scope: bool = False
+    question: bool = False
 
     def vetoed(self, policy: GuardPolicy) -> bool:
         """Whether the scope, a hard structural check or the similarity floor refuses the pair."""
@@ -119,7 +121,7 @@ class ScoredPair:
     def served(self, policy: GuardPolicy) -> bool:
         """Whether ``policy`` serves ``b`` from ``a``'s entry (no judge)."""
         if policy.verifier is not None:
-            if self.vetoed(policy):
+            if self.vetoed(policy) or over_question_budget(self.question, self.counts, policy):
                 return False
             return policy.verifier.probability(policy.verifier.pick(self.features)) >= policy.verifier.threshold
         if self.other_scope or self.similarity < policy.similarity_threshold:
@@ -303,7 +305,9 @@ def score_pairs(
         counts = unexplained_counts(fb, fa, known)
         feats = pair_features(fb, fa, sim, reasons, counts, known=known, synonyms=synonyms)
         other = pair.scope("a", "pair").key != pair.scope("b", "pair").key
-        out.append(ScoredPair(pair, sim, reasons[0] if reasons else "", counts, reasons, feats, lexicon, other))
+        question = bool(fa.form or fb.form)
+        first = reasons[0] if reasons else ""
+        out.append(ScoredPair(pair, sim, first, counts, reasons, feats, lexicon, other, question))
     return out
 
 
@@ -360,6 +364,7 @@ def calibrate_budget(
     *,
     max_false_hit_rate: float = 0.01,
     source: str = "calibrated",
+    confidence: float = 0.95,
 ) -> CalibrationResult:
     """The hand guard's grid setting with the highest recall whose false-hit rate is provably under target.
 
@@ -377,7 +382,7 @@ def calibrate_budget(
                     continue  # the budget is off: strict_words does not matter
                 pol = GuardPolicy(similarity_threshold=thr, max_unexplained=mu, strict_words=sw, source=source)
                 m = evaluate(scored, pol)
-                ub = wilson_upper(m.false_hits, m.negatives)
+                ub = wilson_upper(m.false_hits, m.negatives, z_of(confidence))
                 grid.append({"threshold": thr, "strict_words": sw, "max_unexplained": mu, "upper": ub} | m.to_dict())
                 strictness = (thr, -mu, sw)
                 if ub <= max_false_hit_rate:
@@ -525,6 +530,7 @@ def calibrate(
     confidence: float = 0.95,
     features: Sequence[str] = PAIR_FEATURES,
     repeats: int = DEFAULT_REPEATS,
+    question_budget: int | None = None,
 ) -> CalibrationResult:
     """A precision-first policy for these pairs (see the module docstring).
 
@@ -543,13 +549,15 @@ def calibrate(
         features: Verifier features, by name (default: all of :data:`.verifier.PAIR_FEATURES`).
         repeats: Shufflings of the inner folds whose out-of-fold probabilities are averaged
             before the threshold is chosen.
+        question_budget: Unexplained content words a question pair may have (``None``: any);
+            see :attr:`.guard.GuardPolicy.question_budget`.
 
     Raises:
         DataError: an unknown ``method`` or feature, a ``confidence`` outside (0.5, 1) or
             ``repeats`` below 1.
     """
     if method == "budget":
-        return calibrate_budget(scored, max_false_hit_rate=max_false_hit_rate, source=source)
+        return calibrate_budget(scored, max_false_hit_rate=max_false_hit_rate, source=source, confidence=confidence)
     if method != "verifier":
         msg = f"unknown calibration method {method!r} (use 'verifier' or 'budget')"
         raise DataError(msg)
@@ -561,8 +569,10 @@ def calibrate(
     if unknown or not features:
         msg = f"unknown verifier features {unknown} (known: {list(PAIR_FEATURES)})"
         raise DataError(msg)
-    base = GuardPolicy(similarity_threshold=min_similarity, vetoes=HARD_VETOES, source=source)
-    eligible = [s for s in scored if not s.vetoed(base)]
+    base = GuardPolicy(
+        similarity_threshold=min_similarity, vetoes=HARD_VETOES, source=source, question_budget=question_budget
+    )
+    eligible = [s for s in scored if not s.vetoed(base) and not over_question_budget(s.question, s.counts, base)]
     negatives = sum(not s.pair.same_answer for s in scored)
     labels = {s.pair.same_answer for s in eligible}
     bound = None if labels != {False, True} else _threshold(np.zeros(0), negatives, max_false_hit_rate, z=z)
@@ -601,7 +611,13 @@ def calibrate(
     thr, _ = chosen
     verifier = fit_verifier(x, y, _weights(eligible), c=c, features=features).with_threshold(thr)
     lexicon = scored[0].lexicon if scored else ""
-    policy = GuardPolicy(similarity_threshold=min_similarity, verifier=verifier, source=source, lexicon=lexicon)
+    policy = GuardPolicy(
+        similarity_threshold=min_similarity,
+        verifier=verifier,
+        source=source,
+        lexicon=lexicon,
+        question_budget=question_budget,
+    )
     m = evaluate(scored, policy)
     oof_fp = int((oof[~y] >= thr).sum())
     ub = wilson_upper(oof_fp, negatives, z)
