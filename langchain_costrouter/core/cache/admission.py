@@ -20,9 +20,10 @@ _OK_FINISH = frozenset({None, "", "stop", "end_turn", "eos", "complete", "eos_to
 # A refusal opens the answer: an optional apology, then "I can't / I'm unable to / I won't ...".
 _REFUSAL_RE = re.compile(
     r"^\W*(?:(?:i'?m |i am )?(?:so |very |really )?sorry[,.!]?\s*(?:but\s+)?|unfortunately,?\s+|apologies,?\s+)?"
-    r"(?:i\s+(?:can(?:'|no)?t|cannot|could\s*n'?o?t|am\s+(?:unable|not\s+able|not\s+allowed)|'?m\s+(?:unable|"
-    r"not\s+able|not\s+allowed)|won'?t|will\s+not|do\s*n'?o?t\s+(?:have\s+(?:access|enough|information)|know))"
-    r"|(?:as\s+an\s+ai(?:\s+language\s+model)?,?\s+i\s+(?:can(?:'|no)?t|cannot|don'?t|am\s+(?:unable|not))))",
+    r"(?:as\s+an\s+ai(?:\s+(?:language\s+)?model)?,?\s+)?"
+    r"(?:i(?:'m|\s+am)\s+(?:unable|not\s+able|not\s+allowed|afraid\s+i\s+(?:can(?:'|no)?t|cannot))"
+    r"|i\s+(?:can(?:'|no)?t|cannot|could\s*n'?o?t|won'?t|will\s+not"
+    r"|do\s*n'?o?t\s+(?:have\s+(?:access|enough|information)|know)))\b",
     re.IGNORECASE,
 )
 # An error text in place of an answer: "Error: ...", "500 Internal Server Error", a timeout...
