@@ -1,4 +1,4 @@
-"""Cache commands: ``costrouter bench cache`` and ``costrouter calibrate-cache``."""
+"""Cache commands: ``costrouter cache status``, ``costrouter bench cache`` and ``costrouter calibrate-cache``."""
 
 from __future__ import annotations
 
@@ -19,7 +19,21 @@ __all__ = ["register", "register_bench"]
 
 
 def register(subparsers: Any) -> None:
-    """Adds ``calibrate-cache`` (``bench cache`` is added by :mod:`.bench`)."""
+    """Adds ``cache status`` and ``calibrate-cache`` (``bench cache`` is added by :mod:`.bench`)."""
+    c = subparsers.add_parser("cache", help="the response cache: status (entries, mode, shadow false-hit rate)")
+    csub = c.add_subparsers(dest="cache_command", required=True)
+    st = csub.add_parser(
+        "status",
+        help="entries, semantic mode and the shadow false-hit rate with its 95%% upper bound",
+        description="Reads the cache directory of costrouter.yaml (cache.dir) without opening the cache: "
+        "entry count, cache.semantic mode, whether semantic hits are served now, and the false-hit rate "
+        "measured in shadow comparisons (fresh answer vs the stored answer a semantic hit would have served) "
+        "with its one-sided 95%% Wilson upper bound.",
+    )
+    st.add_argument("--config", type=Path, default=Path("costrouter.yaml"), help="default: costrouter.yaml")
+    st.add_argument("--json", action="store_true", help="print JSON")
+    st.set_defaults(func=_status)
+
     p = subparsers.add_parser(
         "calibrate-cache",
         help="calibrate the semantic-cache guard on labelled pairs (precision first)",
@@ -70,7 +84,26 @@ def register(subparsers: Any) -> None:
         help="synonyms of the word alignment: wordnet (listed + WordNet first senses, default) or none (listed only)",
     )
     p.add_argument("--encoder", default="wordllama", help="wordllama (default) or minilm (needs the extra)")
+    p.add_argument(
+        "--question-budget",
+        default="0",
+        help="content words a question pair may leave unexplained and still reach the verifier "
+        "(default 0; 'none': no limit)",
+    )
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds for the honest estimate (0: skip)")
+    p.add_argument(
+        "--leave-one-out",
+        action="store_true",
+        help="leave-one-dataset-out instead of k folds: calibrate without each --pairs file, measure on it",
+    )
+    p.add_argument(
+        "--holdout",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="pairs file only ever measured, never calibrated on (repeatable; with --leave-one-out)",
+    )
+    p.add_argument("--report", type=Path, help="write the leave-one-dataset-out figures as JSON here")
     p.add_argument("--out", type=Path, help="write the calibrated policy JSON here")
     p.set_defaults(func=_calibrate)
 
@@ -166,7 +199,11 @@ def _calibrate(args: argparse.Namespace) -> int:
     emb = make_embedder(args.encoder)
     pairs = [p for path in args.pairs for p in load_pairs(path)]
     scored = score_pairs(pairs, emb, lexicon=LEXICON_NAME if args.lexicon == "wordnet" else "")
+    budget = None if str(args.question_budget).lower() == "none" else int(args.question_budget)
+    if args.leave_one_out:
+        return _leave_one_out(args, emb, budget)
     opts: dict[str, Any] = {
+        "question_budget": budget,
         "max_false_hit_rate": args.max_false_hit_rate,
         "method": args.method,
         "min_similarity": args.min_similarity,
@@ -217,6 +254,65 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.out:
         args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.out}")
+    return 0
+
+
+def _options(args: argparse.Namespace, budget: int | None) -> dict[str, Any]:
+    from langchain_costrouter.core.cache.verifier import BASE_FEATURES, PAIR_FEATURES
+
+    return {
+        "question_budget": budget,
+        "max_false_hit_rate": args.max_false_hit_rate,
+        "method": args.method,
+        "min_similarity": args.min_similarity,
+        "repeats": args.repeats,
+        "margin": args.margin,
+        "confidence": args.confidence,
+        "features": PAIR_FEATURES if args.features == "all" else BASE_FEATURES,
+    }
+
+
+def _leave_one_out(args: argparse.Namespace, emb: Any, budget: int | None) -> int:
+    from langchain_costrouter.core.cache.wordnet import LEXICON_NAME
+    from langchain_costrouter.offline.cache_calibration import leave_one_out, load_pairs, score_pairs
+
+    lexicon = LEXICON_NAME if args.lexicon == "wordnet" else ""
+    scored = {Path(p).name: score_pairs(load_pairs(p), emb, lexicon=lexicon) for p in args.pairs}
+    held = {Path(p).name: score_pairs(load_pairs(p), emb, lexicon=lexicon) for p in args.holdout}
+    out = leave_one_out(scored, holdout=held, **_options(args, budget))
+    print("leave-one-dataset-out (calibrated without the left-out file; holdout files never calibrated on):")
+    for row in out["rows"]:
+        for name, m in row["measured"].items():
+            role = "left out" if name == row["left_out"] else "holdout"
+            print(
+                f"  without {row['left_out']:<28} {role:<8} {name:<28} recall {m['recall']:.3f}  "
+                f"false hits {m['false_hits']}/{m['negatives']} ({m['false_hit_rate']:.3f})  "
+                f"precision {m['precision']:.3f}"
+            )
+    if args.report:
+        args.report.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+        print(f"wrote {args.report}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from langchain_costrouter.core.cache.status import cache_status
+    from langchain_costrouter.core.config import CostRouterConfig
+
+    cfg = CostRouterConfig.from_yaml(args.config)
+    st = cache_status(cfg.cache)
+    if args.json:
+        print(json.dumps(st, indent=2))
+        return 0
+    sh = st["shadow"]
+    entries = "unreadable" if st["entries"] is None else st["entries"]
+    print(f"cache {st['directory']}: {entries} entries, semantic mode {st['mode']}")
+    rate = "n/a" if sh["false_hit_rate"] is None else f"{sh['false_hit_rate']:.4f}"
+    print(
+        f"shadow comparisons: {sh['observed']}, false hits {sh['false_hits']} (rate {rate}, "
+        f"95% upper bound {sh['upper_bound_95']:.4f}; target {st['max_false_hit_rate']})"
+    )
+    print(f"semantic hits served now: {'yes' if st['serving_semantic'] else 'no'}")
     return 0
 
 

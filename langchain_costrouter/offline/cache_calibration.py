@@ -57,6 +57,7 @@ __all__ = [
     "calibrate_budget",
     "cross_validate",
     "evaluate",
+    "leave_one_out",
     "load_pairs",
     "score_pairs",
     "wilson_upper",
@@ -195,14 +196,26 @@ def load_pairs(path: str | Path) -> list[LabelledPair]:
     ``subtype``).
 
     Raises:
-        DataError: a missing file, bad JSON or a row without the required keys.
+        DataError: a missing, empty, binary or non-UTF-8 file, bad or truncated JSON, or a row
+            without the required keys (always one line naming the file and what to fix).
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as exc:
         msg = f"cannot read pairs file {p}: {exc.strerror or exc}"
         raise DataError(msg) from None
+    if b"\x00" in raw[:4096]:
+        msg = f"{p}: a binary file, not JSON lines or a JSON array of pairs"
+        raise DataError(msg)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        msg = f"{p}: not UTF-8 text (byte {exc.start}); save the pairs file as UTF-8"
+        raise DataError(msg) from None
+    if not text.strip():
+        msg = f"{p}: empty file, no pairs"
+        raise DataError(msg)
     stripped = text.lstrip()
     if stripped.startswith("["):
         return _from_mock(p, stripped)
@@ -410,6 +423,7 @@ def cross_validate(
     confidence: float = 0.95,
     features: Sequence[str] = PAIR_FEATURES,
     repeats: int = DEFAULT_REPEATS,
+    question_budget: int | None = None,
 ) -> dict[str, Any]:
     """K-fold estimate: calibrate on k-1 folds, measure on the held-out fold, pool the counts.
 
@@ -432,6 +446,7 @@ def cross_validate(
             confidence=confidence,
             features=features,
             repeats=repeats,
+            question_budget=question_budget,
         )
         m = evaluate(test, res.policy)
         for s in test:
@@ -550,7 +565,7 @@ def calibrate(
         repeats: Shufflings of the inner folds whose out-of-fold probabilities are averaged
             before the threshold is chosen.
         question_budget: Unexplained content words a question pair may have (``None``: any);
-            see :attr:`.guard.GuardPolicy.question_budget`.
+            see :attr:`.guard.GuardPolicy.question_budget`. Applied on top of the fitted verifier.
 
     Raises:
         DataError: an unknown ``method`` or feature, a ``confidence`` outside (0.5, 1) or
@@ -572,7 +587,10 @@ def calibrate(
     base = GuardPolicy(
         similarity_threshold=min_similarity, vetoes=HARD_VETOES, source=source, question_budget=question_budget
     )
-    eligible = [s for s in scored if not s.vetoed(base) and not over_question_budget(s.question, s.counts, base)]
+    # The verifier and its threshold are fitted on every pair the vetoes let through; the question
+    # budget is applied on top (it only refuses more), so statements keep a threshold learned from
+    # the different-answer questions rather than none when the pairs hold no different-answer statement.
+    eligible = [s for s in scored if not s.vetoed(base)]
     negatives = sum(not s.pair.same_answer for s in scored)
     labels = {s.pair.same_answer for s in eligible}
     bound = None if labels != {False, True} else _threshold(np.zeros(0), negatives, max_false_hit_rate, z=z)
@@ -622,3 +640,39 @@ def calibrate(
     oof_fp = int((oof[~y] >= thr).sum())
     ub = wilson_upper(oof_fp, negatives, z)
     return CalibrationResult(policy, m, max_false_hit_rate, ub, True, confidence=confidence, oof_false_hits=oof_fp)
+
+
+def leave_one_out(
+    scored: Mapping[str, Sequence[ScoredPair]],
+    *,
+    holdout: Mapping[str, Sequence[ScoredPair]] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Leave-one-dataset-out: calibrate without each pair file, measure on it.
+
+    Every row is a policy fitted on all calibration files but one and measured on that one (and
+    on every ``holdout`` file, which no policy ever sees). The last row, ``all``, is the policy
+    fitted on every calibration file, measured on the holdout files: what shipping it would do on
+    traffic nobody tuned for.
+
+    Args:
+        scored: Scored pairs per calibration file (at least two files).
+        holdout: Scored pairs per file that is only ever measured.
+        options: Passed to :func:`calibrate` (target, confidence, question budget...).
+
+    Raises:
+        DataError: fewer than two calibration files.
+    """
+    if len(scored) < 2:
+        msg = "leave-one-dataset-out needs at least two --pairs files"
+        raise DataError(msg)
+    holdout = holdout or {}
+    rows: list[dict[str, Any]] = []
+    for left in [*scored, "all"]:
+        train = [s for name, pairs in scored.items() if name != left for s in pairs]
+        res = calibrate(train, source=f"without:{left}", **options)
+        measured = {name: evaluate(pairs, res.policy).to_dict() for name, pairs in holdout.items()}
+        if left != "all":
+            measured = {left: evaluate(scored[left], res.policy).to_dict(), **measured}
+        rows.append({"left_out": left, "feasible": res.feasible, "measured": measured})
+    return {"calibration_files": list(scored), "holdout_files": list(holdout), "rows": rows}

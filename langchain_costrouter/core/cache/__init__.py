@@ -14,8 +14,8 @@ Public API::
 
 from __future__ import annotations
 
-from langchain_costrouter.core.cache.engine import ResponseCache
 from langchain_costrouter.core.cache.admission import answer_problem, refuse_reason
+from langchain_costrouter.core.cache.engine import ResponseCache
 from langchain_costrouter.core.cache.entries import (
     CacheEntry,
     CacheHit,
@@ -27,8 +27,8 @@ from langchain_costrouter.core.cache.entries import (
     record_cache_hit,
 )
 from langchain_costrouter.core.cache.guard import FalseHitGuard, GuardDecision, GuardPolicy
-from langchain_costrouter.core.cache.policy import default_policy, load_policy
 from langchain_costrouter.core.cache.judges import CrossEncoderJudge, LLMJudge
+from langchain_costrouter.core.cache.policy import default_policy, load_policy
 from langchain_costrouter.core.cache.scope import CacheScope, cache_scope, normalize_query, query_of
 from langchain_costrouter.core.cache.shadow import ShadowCandidate, ShadowStats
 from langchain_costrouter.core.cache.verifier import PairVerifier

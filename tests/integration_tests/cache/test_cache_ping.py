@@ -20,8 +20,8 @@ import pytest
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from langchain_costrouter.core.cache import CacheEntry, CacheScope, CallableEmbedder, ResponseCache  # noqa: E402
-from langchain_costrouter.core.usage import Usage  # noqa: E402
+from langchain_costrouter.core.cache import CacheEntry, CacheScope, CallableEmbedder, ResponseCache
+from langchain_costrouter.core.usage import Usage
 
 DIM = 16
 
@@ -32,7 +32,7 @@ def _fill(cache: ResponseCache, n: int) -> None:
     from gptcache.manager.vector_data.base import VectorData
 
     scope = CacheScope(namespace="ping", model="m")
-    ix = cache._ix  # noqa: SLF001 - filling 100k entries through SQLite would take minutes
+    ix = cache._ix
     rng = np.random.default_rng(0)
     vecs = rng.standard_normal((n, DIM)).astype(np.float32)
     vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)

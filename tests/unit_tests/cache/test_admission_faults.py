@@ -104,7 +104,8 @@ def test_a_lookup_failure_is_a_miss(tmp_path: Path) -> None:
 @pytest.fixture
 def filled(embedder, tmp_path: Path) -> Iterator[Path]:
     with ResponseCache(embedder, directory=tmp_path, max_size=100) as cache:
-        cache.store(SCOPE, "How do I reset my password?", "Open Settings.", model="m", usage=Usage(1, 1), gate_passed=True)
+        q, a = "How do I reset my password?", "Open Settings."
+        cache.store(SCOPE, q, a, model="m", usage=Usage(1, 1), gate_passed=True)
         yield cache.directory
 
 

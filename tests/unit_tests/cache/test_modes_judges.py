@@ -205,7 +205,7 @@ def test_judge_model_is_wired_from_config(embedder, tmp_path: Path) -> None:
     cfg = CacheConfig(enabled=True, dir=str(tmp_path), judge_model="cheap")
     with ResponseCache.from_config(cfg, embedder=embedder, clients=clients) as cache:
         assert isinstance(cache.judge, LLMJudge) and made == ["cheap"]
-    with pytest.raises(ConfigError, match="cache.judge_model"):
+    with pytest.raises(ConfigError, match=r"cache\.judge_model"):
         ResponseCache.from_config(cfg, embedder=embedder)
 
 
@@ -230,5 +230,5 @@ def test_cross_encoder_unloadable_is_a_config_error() -> None:
     def fail(path: str) -> Any:
         raise OSError("no such model")
 
-    with pytest.raises(ConfigError, match="cache.cross_encoder"):
+    with pytest.raises(ConfigError, match=r"cache\.cross_encoder"):
         CrossEncoderJudge("/nowhere", loader=fail)
