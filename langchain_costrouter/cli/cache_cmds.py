@@ -122,6 +122,13 @@ def register_bench(sub: Any) -> None:
     p.add_argument("--no-latency", action="store_true", help="skip the latency part")
     p.add_argument("--no-gptcache", action="store_true", help="skip GPTCache's default setup")
     p.add_argument("--encoder", default="wordllama", help="wordllama (default) or minilm (needs the extra)")
+    p.add_argument(
+        "--judge-sim-error",
+        type=float,
+        metavar="RATE",
+        help="also run each file with a simulated judge that is wrong at this rate (undecided candidates "
+        "go to it), priced as a cheap model, and print its cost and the net saving",
+    )
     p.set_defaults(func=_bench)
 
 
@@ -162,6 +169,16 @@ def _bench(args: argparse.Namespace) -> int:
             print(
                 f"  GPTCache default: recall {_fmt(base['recall'])}  false-hit rate "
                 f"{_fmt(base['false_hit_rate'])}  precision {_fmt(base['precision'])}"
+            )
+        if args.judge_sim_error is not None:
+            from langchain_costrouter.offline.cache_bench import bench_judge
+
+            j = bench_judge(pairs, emb, policy=policy, error=args.judge_sim_error)
+            entry["simulated_judge"] = j
+            print(
+                f"  with a simulated judge (error {args.judge_sim_error}): recall {_fmt(j['recall'])}  false-hit rate "
+                f"{_fmt(j['false_hit_rate'])}  precision {_fmt(j['precision'])}; {j['judge_calls']} judge calls "
+                f"${j['judge_cost_usd']:.4f}, hits save ${j['hits_saving_usd']:.4f}, net ${j['net_saving_usd']:.4f}"
             )
         result["pair_files"][str(path)] = entry
     first = result["pair_files"][str(args.pairs[0])]["costrouter"]
@@ -282,10 +299,11 @@ def _leave_one_out(args: argparse.Namespace, emb: Any, budget: int | None) -> in
     out = leave_one_out(scored, holdout=held, **_options(args, budget))
     print("leave-one-dataset-out (calibrated without the left-out file; holdout files never calibrated on):")
     for row in out["rows"]:
+        fitted = "all files" if row["left_out"] == "all" else f"without {row['left_out']}"
         for name, m in row["measured"].items():
             role = "left out" if name == row["left_out"] else "holdout"
             print(
-                f"  without {row['left_out']:<28} {role:<8} {name:<28} recall {m['recall']:.3f}  "
+                f"  {fitted:<36} {role:<8} {name:<28} recall {m['recall']:.3f}  "
                 f"false hits {m['false_hits']}/{m['negatives']} ({m['false_hit_rate']:.3f})  "
                 f"precision {m['precision']:.3f}"
             )

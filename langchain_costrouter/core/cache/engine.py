@@ -346,7 +346,7 @@ class ResponseCache:
         form = self._form(norm)
         vec = self._embed([form], overhead)[0]
         try:
-            found = self._semantic(scope, form, vec, now, overhead)
+            found = self._semantic(scope, query, form, vec, now=now, overhead=overhead)
         finally:
             self._record_overhead(overhead, request_id, scope.namespace)
         if found is None:
@@ -364,13 +364,20 @@ class ResponseCache:
         return CacheLookup(shadow=cand)
 
     def _semantic(
-        self, scope: CacheScope, query: str, vec: np.ndarray, now: float, overhead: list[OverheadCall]
+        self,
+        scope: CacheScope,
+        query: str,
+        form: str,
+        vec: np.ndarray,
+        *,
+        now: float,
+        overhead: list[OverheadCall],
     ) -> tuple[CacheEntry, float] | None:
-        """The first candidate the guard (and the judge) accepts, with its similarity."""
+        """The first candidate the guard (and the judge, asked about ``query`` as sent) accepts."""
         pol = self.policy
         low = pol.similarity_threshold - (pol.judge_band if pol.verifier is None else 0.0)
         for sim, entry in self._candidates(scope.key, vec, low, now):
-            decision = self.guard.check_forms(query, self._entry_form(entry), sim)
+            decision = self.guard.check_forms(form, self._entry_form(entry), sim)
             if decision.verdict == "judge":
                 if not self._judged(query, entry, decision.details, overhead):
                     continue

@@ -454,8 +454,6 @@ class FalseHitGuard:
             return GuardDecision("miss", veto, similarity)
         counts = unexplained_counts(a, b, self.known_word)
         share = max(m for m, _ in counts)
-        if over_question_budget(a.form or b.form, counts, p):
-            return GuardDecision("miss", "content", similarity, share)
         feats = pair_features(
             a,
             b,
@@ -468,6 +466,11 @@ class FalseHitGuard:
         )
         prob = verifier.probability(feats)
         details = {"probability": prob, "accept": prob >= verifier.threshold}
+        if over_question_budget(a.form or b.form, counts, p):
+            # words the cache cannot match: never served on the guard's word, a judge may decide
+            if prob < verifier.threshold:
+                return GuardDecision("miss", "content", similarity, share, details)
+            return GuardDecision("judge", "content", similarity, share, {**details, "accept": False, "why": "content"})
         if p.judge_band > 0 and abs(prob - verifier.threshold) <= p.judge_band:
             return GuardDecision("judge", "", similarity, share, details)
         if prob < verifier.threshold:
