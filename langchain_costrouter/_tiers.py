@@ -73,7 +73,7 @@ def build_tier_model(spec: TierSpec, *, field: str = "tiers") -> BaseChatModel:
         api_key=key,
         max_tokens=spec.max_tokens,
         timeout=spec.timeout_s,
-        max_retries=spec.max_retries,
+        max_retries=0,  # the cascade retries, recording every attempt
         stream_usage=True,
         **kwargs,
     )

@@ -29,36 +29,29 @@ use the router's cache instead.)
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, Literal, Self
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
-from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
+from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, convert_to_messages
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
 from langchain_core.runnables import Runnable, RunnableBinding
 from pydantic import ConfigDict, Field, PrivateAttr
 
-from langchain_costrouter._cache_glue import CacheGlue
 from langchain_costrouter._convert import completion_from_message, openai_tools, request_from_messages, strip_chunk
 from langchain_costrouter._structured import structured_output_runnable
 from langchain_costrouter._tiers import LangChainModelClient, build_tier_model
-from langchain_costrouter.compression import amaybe_compress_messages, build_compressor, maybe_compress_messages
-from langchain_costrouter.core.cache import ResponseCache
-from langchain_costrouter.core.cascade import CascadeResult, CascadeRun, TierStep
-from langchain_costrouter.core.compression import PromptCompressor
+from langchain_costrouter.core.cascade import CascadeResult, TierStep
 from langchain_costrouter.core.config import CostRouterConfig
 from langchain_costrouter.core.gates.composite import AllOfGate
 from langchain_costrouter.core.gates.logprob import LogprobGate
-from langchain_costrouter.core.ledger import LedgerBackend
+from langchain_costrouter.core.pipeline import CallTier, StreamOutcome, run_async, run_sync, stream_async, stream_sync
+from langchain_costrouter.core.routing import RouteDecision, start_on
 from langchain_costrouter.core.runtime import CostRouterRuntime
-from langchain_costrouter.core.types import ChatRequest
+from langchain_costrouter.core.types import ChatRequest, Completion
 
 __all__ = ["ChatCostRouter"]
-
-_TENANT_KEYS = ("costrouter_tenant", "tenant", "user_id")
 
 
 def _wants_logprobs(gate: Any) -> bool:
@@ -74,12 +67,17 @@ class ChatCostRouter(BaseChatModel):
         config: The :class:`CostRouterConfig` (or use :meth:`from_config`).
         tier_models: LangChain chat models by tier name, replacing the ``ChatOpenAI`` built
             from the config for those tiers (any provider LangChain supports).
-        tenant: Default tenant/user tag of the ledger records (a per-call
-            ``config={"metadata": {"tenant": ...}}`` wins).
+        tenant: Default tenant of the ledger records and cache (a per-call
+            ``config={"metadata": {"tenant": ...}}`` wins; see ``core.types.tenant_of``).
+        start: Start every request on this tier or extra model instead of task-routing it
+            (what ``model="<tier>"`` does through LiteLLM): a tier escalates through the tiers
+            after it, an extra model through the tiers priced above it.
         ledger: A ledger backend replacing the one the config names.
         response_cache: A :class:`~langchain_costrouter.core.cache.ResponseCache` (default: built from
             ``config.cache`` when it is enabled). Hits are served before routing's first
             call, streaming included; only answers that passed their gate are stored.
+
+    Call :meth:`close` (or use the router as a context manager) to flush the ledger when done.
     """
 
     model_config = ConfigDict(arbitrary_types_allowed=True, protected_namespaces=())
@@ -87,16 +85,16 @@ class ChatCostRouter(BaseChatModel):
     config: CostRouterConfig
     tier_models: dict[str, BaseChatModel] = Field(default_factory=dict)
     tenant: str | None = None
+    start: str | None = None
     ledger: Any = Field(default=None, exclude=True)
     response_cache: Any = Field(default=None, exclude=True)
 
     _runtime: CostRouterRuntime = PrivateAttr()
     _models: dict[str, BaseChatModel] = PrivateAttr(default_factory=dict)
-    _cache: CacheGlue | None = PrivateAttr(default=None)
-    _compressor: PromptCompressor | None = PrivateAttr(default=None)
+    _start: RouteDecision | None = PrivateAttr(default=None)
 
     def model_post_init(self, context: Any, /) -> None:
-        """Builds the tier models and the cascade runtime (no network)."""
+        """Builds the tier models and the runtime (no network)."""
         models: dict[str, BaseChatModel] = {}
         specs = [("tiers", i, s) for i, s in enumerate(self.config.tiers)]
         specs += [("models", i, s) for i, s in enumerate(self.config.models)]
@@ -105,18 +103,14 @@ class ChatCostRouter(BaseChatModel):
             models[spec.name] = given if given is not None else build_tier_model(spec, field=f"{section}[{i}]")
         self._models = models
 
-        def judge(name: str) -> LangChainModelClient:
+        def client(name: str) -> LangChainModelClient:
             return LangChainModelClient(models[name], self.config.deployment(name).model)
 
-        ledger: LedgerBackend | None = self.ledger
-        self._runtime = CostRouterRuntime(self.config, ledger=ledger, judge_clients=judge)
-        cache: ResponseCache | None = self.response_cache
-        if cache is None and self.config.cache.enabled:
-            cache = ResponseCache.from_config(self.config.cache, accountant=self._runtime.accountant)
-        if cache is not None:
-            self._cache = CacheGlue(cache, self._runtime.accountant, self.config)
-        if self.config.compression.enabled:
-            self._compressor = build_compressor(self.config, models=models, accountant=self._runtime.accountant)
+        self._runtime = CostRouterRuntime(
+            self.config, ledger=self.ledger, clients=client, response_cache=self.response_cache
+        )
+        if self.start is not None:
+            self._start = start_on(self.config, self.start, self._runtime.prices)
 
     @classmethod
     def from_config(
@@ -125,13 +119,17 @@ class ChatCostRouter(BaseChatModel):
         **kwargs: Any,
     ) -> ChatCostRouter:
         """Builds the router from a YAML path, a mapping or a config object."""
-        if isinstance(config, CostRouterConfig):
-            cfg = config
-        elif isinstance(config, str | os.PathLike):
-            cfg = CostRouterConfig.from_yaml(Path(config))
-        else:
-            cfg = CostRouterConfig.from_dict(config)
-        return cls(config=cfg, **kwargs)
+        return cls(config=CostRouterConfig.load(config), **kwargs)
+
+    def close(self) -> None:
+        """Writes pending ledger records and closes the ledger and the cache."""
+        self._runtime.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # ------------------------------------------------------------------ LangChain surface
     @property
@@ -162,7 +160,7 @@ class ChatCostRouter(BaseChatModel):
 
     @property
     def runtime(self) -> CostRouterRuntime:
-        """The framework-neutral runtime (prices, ledger, router, cascade engine)."""
+        """The framework-neutral runtime (prices, ledger, router, cascade engine, pipeline)."""
         return self._runtime
 
     @property
@@ -196,161 +194,48 @@ class ChatCostRouter(BaseChatModel):
             return super().with_structured_output(schema, include_raw=include_raw, **kwargs)
         return structured_output_runnable(self, schema, method=method, include_raw=include_raw, **kwargs)
 
-    # ------------------------------------------------------------------ helpers
-    def _request(self, messages: list[BaseMessage], run_manager: Any, kwargs: Mapping[str, Any]) -> ChatRequest:
+    # ------------------------------------------------------------------ requests and answers
+    def _request(
+        self, messages: list[BaseMessage], stop: list[str] | None, run_manager: Any, kwargs: Mapping[str, Any]
+    ) -> ChatRequest:
         if "model" in kwargs:
             msg = (
                 "ChatCostRouter chooses the model of each call; a per-call 'model' override is not "
                 "supported (change the config's tiers, or pass tier_models)"
             )
             raise ValueError(msg)
-        meta = dict(getattr(run_manager, "metadata", None) or {})
-        tenant = next((str(meta[k]) for k in _TENANT_KEYS if meta.get(k)), None)
-        tenant = tenant or self.tenant or self.config.ledger.tenant
-        return request_from_messages(messages, tenant=tenant, kwargs=kwargs)
-
-    def _tier_call(self, step: TierStep, kwargs: Mapping[str, Any]) -> tuple[BaseChatModel, dict[str, Any]]:
-        """The tier's chat model and the kwargs of its raw ``_generate``/``_stream`` call.
-
-        Tools go through the tier model's own ``bind_tools`` (so any provider's tool format
-        works); the binding's kwargs are then passed to the raw call.
-        """
-        model = self._models[step.tier.name]
-        call_kwargs = dict(kwargs)
-        call_kwargs.pop("ls_structured_output_format", None)
-        tools = call_kwargs.pop("tools", None)
-        tool_choice = call_kwargs.pop("tool_choice", None)
-        if tools:
-            bound = model.bind_tools(tools, tool_choice=tool_choice) if tool_choice else model.bind_tools(tools)
-            if isinstance(bound, RunnableBinding):
-                call_kwargs = {**bound.kwargs, **call_kwargs}
-        if _wants_logprobs(step.tier.gate):
-            call_kwargs.setdefault("logprobs", True)
-        return model, call_kwargs
+        call = dict(kwargs)
+        if stop:
+            call["stop"] = stop
+        meta = getattr(run_manager, "metadata", None)
+        user = call.get("user")
+        tenant = self._runtime.tenant(meta, user=user if isinstance(user, str) else None, default=self.tenant)
+        return request_from_messages(messages, tenant=tenant, kwargs=call)
 
     def _message(self, result: CascadeResult) -> AIMessage:
         raw = result.completion.raw
         base = raw if isinstance(raw, BaseMessage) else AIMessage(content=result.completion.text)
-        spec = self.config.deployment(result.answered_by)
         meta = dict(base.response_metadata or {})
-        meta["model_name"] = str(meta.get("model_name") or spec.provider_model)
+        cached_name = raw.get("model_name") if isinstance(raw, Mapping) else None
+        name = meta.get("model_name") or cached_name
+        if not name:
+            try:
+                name = self.config.deployment(result.answered_by).provider_model
+            except KeyError:
+                name = result.completion.model
+        meta["model_name"] = str(name)
+        meta.setdefault("finish_reason", result.completion.finish_reason or "stop")
         meta["costrouter"] = result.metadata()
         usage = getattr(base, "usage_metadata", None) or result.completion.usage.to_langchain()
-        tool_calls = list(getattr(base, "tool_calls", []) or [])
         return AIMessage(
             content=base.content,
             additional_kwargs=dict(base.additional_kwargs),
             response_metadata=meta,
-            tool_calls=tool_calls,
+            tool_calls=list(getattr(base, "tool_calls", []) or []),
             invalid_tool_calls=list(getattr(base, "invalid_tool_calls", []) or []),
             usage_metadata=usage,
             id=base.id,
         )
-
-    def _final_chunk(self, result: CascadeResult) -> ChatGenerationChunk:
-        msg = self._message(result)
-        return ChatGenerationChunk(
-            message=AIMessageChunk(
-                content="",
-                response_metadata=msg.response_metadata,
-                usage_metadata=msg.usage_metadata,
-                chunk_position="last",
-            )
-        )
-
-    # ------------------------------------------------------------------ invoke
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        request = self._request(messages, run_manager, kwargs)
-        run = self._runtime.engine.start(request)
-        if self._cache is not None and (found := self._cache.lookup(run)) is not None:
-            return _single(self._cache.served_message(run, *found))
-        while (step := run.next_step()) is not None:
-            model, call_kwargs = self._tier_call(step, kwargs)
-            t0 = time.perf_counter()
-            try:
-                sent = self._compress(run, step, messages)
-                msg = _message_of(model._generate(sent, stop=stop, **call_kwargs))
-            except Exception as exc:
-                run.on_error(step, exc, (time.perf_counter() - t0) * 1000)
-                continue
-            run.on_answer(step, completion_from_message(msg, model=step.tier.model), (time.perf_counter() - t0) * 1000)
-        return self._chat_result(self._finish(run))
-
-    async def _agenerate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        request = self._request(messages, run_manager, kwargs)
-        run = self._runtime.engine.start(request)
-        if self._cache is not None and (found := await self._cache.alookup(run)) is not None:
-            return _single(self._cache.served_message(run, *found))
-        while (step := run.next_step()) is not None:
-            model, call_kwargs = self._tier_call(step, kwargs)
-            t0 = time.perf_counter()
-            try:
-                sent = await self._acompress(run, step, messages)
-                msg = _message_of(await model._agenerate(sent, stop=stop, **call_kwargs))
-            except Exception as exc:
-                run.on_error(step, exc, (time.perf_counter() - t0) * 1000)
-                continue
-            completion = completion_from_message(msg, model=step.tier.model)
-            await run.aon_answer(step, completion, (time.perf_counter() - t0) * 1000)
-        return self._chat_result(await self._afinish(run))
-
-    def _compress(self, run: CascadeRun, step: TierStep, messages: list[BaseMessage]) -> list[BaseMessage]:
-        """The messages to send to this tier: compressed when it pays (decided per tier price).
-
-        Gates and the cache still see the original request; the compression call's cost is in
-        the ledger and counts against the request's budget.
-        """
-        if self._compressor is None:
-            return messages
-        sent, info = maybe_compress_messages(
-            messages,
-            compressor=self._compressor,
-            target_model=step.tier.model,
-            request_id=run.request.request_id,
-            tenant=run.request.tenant,
-        )
-        if info is not None:
-            run.charge(info.cost_usd)
-        return sent
-
-    async def _acompress(self, run: CascadeRun, step: TierStep, messages: list[BaseMessage]) -> list[BaseMessage]:
-        if self._compressor is None:
-            return messages
-        sent, info = await amaybe_compress_messages(
-            messages,
-            compressor=self._compressor,
-            target_model=step.tier.model,
-            request_id=run.request.request_id,
-            tenant=run.request.tenant,
-        )
-        if info is not None:
-            run.charge(info.cost_usd)
-        return sent
-
-    def _finish(self, run: CascadeRun) -> CascadeResult:
-        """The run's result, stored in the cache when it passed its gate."""
-        result = run.result()
-        if self._cache is not None:
-            self._cache.store(run, result)
-        return result
-
-    async def _afinish(self, run: CascadeRun) -> CascadeResult:
-        result = run.result()
-        if self._cache is not None:
-            await self._cache.astore(run, result)
-        return result
 
     def _chat_result(self, result: CascadeResult) -> ChatResult:
         message = self._message(result)
@@ -359,9 +244,45 @@ class ChatCostRouter(BaseChatModel):
             llm_output={"model_name": message.response_metadata["model_name"], "costrouter": result.metadata()},
         )
 
-    # ------------------------------------------------------------------ streaming
-    def _streams_directly(self, step: TierStep) -> bool:
-        return step.is_last or not self.config.cascade.buffer_streams
+    def _finish(self, outcome: StreamOutcome[ChatGenerationChunk]) -> Iterator[ChatGenerationChunk]:
+        """The tail of a stream: the served answer when it was not streamed yet, then its metadata."""
+        msg = self._message(outcome.result)
+        if not outcome.streamed:
+            if outcome.replay is not None:
+                yield from outcome.replay
+            else:
+                yield ChatGenerationChunk(message=_whole_chunk(msg))
+        yield ChatGenerationChunk(
+            message=AIMessageChunk(
+                content="",
+                response_metadata=msg.response_metadata,
+                usage_metadata=msg.usage_metadata,
+                chunk_position="last",
+            )
+        )
+
+    # ------------------------------------------------------------------ invoke and stream
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._request(messages, stop, run_manager, kwargs)
+        io = _TierIO(self, messages, kwargs)
+        return self._chat_result(run_sync(self._runtime.pipeline.flow(request, decision=self._start), io))
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        request = self._request(messages, stop, run_manager, kwargs)
+        io = _TierIO(self, messages, kwargs)
+        return self._chat_result(await run_async(self._runtime.pipeline.flow(request, decision=self._start), io))
 
     def _stream(
         self,
@@ -370,40 +291,12 @@ class ChatCostRouter(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self._request(messages, run_manager, kwargs)
-        run = self._runtime.engine.start(request)
-        emit = _emitter(run_manager.on_llm_new_token if run_manager else None)
-        if self._cache is not None and (found := self._cache.lookup(run)) is not None:
-            yield from _stream_message(self._cache.served_message(run, *found), emit)
-            return
-        while (step := run.next_step()) is not None:
-            model, call_kwargs = self._tier_call(step, kwargs)
-            direct = self._streams_directly(step)
-            chunks: list[AIMessageChunk] = []
-            t0 = time.perf_counter()
-            try:
-                for gen in model._stream(self._compress(run, step, messages), stop=stop, **call_kwargs):
-                    part = _chunk_of(gen)
-                    chunks.append(part)
-                    if direct:
-                        yield emit(strip_chunk(part))
-            except Exception as exc:
-                run.on_error(step, exc, (time.perf_counter() - t0) * 1000)
-                if chunks and direct:
-                    raise  # tokens were already sent: nothing can escalate this stream
-                continue
-            latency = (time.perf_counter() - t0) * 1000
-            completion = completion_from_message(_aggregate(chunks), model=step.tier.model)
-            if direct:
-                run.on_streamed(step, completion, latency)
-                yield self._final_chunk(self._finish(run))
-                return
-            if run.on_answer(step, completion, latency):
-                for part in chunks:
-                    yield emit(strip_chunk(part))
-                yield self._final_chunk(self._finish(run))
-                return
-        yield from self._replay_best(run, emit)
+        request = self._request(messages, stop, run_manager, kwargs)
+        flow = self._runtime.pipeline.flow(request, stream=True, decision=self._start)
+        for chunk in stream_sync(flow, _TierIO(self, messages, kwargs), self._finish):
+            if run_manager is not None and chunk.text:
+                run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
 
     async def _astream(
         self,
@@ -412,62 +305,74 @@ class ChatCostRouter(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self._request(messages, run_manager, kwargs)
-        run = self._runtime.engine.start(request)
-        if self._cache is not None and (found := await self._cache.alookup(run)) is not None:
-            for out in _stream_message(self._cache.served_message(run, *found), _emitter(None)):
-                yield await _anotify(run_manager, out)
-            return
-        while (step := run.next_step()) is not None:
-            model, call_kwargs = self._tier_call(step, kwargs)
-            direct = self._streams_directly(step)
-            chunks: list[AIMessageChunk] = []
-            t0 = time.perf_counter()
-            try:
-                sent = await self._acompress(run, step, messages)
-                async for gen in model._astream(sent, stop=stop, **call_kwargs):
-                    part = _chunk_of(gen)
-                    chunks.append(part)
-                    if direct:
-                        yield await _anotify(run_manager, ChatGenerationChunk(message=strip_chunk(part)))
-            except Exception as exc:
-                latency = (time.perf_counter() - t0) * 1000
-                run.on_error(step, exc, latency)
-                if chunks and direct:
-                    raise
-                continue
-            latency = (time.perf_counter() - t0) * 1000
-            completion = completion_from_message(_aggregate(chunks), model=step.tier.model)
-            if direct:
-                run.on_streamed(step, completion, latency)
-                yield self._final_chunk(await self._afinish(run))
-                return
-            if await run.aon_answer(step, completion, latency):
-                for part in chunks:
-                    yield await _anotify(run_manager, ChatGenerationChunk(message=strip_chunk(part)))
-                yield self._final_chunk(await self._afinish(run))
-                return
-        for out in self._replay_best(run, lambda c: ChatGenerationChunk(message=c)):
-            yield out
+        request = self._request(messages, stop, run_manager, kwargs)
+        flow = self._runtime.pipeline.flow(request, stream=True, decision=self._start)
+        async for chunk in stream_async(flow, _TierIO(self, messages, kwargs), self._finish):
+            if run_manager is not None and chunk.text:
+                await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+            yield chunk
 
-    def _replay_best(
-        self, run: CascadeRun, emit: Callable[[AIMessageChunk], ChatGenerationChunk]
-    ) -> Iterator[ChatGenerationChunk]:
-        """Every buffered tier failed: stream the best answer (flagged) or raise."""
-        result = run.result()
-        raw = result.completion.raw
-        if isinstance(raw, AIMessage):
-            yield emit(
-                AIMessageChunk(
-                    content=raw.content,
-                    id=raw.id,
-                    tool_call_chunks=[
-                        {"name": tc["name"], "args": _json(tc.get("args")), "id": tc.get("id"), "index": i}
-                        for i, tc in enumerate(raw.tool_calls)
-                    ],
-                )
-            )
-        yield self._final_chunk(result)
+
+class _TierIO:
+    """Calls a tier's LangChain chat model for the pipeline (raw ``_generate`` / ``_stream``).
+
+    Tools go through the tier model's own ``bind_tools`` (so any provider's tool format works);
+    the binding's kwargs are then passed to the raw call. The caller sees stream chunks without
+    the tier's usage and provider metadata; the router adds its own once, at the end.
+    """
+
+    def __init__(self, router: ChatCostRouter, messages: list[BaseMessage], kwargs: Mapping[str, Any]) -> None:
+        self.router = router
+        self.messages = messages
+        self.kwargs = kwargs
+        self._raw: dict[int, list[AIMessageChunk]] = {}
+
+    def _target(self, effect: CallTier) -> tuple[BaseChatModel, list[BaseMessage], dict[str, Any]]:
+        step: TierStep = effect.step
+        model = self.router._models[step.tier.name]
+        call = dict(self.kwargs)
+        call.pop("ls_structured_output_format", None)
+        tools = call.pop("tools", None)
+        tool_choice = call.pop("tool_choice", None)
+        if tools:
+            bound = model.bind_tools(tools, tool_choice=tool_choice) if tool_choice else model.bind_tools(tools)
+            if isinstance(bound, RunnableBinding):
+                call = {**bound.kwargs, **call}
+        if _wants_logprobs(step.tier.gate):
+            call.setdefault("logprobs", True)
+        if "stop" in effect.request.params:
+            call["stop"] = effect.request.params["stop"]
+        messages = convert_to_messages([dict(m) for m in effect.messages]) if effect.compressed else self.messages
+        return model, messages, call
+
+    def call(self, effect: CallTier) -> Completion:
+        model, messages, call = self._target(effect)
+        return completion_from_message(_message_of(model._generate(messages, **call)), model=effect.step.tier.model)
+
+    async def acall(self, effect: CallTier) -> Completion:
+        model, messages, call = self._target(effect)
+        result = await model._agenerate(messages, **call)
+        return completion_from_message(_message_of(result), model=effect.step.tier.model)
+
+    def stream(self, effect: CallTier) -> Iterator[ChatGenerationChunk]:
+        model, messages, call = self._target(effect)
+        raw = self._raw.setdefault(id(effect), [])
+        for gen in model._stream(messages, **call):
+            part = _chunk_of(gen)
+            raw.append(part)
+            yield ChatGenerationChunk(message=strip_chunk(part))
+
+    async def astream(self, effect: CallTier) -> AsyncIterator[ChatGenerationChunk]:
+        model, messages, call = self._target(effect)
+        raw = self._raw.setdefault(id(effect), [])
+        async for gen in model._astream(messages, **call):
+            part = _chunk_of(gen)
+            raw.append(part)
+            yield ChatGenerationChunk(message=strip_chunk(part))
+
+    def collect(self, effect: CallTier, chunks: Sequence[ChatGenerationChunk]) -> Completion:
+        raw = self._raw.pop(id(effect), [])
+        return completion_from_message(_aggregate(raw), model=effect.step.tier.model)
 
 
 def _message_of(result: ChatResult) -> AIMessage:
@@ -490,36 +395,18 @@ def _chunk_of(gen: ChatGenerationChunk) -> AIMessageChunk:
     return chunk
 
 
-async def _anotify(run_manager: AsyncCallbackManagerForLLMRun | None, out: ChatGenerationChunk) -> ChatGenerationChunk:
-    """Tells the caller's callbacks about a streamed token, then returns the chunk."""
-    if run_manager is not None and out.text:
-        await run_manager.on_llm_new_token(out.text, chunk=out)
-    return out
-
-
-def _single(message: AIMessage) -> ChatResult:
-    return ChatResult(generations=[ChatGeneration(message=message)])
-
-
-def _stream_message(
-    message: AIMessage, emit: Callable[[AIMessageChunk], ChatGenerationChunk]
-) -> Iterator[ChatGenerationChunk]:
-    """A whole message as a content chunk plus a final metadata chunk."""
-    yield emit(AIMessageChunk(content=message.content, id=message.id))
-    yield ChatGenerationChunk(
-        message=AIMessageChunk(
-            content="",
-            response_metadata=message.response_metadata,
-            usage_metadata=message.usage_metadata,
-            chunk_position="last",
-        )
-    )
-
-
-def _json(value: Any) -> str:
+def _whole_chunk(message: AIMessage) -> AIMessageChunk:
+    """A whole answer (a cache hit, a best answer never streamed) as one content chunk."""
     import json
 
-    return json.dumps(value or {})
+    return AIMessageChunk(
+        content=message.content,
+        id=message.id,
+        tool_call_chunks=[
+            {"name": tc["name"], "args": json.dumps(tc.get("args") or {}), "id": tc.get("id"), "index": i}
+            for i, tc in enumerate(message.tool_calls)
+        ],
+    )
 
 
 def _aggregate(chunks: Sequence[AIMessageChunk]) -> AIMessageChunk:
@@ -529,15 +416,3 @@ def _aggregate(chunks: Sequence[AIMessageChunk]) -> AIMessageChunk:
     for c in chunks[1:]:
         total = total + c
     return total
-
-
-def _emitter(
-    on_token: Callable[..., Any] | None,
-) -> Callable[[AIMessageChunk], ChatGenerationChunk]:
-    def emit(chunk: AIMessageChunk) -> ChatGenerationChunk:
-        out = ChatGenerationChunk(message=chunk)
-        if on_token is not None:
-            on_token(out.text, chunk=out)
-        return out
-
-    return emit

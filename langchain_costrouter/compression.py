@@ -1,13 +1,13 @@
-"""Prompt compression for LangChain: an LCEL runnable and the hook ``ChatCostRouter`` calls.
+"""Prompt compression for LangChain chains: an LCEL runnable over the core's compressor.
 
 - :class:`CompressPrompt` goes before any chat model in a chain::
 
       chain = prompt | CompressPrompt(compressor, target_model="openai/gpt-4o") | llm
 
 - :func:`maybe_compress_messages` / :func:`amaybe_compress_messages` compress a list of
-  LangChain messages for one target model; ``ChatCostRouter`` calls them per tier, so a prompt
-  is compressed only for the tiers where it pays (the compression cache makes the rewrite a
-  one-time cost), and every decision lands in the ledger.
+  LangChain messages for one target model (every decision lands in the ledger).
+  ``ChatCostRouter`` does not need them: with ``compression.enabled`` its request pipeline
+  compresses per tier, where it pays (the compression cache makes the rewrite a one-time cost).
 - :func:`build_compressor` builds the :class:`PromptCompressor` a config describes
   (``compression.model`` names the tier or extra model that compresses).
 

@@ -8,45 +8,41 @@ Public API (imported lazily: ``import litellm_hooks`` imports neither LiteLLM no
     router = build_router(hooks.config, hooks=hooks)
     await router.acompletion(model="costrouter", messages=[{"role": "user", "content": "..."}])
 
-- :func:`build_router`: a ``litellm.Router`` (one model group per tier, fallbacks chaining the
-  tiers, retries for rate limits and 5xx only, per-deployment prices).
-- :class:`CostRouterHooks`: the hooks of one configuration (:class:`QualityGateHook`,
-  :class:`TaskRoutingHook`, :class:`CostLogger`), sharing the core's gates, router, prices and
-  ledger.
+- :func:`build_router`: a ``litellm.Router`` whose models are the cascade's entry points
+  (``costrouter`` for task routing, one per tier to start there), served by the core's request
+  pipeline through a LiteLLM custom provider: the same routing, cache, compression, retries,
+  gates, budget, ledger and metadata as ``ChatCostRouter``.
+- :class:`CostRouterHooks`: the cascade of one configuration (its runtime, the custom provider
+  registration, the proxy's response headers, an optional logger of other calls).
 - :func:`render_proxy_config`: the LiteLLM proxy YAML (``costrouter litellm-config``).
-- :class:`LiteLLMModelClient`: the core's model client over LiteLLM (judge gates).
+- :class:`LiteLLMModelClient`: the core's model client over LiteLLM (judges, compression, batching).
 """
 
 from __future__ import annotations
 
 from langchain_costrouter.core.lazy import lazy_attributes
 
+__version__ = "0.1.0"
+
 __all__ = [
     "CostLogger",
     "CostRouterHooks",
     "LiteLLMModelClient",
-    "QualityGateHook",
-    "TaskRoutingHook",
-    "TierSkippedError",
+    "__version__",
+    "batch_runner",
     "build_model_list",
     "build_router",
-    "proxy_hooks",
     "render_proxy_config",
-    "router_settings",
 ]
 
 _LOCATIONS = {
     "CostLogger": "litellm_hooks.cost_logger",
-    "CostRouterHooks": "litellm_hooks.callbacks",
+    "CostRouterHooks": "litellm_hooks.hooks",
     "LiteLLMModelClient": "litellm_hooks._client",
-    "QualityGateHook": "litellm_hooks.hooks",
-    "TaskRoutingHook": "litellm_hooks.routing_hook",
-    "TierSkippedError": "litellm_hooks.routing_hook",
+    "batch_runner": "litellm_hooks.batching",
     "build_model_list": "litellm_hooks.router",
     "build_router": "litellm_hooks.router",
-    "proxy_hooks": "litellm_hooks.callbacks",
     "render_proxy_config": "litellm_hooks.proxy_config",
-    "router_settings": "litellm_hooks.router",
 }
 
 

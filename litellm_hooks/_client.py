@@ -4,8 +4,8 @@
 deployment parameters (model, endpoint, key, timeout, per-token prices), used by the SDK
 router, the proxy YAML and the judge client. :class:`LiteLLMModelClient` is the core's
 :class:`~langchain_costrouter.core.client.ModelClient` over ``litellm.completion`` /
-``litellm.acompletion`` (judge gates). Its calls carry the ``costrouter_internal`` flag so the
-hooks do not count them as user attempts; the gate reports their cost as overhead.
+``litellm.acompletion`` (judge gates, compression, batching). Its calls carry the
+``costrouter_internal`` flag and ``no-log``: the cascade records their cost itself.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from langchain_costrouter.core.pricing import PriceBook
 from langchain_costrouter.core.types import Completion
 from litellm_hooks._convert import INTERNAL_FLAG, completion_from_response
 
-__all__ = ["LiteLLMModelClient", "deployment_params", "judge_client_factory"]
+__all__ = ["LiteLLMModelClient", "client_factory", "deployment_params"]
 
 LOCAL_KEY = "not-needed"  # local OpenAI-compatible servers ignore the key
 
@@ -89,23 +89,24 @@ class LiteLLMModelClient:
         kwargs["messages"] = [dict(m) for m in messages]
         kwargs["metadata"] = {INTERNAL_FLAG: True}
         kwargs["num_retries"] = 0
+        kwargs["no-log"] = True
         return kwargs
 
     def complete(self, messages: Sequence[Mapping[str, Any]], **params: Any) -> Completion:
-        from litellm_hooks._litellm import litellm
+        import litellm
 
         response = litellm.completion(**self._kwargs(messages, params))
         return completion_from_response(response, model=self.spec.model)
 
     async def acomplete(self, messages: Sequence[Mapping[str, Any]], **params: Any) -> Completion:
-        from litellm_hooks._litellm import litellm
+        import litellm
 
         response = await litellm.acompletion(**self._kwargs(messages, params))
         return completion_from_response(response, model=self.spec.model)
 
 
-def judge_client_factory(config: CostRouterConfig) -> Callable[[str], LiteLLMModelClient]:
-    """The factory judge gates use: a LiteLLM client for a tier/model name."""
+def client_factory(config: CostRouterConfig) -> Callable[[str], LiteLLMModelClient]:
+    """A LiteLLM client for a tier/model name (what judge gates and the compressor call)."""
     prices = PriceBook(config.price_overrides_map())
 
     def factory(name: str) -> LiteLLMModelClient:

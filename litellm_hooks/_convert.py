@@ -1,58 +1,39 @@
-"""Untyped LiteLLM kwargs and response objects to the core's neutral shapes (the only place).
+"""LiteLLM's untyped call arguments and response objects to the core's shapes (the only place).
 
-LiteLLM hands hooks and loggers loosely shaped dicts: a deployment hook gets the call kwargs
-(``metadata``, ``model_info`` and ``litellm_trace_id`` at the top level), a logger gets
-``model_call_details`` (the same under ``litellm_params``), and the proxy names its metadata
-bucket ``litellm_metadata`` on some routes. Every read of those shapes lives here, so the hooks
-work on :class:`~langchain_costrouter.core.types.ChatRequest`, :class:`Completion` and
-:class:`Usage` only.
+The cascade handler receives what LiteLLM gives a custom provider: ``messages``,
+``optional_params`` (the OpenAI parameters of the call, ``tools`` and ``user`` included) and
+``litellm_params`` (``metadata``: the caller's, plus the proxy's key owner and team). Every read
+of those shapes, and every construction of a LiteLLM response or stream chunk, lives here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from langchain_costrouter.core.types import ChatRequest, Completion
+from langchain_costrouter.core.cascade import CascadeResult
+from langchain_costrouter.core.types import ChatRequest, Completion, answer_params
 from langchain_costrouter.core.usage import Usage
 
 __all__ = [
-    "CACHE_HIT_KIND_KEY",
-    "CONFIG_KEY",
     "INTERNAL_FLAG",
-    "SAMPLING_KEYS",
-    "TIER_KEY",
-    "attempt_key",
-    "call_id",
     "completion_from_response",
-    "config_id_of",
+    "generic_chunk",
     "get",
-    "is_cache_hit",
     "is_internal",
-    "is_stream",
     "metadata_of",
-    "model_group",
-    "request_from_kwargs",
-    "tenant_of",
-    "tier_of",
-    "trace_id",
+    "request_of",
+    "response_of",
     "usage_of",
 ]
 
-CONFIG_KEY = "costrouter_config"
-"""``model_info`` key holding the fingerprint of the configuration a deployment was built from."""
-
-CACHE_HIT_KIND_KEY = "costrouter_cache_hit"
-"""Request metadata key the cascade cache sets on a hit: ``exact`` or ``semantic``."""
-
-TIER_KEY = "costrouter_tier"
-"""``model_info`` key naming the configured tier/model a deployment belongs to."""
-
 INTERNAL_FLAG = "costrouter_internal"
-"""Metadata flag of calls the hooks make themselves (judge gates): they are not user attempts."""
+"""Metadata flag of the calls the cascade makes itself (tiers, judges, compression)."""
 
-SAMPLING_KEYS = ("temperature", "top_p", "max_tokens", "max_completion_tokens", "stop", "seed")
-_TENANT_KEYS = ("costrouter_tenant", "tenant", "user_api_key_user_id", "user_api_key_team_id")
+_PROXY_DEFAULT_USER = "default_user_id"
+_REQUEST_FIELDS = ("tools", "response_format", "user", "stream", "stream_options", "functions", "function_call")
 
 
 def get(obj: Any, key: str, default: Any = None) -> Any:
@@ -64,15 +45,11 @@ def get(obj: Any, key: str, default: Any = None) -> Any:
     return getattr(obj, key, default)
 
 
-def _litellm_params(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
-    params = kwargs.get("litellm_params")
-    return params if isinstance(params, Mapping) else {}
-
-
 def metadata_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     """The request metadata (merged from every place LiteLLM keeps it; a copy)."""
     out: dict[str, Any] = {}
-    params = _litellm_params(kwargs)
+    params = kwargs.get("litellm_params")
+    params = params if isinstance(params, Mapping) else {}
     for source in (
         params.get("metadata"),
         params.get("litellm_metadata"),
@@ -81,124 +58,37 @@ def metadata_of(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     ):
         if isinstance(source, Mapping):
             out.update(source)
+    # The proxy names requests made with its master key (no virtual key) "default_user_id": not a tenant.
+    if out.get("user_api_key_user_id") == _PROXY_DEFAULT_USER:
+        del out["user_api_key_user_id"]
     return out
 
 
-def _model_info(kwargs: Mapping[str, Any]) -> Mapping[str, Any]:
-    for source in (kwargs.get("model_info"), _litellm_params(kwargs).get("model_info")):
-        if isinstance(source, Mapping):
-            return source
-    return {}
-
-
-def trace_id(kwargs: Mapping[str, Any]) -> str | None:
-    """The id LiteLLM shares between the retries and fallbacks of one request."""
-    # The proxy's logging kwargs carry a second ``litellm_trace_id`` of their own; the standard
-    # logging payload's ``trace_id`` is the one the deployment hooks saw.
-    for value in (
-        get(kwargs.get("standard_logging_object"), "trace_id"),
-        kwargs.get("litellm_trace_id"),
-        _litellm_params(kwargs).get("litellm_trace_id"),
-    ):
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def attempt_key(kwargs: Mapping[str, Any]) -> str | None:
-    """Identifies an answered attempt: ``<litellm_call_id>:<tier>``.
-
-    The proxy keeps one ``litellm_call_id`` for all the attempts of a request, and a request
-    never answers twice from the same tier (an answer is accepted, or escalates away).
-    """
-    cid = call_id(kwargs)
-    return None if cid is None else f"{cid}:{tier_of(kwargs) or model_group(kwargs) or ''}"
-
-
-def call_id(kwargs: Mapping[str, Any]) -> str | None:
-    """The id of this one attempt."""
-    for value in (kwargs.get("litellm_call_id"), _litellm_params(kwargs).get("litellm_call_id")):
-        if isinstance(value, str) and value:
-            return value
-    return None
-
-
-def model_group(kwargs: Mapping[str, Any]) -> str | None:
-    """The router model group (``model_name``) the attempt was made for."""
-    group = metadata_of(kwargs).get("model_group")
-    if isinstance(group, str) and group:
-        return group
-    slo_group = get(kwargs.get("standard_logging_object"), "model_group")
-    return slo_group if isinstance(slo_group, str) and slo_group else None
-
-
-def tier_of(kwargs: Mapping[str, Any]) -> str | None:
-    """The configured tier/model of the deployment that made the attempt (``None`` if not ours)."""
-    tier = _model_info(kwargs).get(TIER_KEY)
-    return tier if isinstance(tier, str) and tier else None
-
-
-def config_id_of(kwargs: Mapping[str, Any]) -> str | None:
-    """The fingerprint of the configuration the attempt's deployment was built from."""
-    value = _model_info(kwargs).get(CONFIG_KEY)
-    return value if isinstance(value, str) and value else None
-
-
 def is_internal(kwargs: Mapping[str, Any]) -> bool:
-    """Whether the call was made by the hooks themselves (a judge), not by the user."""
+    """Whether a call was made by the cascade itself (a tier, a judge), not by a user."""
     return bool(metadata_of(kwargs).get(INTERNAL_FLAG))
 
 
-def is_cache_hit(response: Any) -> bool:
-    """Whether LiteLLM served ``response`` from its cache."""
-    hidden = getattr(response, "_hidden_params", None)
-    return isinstance(hidden, dict) and hidden.get("cache_hit") is True
-
-
-def is_stream(kwargs: Mapping[str, Any]) -> bool:
-    """Whether the attempt was a streaming call."""
-    return bool(kwargs.get("stream") or _litellm_params(kwargs).get("stream"))
-
-
-def tenant_of(kwargs: Mapping[str, Any], default: str) -> str:
-    """The tenant tag: metadata ``tenant`` / proxy key owner / ``user``, else ``default``."""
-    meta = metadata_of(kwargs)
-    for key in _TENANT_KEYS:
-        value = meta.get(key)
-        if isinstance(value, str) and value:
-            return value
-    user = kwargs.get("user") or get(kwargs.get("optional_params"), "user")
-    return user if isinstance(user, str) and user else default
-
-
-def request_from_kwargs(kwargs: Mapping[str, Any], *, request_id: str, tenant: str, task: str | None) -> ChatRequest:
-    """The core request of a LiteLLM call's kwargs."""
-    messages = kwargs.get("messages") or kwargs.get("input") or ()
-    if isinstance(messages, str):
-        messages = ({"role": "user", "content": messages},)
+def request_of(
+    messages: Sequence[Any],
+    optional_params: Mapping[str, Any],
+    *,
+    request_id: str,
+    tenant: str,
+) -> ChatRequest:
+    """The core request of a call the handler received (every answer parameter kept)."""
     msgs = tuple(dict(m) for m in messages if isinstance(m, Mapping))
-    optional = kwargs.get("optional_params")
-    sources = [kwargs, optional] if isinstance(optional, Mapping) else [kwargs]
-    params: dict[str, Any] = {}
-    for src in sources:
-        for key in SAMPLING_KEYS:
-            value = src.get(key)
-            if value is not None and key not in params:
-                params[key] = value
-    if "max_tokens" not in params and "max_completion_tokens" in params:
-        params["max_tokens"] = params["max_completion_tokens"]
-    tools = next((s.get("tools") for s in sources if s.get("tools")), None) or ()
-    response_format = next((s.get("response_format") for s in sources if s.get("response_format")), None)
-    user = kwargs.get("user") or (optional.get("user") if isinstance(optional, Mapping) else None)
+    tools = optional_params.get("tools") or ()
+    user = optional_params.get("user")
+    params = answer_params({k: v for k, v in optional_params.items() if k not in _REQUEST_FIELDS})
     return ChatRequest(
         messages=msgs,
         request_id=request_id,
         tenant=tenant,
-        task=task,
-        user=user if isinstance(user, str) and user else None,
         tools=tuple(dict(t) for t in tools if isinstance(t, Mapping)),
-        response_format=response_format,
+        response_format=optional_params.get("response_format"),
         params=params,
+        user=user if isinstance(user, str) and user else None,
     )
 
 
@@ -246,3 +136,62 @@ def completion_from_response(response: Any, *, model: str) -> Completion:
         refusal=refusal if isinstance(refusal, str) else None,
         raw=response,
     )
+
+
+def response_of(result: CascadeResult, *, model_name: str) -> Any:
+    """The ``ModelResponse`` the caller gets: the served tier's own, or one built from the answer.
+
+    ``_hidden_params["costrouter"]`` holds the trail (:meth:`CascadeResult.metadata`) and
+    ``_hidden_params["response_cost"]`` what the whole request cost (LiteLLM reports it as the
+    call's cost instead of pricing the entry model).
+    """
+    from litellm.types.utils import ModelResponse
+
+    raw = result.completion.raw
+    if isinstance(raw, ModelResponse):
+        response = raw
+    else:
+        c = result.completion
+        message: dict[str, Any] = {"role": "assistant", "content": c.text}
+        if c.tool_calls:
+            message["tool_calls"] = [dict(tc) for tc in c.tool_calls]
+        response = ModelResponse(
+            id=f"chatcmpl-{uuid.uuid4().hex}",
+            created=int(time.time()),
+            model=model_name,
+            choices=[{"index": 0, "message": message, "finish_reason": c.finish_reason or "stop"}],
+            usage={
+                "prompt_tokens": c.usage.input_tokens,
+                "completion_tokens": c.usage.output_tokens,
+                "total_tokens": c.usage.total_tokens,
+            },
+        )
+    response._hidden_params["costrouter"] = result.metadata()
+    response._hidden_params["response_cost"] = result.total_cost_usd
+    return response
+
+
+def generic_chunk(chunk: Any) -> dict[str, Any]:
+    """A tier's stream chunk (``ModelResponseStream``) as the ``GenericStreamingChunk`` a custom provider yields."""
+    choices = get(chunk, "choices") or ()
+    choice = choices[0] if choices else None
+    delta = get(choice, "delta")
+    tool_use = None
+    for tc in get(delta, "tool_calls") or ():
+        fn = get(tc, "function")
+        tool_use = {
+            "id": get(tc, "id"),
+            "type": "function",
+            "function": {"name": get(fn, "name"), "arguments": get(fn, "arguments") or ""},
+            "index": get(tc, "index") or 0,
+        }
+        break
+    text = get(delta, "content")
+    return {
+        "text": text if isinstance(text, str) else "",
+        "tool_use": tool_use,
+        "is_finished": False,
+        "finish_reason": "",
+        "usage": None,
+        "index": 0,
+    }

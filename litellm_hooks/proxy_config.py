@@ -3,15 +3,19 @@
 ``costrouter litellm-config`` writes it; ``costrouter serve`` writes it and starts the real
 ``litellm`` proxy on it. The YAML holds:
 
-- ``model_list``: the deployments of :func:`litellm_hooks.router.build_model_list`, with API
-  keys as ``os.environ/VAR`` references (no secret is ever written);
-- ``router_settings``: the same fallbacks and retry policy as the SDK router;
-- ``litellm_settings.callbacks``: ``litellm_hooks.proxy_callbacks.routing`` / ``.gate`` /
-  ``.cost_logger``, which the proxy imports from the installed package (from any folder) and
-  which build their shared runtime from ``COSTROUTER_CONFIG``;
+- ``model_list``: the cascade's entry points (:func:`litellm_hooks.router.build_model_list`):
+  ``costrouter`` (task-routed) and one per tier and extra model, served by the cascade's custom
+  provider; no API key is written (tiers read theirs from the environment when the proxy runs);
+- ``router_settings``: no Router retries or fallbacks (the cascade retries and escalates);
+- ``litellm_settings.custom_provider_map``: ``costrouter`` ->
+  ``litellm_hooks.proxy_callbacks.handler``, and ``callbacks``: ``litellm_hooks.proxy_callbacks.headers``
+  (the ``x-costrouter-*`` response headers); the proxy imports both from the installed package
+  (from any folder); they build their runtime from ``COSTROUTER_CONFIG``;
 - ``general_settings.master_key``: ``os.environ/LITELLM_MASTER_KEY`` by default (requests
   without it are refused);
 - ``environment_variables``: ``COSTROUTER_CONFIG`` (absolute path of the costrouter config).
+
+With ``hooks=False`` it renders the plain proxy over the same tiers (no cascade), for comparisons.
 """
 
 from __future__ import annotations
@@ -23,22 +27,20 @@ from typing import Any
 import yaml
 
 from langchain_costrouter.core.config import CostRouterConfig
-from litellm_hooks.router import DEFAULT_ENTRY_MODEL, DEFAULT_RETRIES, build_model_list, router_settings
+from litellm_hooks.router import DEFAULT_ENTRY_MODEL, build_model_list, router_settings, tier_model_list
 
 __all__ = [
     "DEFAULT_MASTER_KEY_ENV",
     "PROXY_CALLBACKS",
+    "PROXY_HANDLER",
     "render_proxy_config",
     "render_proxy_yaml",
     "write_proxy_config",
 ]
 
 DEFAULT_MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
-PROXY_CALLBACKS = (
-    "litellm_hooks.proxy_callbacks.routing",
-    "litellm_hooks.proxy_callbacks.gate",
-    "litellm_hooks.proxy_callbacks.cost_logger",
-)
+PROXY_HANDLER = "litellm_hooks.proxy_callbacks.handler"
+PROXY_CALLBACKS = ("litellm_hooks.proxy_callbacks.headers",)
 
 
 def render_proxy_config(
@@ -48,45 +50,47 @@ def render_proxy_config(
     hooks: bool = True,
     master_key_env: str | None = DEFAULT_MASTER_KEY_ENV,
     entry_model: str = DEFAULT_ENTRY_MODEL,
-    retries: int = DEFAULT_RETRIES,
 ) -> dict[str, Any]:
     """The proxy configuration as a mapping.
 
     Args:
         config: The costrouter configuration.
         config_path: Where it was loaded from (written as ``COSTROUTER_CONFIG``; required
-            with ``hooks``, since the proxy process loads the hooks from it).
-        hooks: Install the costrouter callbacks (``False``: the plain proxy, for comparisons).
+            with ``hooks``, since the proxy process builds the cascade from it).
+        hooks: Serve the cascade (``False``: the plain proxy over the tiers, for comparisons).
         master_key_env: Environment variable holding the proxy's master key; ``None`` leaves
             the proxy open (not recommended).
         entry_model: The model name that asks for task routing.
-        retries: Retries of rate limits, 5xx and timeouts on the same tier.
 
     Raises:
         ValueError: ``hooks`` without ``config_path``.
     """
-    settings = router_settings(config, retries=retries, entry_model=entry_model)
-    if not hooks:
-        settings.pop("cache_responses", None)  # the cascade cache is installed by the hooks
-    out: dict[str, Any] = {
-        "model_list": build_model_list(config, secrets=False, entry_model=entry_model),
-        "router_settings": settings,
-        "litellm_settings": {"drop_params": False},
-    }
-    general: dict[str, Any] = {}
-    if master_key_env:
-        general["master_key"] = f"os.environ/{master_key_env}"
-    if general:
-        out["general_settings"] = general
+    out: dict[str, Any]
     if hooks:
         if config_path is None:
-            msg = "config_path is required when the proxy runs the costrouter hooks"
+            msg = "config_path is required when the proxy serves the cascade"
             raise ValueError(msg)
-        out["litellm_settings"]["callbacks"] = list(PROXY_CALLBACKS)
-        out["environment_variables"] = {
-            "COSTROUTER_CONFIG": str(Path(config_path).resolve()),
-            "COSTROUTER_ENTRY_MODEL": entry_model,
+        out = {
+            "model_list": build_model_list(config, entry_model=entry_model),
+            "router_settings": router_settings(config),
+            "litellm_settings": {
+                "drop_params": False,
+                "custom_provider_map": [{"provider": "costrouter", "custom_handler": PROXY_HANDLER}],
+                "callbacks": list(PROXY_CALLBACKS),
+            },
+            "environment_variables": {
+                "COSTROUTER_CONFIG": str(Path(config_path).resolve()),
+                "COSTROUTER_ENTRY_MODEL": entry_model,
+            },
         }
+    else:
+        out = {
+            "model_list": tier_model_list(config, secrets=False),
+            "router_settings": {"num_retries": 0},
+            "litellm_settings": {"drop_params": False},
+        }
+    if master_key_env:
+        out["general_settings"] = {"master_key": f"os.environ/{master_key_env}"}
     return out
 
 

@@ -32,7 +32,6 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-master-key", action="store_true", help="leave the proxy open (not recommended)")
     p.add_argument("--entry-model", default="costrouter", help="model name that asks for task routing")
-    p.add_argument("--retries", type=int, default=2, help="retries of rate limits / 5xx / timeouts per tier (2)")
 
 
 def _render_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -40,7 +39,6 @@ def _render_kwargs(args: argparse.Namespace) -> dict[str, Any]:
         "hooks": not args.no_hooks,
         "master_key_env": None if args.no_master_key else args.master_key_env,
         "entry_model": args.entry_model,
-        "retries": args.retries,
     }
 
 

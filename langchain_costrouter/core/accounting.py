@@ -12,18 +12,41 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Required, TypedDict, Unpack
 
 from langchain_costrouter.core.errors import LedgerError, PricingError
 from langchain_costrouter.core.ledger import CostRecord, LedgerBackend, MemoryLedger, RecordKind, RecordOutcome
 from langchain_costrouter.core.pricing import PriceBook
 from langchain_costrouter.core.usage import Usage
 
-__all__ = ["CostAccountant"]
+__all__ = ["CostAccountant", "RecordFields"]
 
 logger = logging.getLogger(__name__)
 
 _ANSWER_OUTCOMES = frozenset({"accepted", "served", "unrated"})
+
+
+class RecordFields(TypedDict, total=False):
+    """The keyword arguments of :meth:`CostAccountant.build` / :meth:`CostAccountant.record`."""
+
+    request_id: Required[str]
+    model: Required[str]
+    usage: Required[Usage]
+    kind: RecordKind
+    outcome: RecordOutcome
+    tenant: str | None
+    task: str | None
+    tier: str | None
+    latency_ms: float
+    cache_hit: str | None
+    escalation_step: int
+    gate_score: float | None
+    error: str | None
+    source: str
+    cost_usd: float | None
+    baseline_usage: Usage | None
+    extra: Mapping[str, Any] | None
+    strict: bool
 
 
 class CostAccountant:
@@ -144,7 +167,7 @@ class CostAccountant:
             extra=extra_d,
         )
 
-    def record(self, **kwargs: Any) -> CostRecord:
+    def record(self, **kwargs: Unpack[RecordFields]) -> CostRecord:
         """Builds (see :meth:`build`) and writes a record; returns it."""
         rec = self.build(**kwargs)
         self.write(rec)

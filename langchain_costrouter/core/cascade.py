@@ -1,53 +1,81 @@
 """Tiered escalation: cheap first, quality-gated, within a dollar budget per request.
 
-The engine is *sans-IO*: :class:`CascadeRun` says which tier to call next, the adapter makes
-the call (sync, async or streaming, with LangChain or LiteLLM) and reports the answer or the
-error back; the run gates it, records it in the ledger and decides whether to escalate. One
-implementation of the policy therefore serves every adapter::
+:class:`CascadeRun` is the one escalation state machine of the project, and it is *sans-IO*: it
+says which tier to call next, the caller makes the call and reports what happened; the run
+records every attempt in the ledger (retries, errors, rejected and cancelled answers included)
+and decides whether to retry, escalate, stop or serve. Every adapter drives it through the
+request pipeline (:mod:`langchain_costrouter.core.pipeline`), whose loop is::
 
     run = engine.start(request)
-    while (step := run.next_step()) is not None:
+    while (step := run.next_step()) is not None:        # budget checked before each call
         try:
-            completion = call(step.tier, request)
+            completion = call(step.tier, messages)
         except Exception as exc:
-            run.on_error(step, exc, latency_ms)      # re-raises what escalation cannot fix
+            backoff = run.on_error(step, exc, latency_ms)  # re-raises what no tier would fix
+            ...                                           # sleep ``backoff`` before a retry
             continue
-        run.on_answer(step, completion, latency_ms)  # gates, records, maybe stops
-    result = run.result()                            # or CascadeExhaustedError / BudgetExceededError
+        verdict = step.tier.gate.evaluate(request, completion)
+        run.on_answer(step, completion, latency_ms, verdict)   # records; maybe stops
+    result = run.result()        # or CascadeExhaustedError / BudgetExceededError
 
-:meth:`CascadeEngine.run` and :meth:`CascadeEngine.arun` are that loop for callers that do not
-stream.
+Rules (the same for every adapter):
+
+- **Retries**: rate limits, 5xx, timeouts and broken connections are retried on the same tier
+  (``cascade.retries``, or the tier's ``max_retries``) with exponential backoff, then escalate;
+  a context-window overflow or a refusal escalates at once; bad requests and auth errors are
+  raised (another tier would not fix them). Every attempt is a ledger record.
+- **Budget**: before each call, the spend so far plus the call's estimate (prompt tokens and
+  ``max_tokens`` at the tier's price, plus what its gate's judge would cost) must fit in
+  ``budget.per_request_usd``; compression and judge costs count as spend.
+- **Best answer**: when every tier fails, the highest gate score is served (a later step wins a
+  tie) and flagged ``exhausted`` (or ``budget``); a gate that raises counts as a rejection.
+- **Paid answers are never lost**: an answer whose gate was cancelled, or a stream broken after
+  it had sent tokens, is recorded with its cost (estimated from the tokens seen when the provider
+  reported none, flagged ``estimated``).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Literal
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from langchain_costrouter.core.accounting import CostAccountant
 from langchain_costrouter.core.config import BudgetConfig, CascadeConfig, CostRouterConfig, TierSpec
 from langchain_costrouter.core.errors import BudgetExceededError, CascadeExhaustedError, ProviderError
-from langchain_costrouter.core.faults import classify_error
+from langchain_costrouter.core.faults import classify_error, retry_after_s
 from langchain_costrouter.core.gates.base import BaseGate, GateVerdict
 from langchain_costrouter.core.gates.factory import JudgeClientFactory, build_gate
-from langchain_costrouter.core.pricing import ModelPrice, PriceBook
+from langchain_costrouter.core.pricing import ModelPrice
 from langchain_costrouter.core.routing import RouteDecision, Router, build_router
-from langchain_costrouter.core.types import ChatRequest, Completion
+from langchain_costrouter.core.types import ChatRequest, Completion, OverheadCall
 from langchain_costrouter.core.usage import Usage
 
+if TYPE_CHECKING:
+    from langchain_costrouter.core.pipeline import CallTier
+
 __all__ = [
+    "RETRIED_KINDS",
     "CascadeAttempt",
     "CascadeEngine",
     "CascadeResult",
     "CascadeRun",
+    "ThresholdSource",
     "TierRuntime",
     "TierStep",
     "estimate_prompt_tokens",
 ]
 
-AttemptOutcome = Literal["accepted", "rejected", "error", "streamed"]
+logger = logging.getLogger(__name__)
+
+AttemptOutcome = Literal["accepted", "rejected", "error", "streamed", "cancelled"]
+
+RETRIED_KINDS = frozenset({"rate_limit", "server", "timeout", "connection"})
+"""Provider failures retried on the same tier before escalating (others escalate at once)."""
+
+_MAX_BACKOFF_S = 8.0
 
 
 def estimate_prompt_tokens(request: ChatRequest) -> int:
@@ -62,6 +90,20 @@ def estimate_prompt_tokens(request: ChatRequest) -> int:
     return n
 
 
+def _text_tokens(text: str) -> int:
+    from langchain_costrouter.core.tokens import count_tokens
+
+    return count_tokens(text) if text else 0
+
+
+class ThresholdSource(Protocol):
+    """Supplies the gate threshold of a route's tier (e.g. an online recalibration)."""
+
+    def threshold(self, route: str | None, tier: str, default: float) -> float:
+        """The threshold to apply instead of ``default`` (the gate's own)."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class TierRuntime:
     """A configured deployment with its gate and price, ready to be called."""
@@ -69,6 +111,7 @@ class TierRuntime:
     spec: TierSpec
     gate: BaseGate
     price: ModelPrice
+    max_retries: int = 0
 
     @property
     def name(self) -> str:
@@ -83,17 +126,26 @@ class TierRuntime:
 
 @dataclass(frozen=True, slots=True)
 class TierStep:
-    """The next call the adapter must make."""
+    """The next call the adapter must make.
+
+    Attributes:
+        index: The tier's position in the route's ladder (the escalation step).
+        tier: The tier to call.
+        is_last: Whether it is the last tier of the ladder.
+        estimate_usd: The call's estimated cost (its gate's overhead included).
+        attempt: 0 for the first try on this tier, 1 for the first retry...
+    """
 
     index: int
     tier: TierRuntime
     is_last: bool
     estimate_usd: float
+    attempt: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class CascadeAttempt:
-    """One tier's try, as recorded."""
+    """One call, as recorded: a try of a tier (retries are attempts of their own)."""
 
     step: int
     tier: str
@@ -107,11 +159,13 @@ class CascadeAttempt:
     reason: str = ""
     overhead_usd: float = 0.0
     error_kind: str | None = None
+    retry: int = 0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form for ``response_metadata``."""
         return {
             "step": self.step,
+            "retry": self.retry,
             "tier": self.tier,
             "model": self.model,
             "outcome": self.outcome,
@@ -127,13 +181,17 @@ class CascadeAttempt:
 
 @dataclass(frozen=True, slots=True)
 class CascadeResult:
-    """What a request ended with.
+    """What a request ended with (one shape for every adapter: :meth:`metadata`).
 
     Attributes:
         completion: The answer served.
         accepted: Whether it passed its gate (``False`` when flagged).
         flag: ``None``, ``"exhausted"`` (every tier failed; best answer served) or
             ``"budget"`` (the budget stopped escalation; best answer so far served).
+        cache: How a cache hit was found (``kind``, ``similarity``, ``cached_query``, ``age_s``),
+            ``None`` when a tier answered.
+        over_budget: The request spent more than ``budget.per_request_usd`` (a judge or a
+            long answer cost more than estimated).
     """
 
     request_id: str
@@ -145,9 +203,16 @@ class CascadeResult:
     accepted: bool
     flag: str | None = None
     baseline_cost_usd: float = 0.0
+    cache: Mapping[str, Any] | None = None
+    over_budget: bool = False
+
+    @property
+    def escalations(self) -> int:
+        """Tiers tried after the first (retries of one tier are not escalations)."""
+        return max(0, len({a.step for a in self.attempts}) - 1)
 
     def metadata(self) -> dict[str, Any]:
-        """The cascade trail for ``response_metadata["costrouter"]``."""
+        """The cascade trail (``response_metadata["costrouter"]``, LiteLLM ``_hidden_params``)."""
         return {
             "request_id": self.request_id,
             "tier": self.answered_by,
@@ -156,9 +221,11 @@ class CascadeResult:
             "flag": self.flag,
             "route": self.decision.to_dict(),
             "attempts": [a.to_dict() for a in self.attempts],
-            "escalations": max(0, len(self.attempts) - 1),
+            "escalations": self.escalations,
+            "cache": dict(self.cache) if self.cache is not None else None,
             "total_cost_usd": self.total_cost_usd,
             "baseline_cost_usd": self.baseline_cost_usd,
+            "over_budget": self.over_budget,
         }
 
 
@@ -171,6 +238,7 @@ class CascadeEngine:
         router: Picks each request's route and ladder (built from the config by default).
         gates: Gate per tier/model name, overriding the config's gate specs.
         judge_clients: Builds model clients for judge gates (the adapter provides it).
+        thresholds: Overrides gate thresholds per route and tier (online recalibration).
     """
 
     def __init__(
@@ -181,22 +249,20 @@ class CascadeEngine:
         router: Router | None = None,
         gates: Mapping[str, BaseGate] | None = None,
         judge_clients: JudgeClientFactory | None = None,
+        thresholds: ThresholdSource | None = None,
     ) -> None:
         self.config = config
         self.accountant = accountant
         self.cascade: CascadeConfig = config.cascade
         self.budget: BudgetConfig = config.budget
         self.router = router or build_router(config, prices=accountant.prices)
+        self.thresholds = thresholds
         gates = dict(gates or {})
         self.tiers: dict[str, TierRuntime] = {}
         for spec in (*config.tiers, *config.models):
             gate = gates.get(spec.name) or build_gate(spec.gate, judge_clients=judge_clients)
-            self.tiers[spec.name] = TierRuntime(spec, gate, accountant.prices.price(spec.model))
-
-    @classmethod
-    def price_book(cls, config: CostRouterConfig) -> PriceBook:
-        """A price book with the config's overrides."""
-        return PriceBook(config.price_overrides_map())
+            retries = config.cascade.retries if spec.max_retries is None else spec.max_retries
+            self.tiers[spec.name] = TierRuntime(spec, gate, accountant.prices.price(spec.model), retries)
 
     def start(self, request: ChatRequest, *, decision: RouteDecision | None = None) -> CascadeRun:
         """Routes ``request`` and opens its run."""
@@ -204,34 +270,18 @@ class CascadeEngine:
         return CascadeRun(self, request, decision)
 
     def run(self, request: ChatRequest, call: Callable[[TierRuntime, ChatRequest], Completion]) -> CascadeResult:
-        """The whole cascade with a synchronous ``call``."""
-        run = self.start(request)
-        while (step := run.next_step()) is not None:
-            t0 = time.perf_counter()
-            try:
-                completion = call(step.tier, request)
-            except Exception as exc:
-                run.on_error(step, exc, (time.perf_counter() - t0) * 1000)
-                continue
-            run.on_answer(step, completion, (time.perf_counter() - t0) * 1000)
-        return run.result()
+        """The whole cascade (no cache, no compression) with a synchronous ``call(tier, request)``."""
+        from langchain_costrouter.core.pipeline import RequestPipeline, run_sync
+
+        return run_sync(RequestPipeline(self).flow(request), _FunctionIO(call))
 
     async def arun(
-        self,
-        request: ChatRequest,
-        call: Callable[[TierRuntime, ChatRequest], Awaitable[Completion]],
+        self, request: ChatRequest, call: Callable[[TierRuntime, ChatRequest], Awaitable[Completion]]
     ) -> CascadeResult:
-        """The whole cascade with an asynchronous ``call``."""
-        run = self.start(request)
-        while (step := run.next_step()) is not None:
-            t0 = time.perf_counter()
-            try:
-                completion = await call(step.tier, request)
-            except Exception as exc:
-                run.on_error(step, exc, (time.perf_counter() - t0) * 1000)
-                continue
-            await run.aon_answer(step, completion, (time.perf_counter() - t0) * 1000)
-        return run.result()
+        """The whole cascade (no cache, no compression) with an asynchronous ``call(tier, request)``."""
+        from langchain_costrouter.core.pipeline import RequestPipeline, run_async
+
+        return await run_async(RequestPipeline(self).flow(request), _FunctionIO(acall=call))
 
 
 class CascadeRun:
@@ -248,23 +298,46 @@ class CascadeRun:
         self._answers: list[tuple[float, int, Completion, CascadeAttempt]] = []
         self._accepted: tuple[Completion, CascadeAttempt] | None = None
         self._next = 0
+        self._retry: TierStep | None = None
         self._stop: str | None = None
         self._budget_error: BudgetExceededError | None = None
-        self._last_error: ProviderError | None = None
         self._prompt_tokens: int | None = None
 
     # ------------------------------------------------------------------ planning
-    def _estimate(self, tier: TierRuntime) -> float:
+    @property
+    def prompt_tokens(self) -> int:
+        """The request's prompt tokens (counted once)."""
         if self._prompt_tokens is None:
             self._prompt_tokens = estimate_prompt_tokens(self.request)
-        max_out = int(self.request.params.get("max_tokens") or tier.spec.max_tokens)
-        return tier.price.estimate(self._prompt_tokens, max_out)
+        return self._prompt_tokens
+
+    def _max_output(self, tier: TierRuntime) -> int:
+        return int(self.request.params.get("max_tokens") or tier.spec.max_tokens)
+
+    def _estimate(self, tier: TierRuntime) -> float:
+        max_out = self._max_output(tier)
+        call = tier.price.estimate(self.prompt_tokens, max_out)
+        gate = 0.0
+        for o in tier.gate.estimate_overhead(self.request, max_out):
+            gate += self.engine.accountant.cost_usd(o.model, o.usage) if o.cost_usd is None else o.cost_usd
+        return call + gate
+
+    @property
+    def done(self) -> bool:
+        """Whether the cascade is over (an answer was accepted, or it stopped)."""
+        return self._accepted is not None or self._stop is not None
 
     def next_step(self) -> TierStep | None:
-        """The next tier to call, or ``None`` when the cascade is over."""
-        if self._accepted is not None or self._stop is not None or self._next >= len(self.ladder):
+        """The next call to make (a retry or the next tier), or ``None`` when the cascade is over."""
+        if self.done:
             return None
-        tier = self.ladder[self._next]
+        if self._retry is not None:
+            pending, self._retry = self._retry, None
+            index, tier, attempt = pending.index, pending.tier, pending.attempt + 1
+        elif self._next < len(self.ladder):
+            index, tier, attempt = self._next, self.ladder[self._next], 0
+        else:
+            return None
         estimate = self._estimate(tier)
         limit = self.engine.budget.per_request_usd
         if limit is not None and self.spent_usd + estimate > limit:
@@ -277,9 +350,9 @@ class CascadeRun:
                 estimate_usd=estimate,
             )
             return None
-        step = TierStep(self._next, tier, self._next == len(self.ladder) - 1, estimate)
-        self._next += 1
-        return step
+        if attempt == 0:
+            self._next += 1
+        return TierStep(index, tier, index == len(self.ladder) - 1, estimate, attempt)
 
     def charge(self, usd: float) -> None:
         """Adds a side cost already in the ledger (e.g. prompt compression) to this request's spend.
@@ -288,40 +361,128 @@ class CascadeRun:
         """
         self.spent_usd += max(0.0, usd)
 
-    # ------------------------------------------------------------------ outcomes
-    def _record(self, step: TierStep, **kwargs: Any) -> float:
-        rec = self.engine.accountant.record(
-            request_id=self.request.request_id,
-            tenant=self.request.tenant,
-            task=self.decision.route,
-            tier=step.tier.name,
-            escalation_step=step.index,
-            source="cascade",
-            **kwargs,
-        )
+    # ------------------------------------------------------------------ recording
+    def _record(self, step: TierStep, **fields: Any) -> tuple[float, float]:
+        base: dict[str, Any] = {
+            "request_id": self.request.request_id,
+            "tenant": self.request.tenant,
+            "task": self.decision.route,
+            "tier": step.tier.name,
+            "escalation_step": step.index,
+            "source": "cascade",
+        }
+        if step.attempt:
+            fields["extra"] = {**fields.get("extra", {}), "retry": step.attempt}
+        rec = self.engine.accountant.record(**base, **fields)
         self.baseline_usd += rec.baseline_cost_usd
-        return rec.cost_usd
+        self.spent_usd += rec.cost_usd
+        return rec.cost_usd, rec.baseline_cost_usd
 
-    def on_error(self, step: TierStep, exc: BaseException, latency_ms: float) -> None:
-        """Records a failed call; re-raises errors that another tier would not fix."""
+    def _estimated_usage(self, partial: Completion | None) -> Usage:
+        """Tokens of a call that ended without a usage report: the prompt, plus what was seen."""
+        out = _text_tokens(partial.text) if partial is not None else 0
+        return Usage(self.prompt_tokens, out)
+
+    def _paid_usage(self, completion: Completion | None) -> tuple[Usage, bool]:
+        if completion is not None and completion.usage.total_tokens > 0:
+            return completion.usage, False
+        return self._estimated_usage(completion), True
+
+    def on_error(
+        self,
+        step: TierStep,
+        exc: BaseException,
+        latency_ms: float,
+        *,
+        partial: Completion | None = None,
+        sent: bool = False,
+    ) -> float | None:
+        """Records a failed call and decides what follows.
+
+        Args:
+            step: The step that failed.
+            exc: The exception the call raised.
+            latency_ms: Time spent on it.
+            partial: What a broken stream had produced before failing (priced when the
+                provider billed it).
+            sent: Tokens of it already reached the user (nothing can escalate then).
+
+        Returns:
+            Seconds to wait before retrying the same tier (the next :meth:`next_step` returns
+            it), or ``None`` to escalate.
+
+        Raises:
+            BaseException: ``exc`` itself, when another tier would not fix it, or when the
+                user already received part of the answer.
+        """
         err = classify_error(exc)
-        self._record(
+        billed = partial is not None and (bool(partial.text) or partial.usage.total_tokens > 0)
+        usage, estimated = self._paid_usage(partial) if billed else (Usage(), False)
+        extra: dict[str, Any] = {"error_kind": err.kind}
+        if estimated:
+            extra["estimated"] = True
+        if sent:
+            extra["partial_sent"] = True
+        cost, _ = self._record(
             step,
             model=step.tier.model,
-            usage=Usage(),
+            usage=usage,
             outcome="error",
             latency_ms=latency_ms,
-            error=f"{err.kind}: {type(exc).__name__}",
+            error=_error_text(err),
+            extra=extra,
         )
         self.attempts.append(
-            CascadeAttempt(step.index, step.tier.name, step.tier.model, "error", 0.0, latency_ms, error_kind=err.kind)
+            CascadeAttempt(
+                step.index,
+                step.tier.name,
+                step.tier.model,
+                "error",
+                cost,
+                latency_ms,
+                usage,
+                error_kind=err.kind,
+                retry=step.attempt,
+            )
         )
-        self._last_error = err
-        if not err.retryable or err.kind not in self.engine.cascade.escalate_on:
+        if sent or not err.retryable or err.kind not in self.engine.cascade.escalate_on:
             raise exc
+        if err.kind in RETRIED_KINDS and step.attempt < step.tier.max_retries:
+            self._retry = step
+            return self._backoff(step.attempt, exc)
+        return None
 
-    def _apply(self, step: TierStep, completion: Completion, latency_ms: float, verdict: GateVerdict) -> bool:
-        outcome: AttemptOutcome = "accepted" if verdict.passed else "rejected"
+    def _backoff(self, attempt: int, exc: BaseException) -> float:
+        base = float(self.engine.cascade.retry_backoff_s)
+        if base <= 0:
+            return 0.0
+        hinted = retry_after_s(exc)
+        if hinted is not None:
+            return min(_MAX_BACKOFF_S, hinted)
+        delay = min(_MAX_BACKOFF_S, base * 2.0**attempt)
+        return delay * (0.5 + random.random() / 2)  # full jitter over the upper half
+
+    def gate_failed(self, step: TierStep, exc: BaseException) -> GateVerdict:
+        """The verdict of a gate that raised: a rejection, so the answer escalates."""
+        logger.warning("quality gate %r of tier %r raised %s: treated as a rejection", step.tier.gate.name,
+                       step.tier.name, type(exc).__name__)  # fmt: skip
+        return GateVerdict(0.0, False, step.tier.gate.name, f"gate error: {type(exc).__name__}")
+
+    def _passes(self, step: TierStep, verdict: GateVerdict) -> bool:
+        source = self.engine.thresholds
+        if source is None or verdict.gate in {"none", "streamed"}:
+            return verdict.passed
+        try:
+            threshold = source.threshold(self.decision.route, step.tier.name, step.tier.gate.threshold)
+        except Exception:  # a monitor is a side concern: never fail a paid answer for it
+            logger.exception("threshold source failed; using the gate's own verdict")
+            return verdict.passed
+        return verdict.score >= threshold
+
+    def on_answer(self, step: TierStep, completion: Completion, latency_ms: float, verdict: GateVerdict) -> bool:
+        """Records a gated answer (and its gate's side calls); returns whether it was accepted."""
+        passed = self._passes(step, verdict)
+        outcome: AttemptOutcome = "accepted" if passed else "rejected"
         overhead = 0.0
         for call in verdict.overhead:
             overhead += self._record(
@@ -333,17 +494,19 @@ class CascadeRun:
                 latency_ms=call.latency_ms,
                 cost_usd=call.cost_usd,
                 strict=False,
-            )
-        cost = self._record(
+            )[0]
+        extra: dict[str, Any] = {"gate": verdict.gate}
+        if verdict.reason:
+            extra["reason"] = verdict.reason
+        cost, _ = self._record(
             step,
             model=completion.model or step.tier.model,
             usage=completion.usage,
             outcome=outcome,
             latency_ms=latency_ms,
             gate_score=verdict.score,
-            extra={"gate": verdict.gate, "reason": verdict.reason} if verdict.reason else {"gate": verdict.gate},
+            extra=extra,
         )
-        self.spent_usd += cost + overhead
         attempt = CascadeAttempt(
             step.index,
             step.tier.name,
@@ -356,29 +519,70 @@ class CascadeRun:
             verdict.gate,
             verdict.reason,
             overhead,
+            retry=step.attempt,
         )
         self.attempts.append(attempt)
         self._answers.append((verdict.score, step.index, completion, attempt))
-        if verdict.passed:
+        if passed:
             self._accepted = (completion, attempt)
-        return verdict.passed
-
-    def on_answer(self, step: TierStep, completion: Completion, latency_ms: float) -> bool:
-        """Gates and records an answer; returns whether it was accepted."""
-        return self._apply(step, completion, latency_ms, step.tier.gate.evaluate(self.request, completion))
-
-    async def aon_answer(self, step: TierStep, completion: Completion, latency_ms: float) -> bool:
-        """Async :meth:`on_answer` (judge gates call their model asynchronously)."""
-        verdict = await step.tier.gate.aevaluate(self.request, completion)
-        return self._apply(step, completion, latency_ms, verdict)
+        return passed
 
     def on_streamed(self, step: TierStep, completion: Completion, latency_ms: float) -> None:
-        """Records the last tier's answer that was streamed straight to the user (no gate)."""
-        verdict = GateVerdict(1.0, True, "streamed", "last tier streamed without gate")
-        self._apply(step, completion, latency_ms, verdict)
-        self.attempts[-1] = _replace_outcome(self.attempts[-1], "streamed")
+        """Records an answer streamed straight to the user, without its gate (it is served)."""
+        self.on_answer(step, completion, latency_ms, GateVerdict(1.0, True, "streamed", "streamed without its gate"))
+        self.attempts[-1] = replace(self.attempts[-1], outcome="streamed")
+
+    def on_abandoned(
+        self,
+        step: TierStep,
+        completion: Completion | None,
+        latency_ms: float,
+        reason: str,
+        *,
+        overhead: Sequence[OverheadCall] = (),
+    ) -> None:
+        """Records a call the caller gave up on (cancelled, disconnected) before it was settled.
+
+        The provider bills what it produced: the answer's tokens when it arrived, else the
+        prompt and what was streamed (an estimate, flagged). ``overhead`` are side calls that
+        were under way (a judge), recorded as estimates. Nothing is served and nothing follows.
+        """
+        for call in overhead:
+            self._record(
+                step,
+                model=call.model,
+                usage=call.usage,
+                kind="judge" if call.kind == "judge" else "embedding",
+                outcome="overhead",
+                cost_usd=call.cost_usd,
+                extra={"estimated": True, "abandoned": reason},
+                strict=False,
+            )
+        usage, estimated = self._paid_usage(completion)
+        extra: dict[str, Any] = {"abandoned": reason}
+        if estimated:
+            extra["estimated"] = True
+        model = completion.model if completion is not None and completion.model else step.tier.model
+        cost, _ = self._record(
+            step,
+            model=model,
+            usage=usage,
+            outcome="error",
+            latency_ms=latency_ms,
+            error=f"cancelled: {reason}",
+            extra=extra,
+            strict=False,
+        )
+        self.attempts.append(
+            CascadeAttempt(step.index, step.tier.name, model, "cancelled", cost, latency_ms, usage, retry=step.attempt)
+        )
+        self._stop = "cancelled"
 
     # ------------------------------------------------------------------ result
+    def _over_budget(self) -> bool:
+        limit = self.engine.budget.per_request_usd
+        return limit is not None and self.spent_usd > limit + 1e-12
+
     def result(self) -> CascadeResult:
         """The served answer.
 
@@ -387,10 +591,7 @@ class CascadeRun:
                 says ``on_exhausted: raise``.
             BudgetExceededError: the budget stopped the cascade and the config says
                 ``on_exceeded: raise`` (or nothing was answered yet).
-            Exception: the last provider error, when no tier produced any answer and it was
-                not retryable.
         """
-        total = self.spent_usd
         if self._accepted is not None:
             completion, attempt = self._accepted
             return CascadeResult(
@@ -399,16 +600,17 @@ class CascadeRun:
                 attempt.tier,
                 tuple(self.attempts),
                 self.decision,
-                total,
+                self.spent_usd,
                 True,
                 baseline_cost_usd=self.baseline_usd,
+                over_budget=self._over_budget(),
             )
         if self._stop == "budget" and self._budget_error is not None:
             if self.engine.budget.on_exceeded == "raise" or not self._answers:
                 raise self._budget_error
             return self._best("budget")
         if not self._answers or self.engine.cascade.on_exhausted == "raise":
-            raise CascadeExhaustedError(list(self.attempts), total)
+            raise CascadeExhaustedError(list(self.attempts), self.spent_usd)
         return self._best("exhausted")
 
     def _best(self, flag: str) -> CascadeResult:
@@ -441,21 +643,36 @@ class CascadeRun:
             False,
             flag,
             self.baseline_usd,
+            over_budget=self._over_budget(),
         )
 
 
-def _replace_outcome(a: CascadeAttempt, outcome: AttemptOutcome) -> CascadeAttempt:
-    return CascadeAttempt(
-        a.step,
-        a.tier,
-        a.model,
-        outcome,
-        a.cost_usd,
-        a.latency_ms,
-        a.usage,
-        a.score,
-        a.gate,
-        a.reason,
-        a.overhead_usd,
-        a.error_kind,
-    )
+class _FunctionIO:
+    """Tier I/O over plain functions ``call(tier, request)`` (tests, simple embeddings)."""
+
+    def __init__(
+        self,
+        call: Callable[[TierRuntime, ChatRequest], Completion] | None = None,
+        acall: Callable[[TierRuntime, ChatRequest], Awaitable[Completion]] | None = None,
+    ) -> None:
+        self._call = call
+        self._acall = acall
+
+    def call(self, effect: CallTier) -> Completion:
+        assert self._call is not None
+        return self._call(effect.step.tier, effect.request)
+
+    async def acall(self, effect: CallTier) -> Completion:
+        assert self._acall is not None
+        return await self._acall(effect.step.tier, effect.request)
+
+
+def _error_text(err: ProviderError) -> str:
+    """The ledger's ``error`` of a failed call: its kind, and the provider's HTTP status when it sent one.
+
+    The same for every adapter (exception class names differ between SDKs); a client-side timeout
+    or a broken connection has no provider status (LiteLLM labels its own timeouts 408).
+    """
+    if err.status is None or err.kind in {"timeout", "connection"}:
+        return err.kind
+    return f"{err.kind}: HTTP {err.status}"

@@ -165,7 +165,13 @@ class TierSpec(_Frozen):
     price: PriceSpec | None = None
     max_tokens: int = Field(default=1024, gt=0)
     timeout_s: float = Field(default=60.0, gt=0)
-    max_retries: int = Field(default=0, ge=0, le=10)
+    max_retries: int | None = Field(
+        default=None,
+        ge=0,
+        le=10,
+        description="Retries of this tier on rate limits, 5xx, timeouts and broken connections (default: "
+        "cascade.retries)",
+    )
     gate: GateSpec | None = None
     model_kwargs: dict[str, Any] = Field(default_factory=dict)
 
@@ -249,8 +255,29 @@ class RoutingConfig(_Frozen):
 class CascadeConfig(_Frozen):
     """Escalation behaviour."""
 
-    on_exhausted: Literal["best", "raise"] = "best"
-    buffer_streams: bool = True
+    on_exhausted: Literal["best", "raise"] = Field(
+        default="best",
+        description="When every tier fails: serve the best-scoring answer, flagged 'exhausted' (best), or raise "
+        "CascadeExhaustedError (raise)",
+    )
+    buffer_streams: bool = Field(
+        default=True,
+        description="Streams of gated tiers that are not the last are buffered, gated and replayed only if they pass "
+        "(both adapters, the LiteLLM proxy included); false streams the first tier directly (ungated)",
+    )
+    retries: int = Field(
+        default=2,
+        ge=0,
+        le=10,
+        description="Retries on the same tier of rate limits, 5xx, timeouts and broken connections before "
+        "escalating (a tier's max_retries overrides it); every attempt is a ledger record",
+    )
+    retry_backoff_s: NonNeg = Field(
+        default=0.5,
+        le=60,
+        description="First retry delay in seconds, doubled at each retry (with jitter, at most 8 s; a provider's "
+        "Retry-After wins); 0 retries at once",
+    )
     escalate_on: tuple[
         Literal["rate_limit", "server", "timeout", "context_window", "refusal", "connection", "unknown"],
         ...,
@@ -490,6 +517,21 @@ class CostRouterConfig(_Frozen):
         except yaml.YAMLError as exc:
             raise ConfigError("", f"{p} is not valid YAML: {exc}") from None
         return cls.from_dict(data or {}, base_dir=p.resolve().parent)
+
+    @classmethod
+    def load(cls, source: str | os.PathLike[str] | CostRouterConfig | Mapping[str, Any]) -> CostRouterConfig:
+        """A config from a YAML path, a mapping or a config object (what every adapter accepts).
+
+        Raises:
+            ConfigError: the source cannot be read or holds an invalid field.
+        """
+        if isinstance(source, CostRouterConfig):
+            return source
+        if isinstance(source, str | os.PathLike):
+            return cls.from_yaml(source)
+        if isinstance(source, Mapping):
+            return cls.from_dict(source)
+        raise ConfigError("", f"expected a YAML path, a mapping or a CostRouterConfig, got {type(source).__name__}")
 
     def resolve_paths(self, base_dir: Path) -> CostRouterConfig:
         """A copy whose relative file paths are made absolute against ``base_dir``."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from langchain_costrouter.core.errors import ProviderError
 
-__all__ = ["classify_error"]
+__all__ = ["classify_error", "retry_after_s"]
 
 _BY_NAME: tuple[tuple[str, str], ...] = (
     ("ContextWindowExceededError", "context_window"),
@@ -85,3 +85,22 @@ def classify_error(exc: BaseException) -> ProviderError:
     # Never echo request payloads or keys: keep the first line, truncated.
     summary = message.splitlines()[0][:300] if message else kind
     return ProviderError(kind, f"{type(exc).__name__}: {summary}", retryable=kind in _RETRYABLE, status=status)
+
+
+def retry_after_s(exc: BaseException) -> float | None:
+    """Seconds a provider asked to wait (its ``Retry-After`` header), when it said so."""
+    response = getattr(exc, "response", None)
+    headers = getattr(response, "headers", None)
+    value = None
+    if headers is not None:
+        try:
+            value = headers.get("retry-after")
+        except Exception:  # headers of unknown shape: no hint
+            value = None
+    if value is None:
+        return None
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds >= 0 else None

@@ -23,7 +23,7 @@ import numpy as np
 
 from langchain_costrouter.core.config import CostRouterConfig, RouteSpec, TierSpec
 from langchain_costrouter.core.embeddings import Embedder, make_embedder
-from langchain_costrouter.core.errors import RoutingError
+from langchain_costrouter.core.errors import ConfigError, RoutingError
 from langchain_costrouter.core.pricing import PriceBook
 from langchain_costrouter.core.types import ChatRequest
 
@@ -36,6 +36,7 @@ __all__ = [
     "RulesRouter",
     "build_router",
     "ladder_for",
+    "start_on",
 ]
 
 
@@ -98,6 +99,23 @@ def ladder_for(config: CostRouterConfig, route: RouteSpec | None, prices: PriceB
 
     floor = out_price(target)
     return (target.name, *(t.name for t in config.tiers if out_price(t) > floor))
+
+
+def start_on(config: CostRouterConfig, name: str, prices: PriceBook | None = None) -> RouteDecision:
+    """The decision of a request that asks for a tier or extra model by name (no task routing).
+
+    A tier escalates through the tiers after it; an extra model through the tiers priced above it.
+
+    Raises:
+        ConfigError: ``name`` is neither a tier nor an extra model of the config.
+    """
+    try:
+        config.deployment(name)
+    except KeyError:
+        known = [t.name for t in (*config.tiers, *config.models)]
+        raise ConfigError("model", f"unknown tier or model {name!r}; known: {known}") from None
+    ladder = ladder_for(config, RouteSpec(name=f"model:{name}", model=name), prices)
+    return RouteDecision(None, ladder, "direct", reason=f"model {name!r} requested")
 
 
 class NoRouter:

@@ -13,7 +13,16 @@ from typing import Any
 from langchain_costrouter.core.ledger import new_request_id
 from langchain_costrouter.core.usage import Usage
 
-__all__ = ["NEUTRAL_PARAMS", "ChatRequest", "Completion", "OverheadCall", "answer_params", "content_text"]
+__all__ = [
+    "NEUTRAL_PARAMS",
+    "TENANT_KEYS",
+    "ChatRequest",
+    "Completion",
+    "OverheadCall",
+    "answer_params",
+    "content_text",
+    "tenant_of",
+]
 
 NEUTRAL_PARAMS = frozenset(
     {
@@ -42,6 +51,27 @@ def answer_params(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     if "max_tokens" not in out and "max_completion_tokens" in out:
         out["max_tokens"] = out["max_completion_tokens"]
     return out
+
+
+TENANT_KEYS = ("costrouter_tenant", "tenant", "user_api_key_user_id", "user_api_key_team_id", "user_id")
+"""Metadata keys naming a request's tenant, in order of precedence (both adapters)."""
+
+
+def tenant_of(metadata: Mapping[str, Any] | None, *, user: str | None = None, default: str = "default") -> str:
+    """The tenant of a request: the one rule of every adapter.
+
+    The first non-empty value among the metadata keys :data:`TENANT_KEYS` (LangChain's
+    ``config={"metadata": ...}``, LiteLLM's ``metadata`` / the proxy key's owner and team), then
+    the caller's ``user``, then ``default`` (the adapter's own tenant or ``ledger.tenant``).
+    """
+    meta = metadata or {}
+    for key in TENANT_KEYS:
+        value = meta.get(key)
+        if isinstance(value, str | int) and not isinstance(value, bool) and str(value):
+            return str(value)
+    if user:
+        return user
+    return default
 
 
 def content_text(content: Any) -> str:

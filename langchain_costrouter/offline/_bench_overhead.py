@@ -88,7 +88,7 @@ async def measure_overhead(
         api_key="not-needed",  # local servers ignore the key
         max_tokens=spec.max_tokens,
         timeout=spec.timeout_s,
-        max_retries=spec.max_retries,
+        max_retries=0,  # the cascade retries, recording every attempt
     )
 
     async def timed(model: Any, prompt: str) -> float:

@@ -61,6 +61,14 @@ class BaseGate(ABC):
         await asyncio.sleep(0)
         return self.evaluate(request, completion)
 
+    def estimate_overhead(self, request: ChatRequest, answer_tokens: int) -> tuple[OverheadCall, ...]:
+        """The side calls this gate makes for an answer of ``answer_tokens`` tokens, before it exists.
+
+        The cascade adds their cost to a tier's estimate when it checks the budget; gates that
+        call no model make none.
+        """
+        return ()
+
 
 class AlwaysPass(BaseGate):
     """Accepts every answer (the premium tier's default, ``type: none``)."""

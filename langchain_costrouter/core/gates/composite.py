@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from langchain_costrouter.core.gates.base import BaseGate, GateVerdict
-from langchain_costrouter.core.types import ChatRequest, Completion
+from langchain_costrouter.core.types import ChatRequest, Completion, OverheadCall
 
 __all__ = ["AllOfGate"]
 
@@ -32,6 +32,9 @@ class AllOfGate(BaseGate):
         passed = all(v.passed for v in verdicts)
         reasons = "; ".join(f"{v.gate}: {v.reason}" if v.reason else v.gate for v in verdicts)
         return GateVerdict(worst.score, passed, "all_of", reasons, overhead)
+
+    def estimate_overhead(self, request: ChatRequest, answer_tokens: int) -> tuple[OverheadCall, ...]:
+        return tuple(o for g in self.gates for o in g.estimate_overhead(request, answer_tokens))
 
     def evaluate(self, request: ChatRequest, completion: Completion) -> GateVerdict:
         verdicts = []

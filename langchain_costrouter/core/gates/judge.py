@@ -11,6 +11,7 @@ from typing import Any
 from langchain_costrouter.core.client import ModelClient
 from langchain_costrouter.core.gates.base import BaseGate, GateVerdict
 from langchain_costrouter.core.types import ChatRequest, Completion, OverheadCall
+from langchain_costrouter.core.usage import Usage
 
 __all__ = ["DEFAULT_JUDGE_PROMPT", "JudgeGate", "parse_grade"]
 
@@ -21,6 +22,7 @@ DEFAULT_JUDGE_PROMPT = (
     "Question:\n{question}\n\nAnswer:\n{answer}\n\n"
     "Reply with one integer from 0 (wrong or useless) to 10 (fully correct and complete), nothing else."
 )
+_GRADE_TOKENS = 4
 _NUMBER = re.compile(r"(?<![\d.])(10|\d)(?:\s*/\s*10)?(?![\d.])")
 
 
@@ -54,6 +56,12 @@ class JudgeGate(BaseGate):
     def score(self, request: ChatRequest, completion: Completion) -> float:
         return self.evaluate(request, completion).score
 
+    def estimate_overhead(self, request: ChatRequest, answer_tokens: int) -> tuple[OverheadCall, ...]:
+        from langchain_costrouter.core.tokens import count_tokens
+
+        prompt = count_tokens(self.prompt.format(question=request.last_user_text, answer="")) + answer_tokens
+        return (OverheadCall(self.client.model, Usage(prompt, _GRADE_TOKENS), "judge"),)
+
     def _verdict(self, reply: Completion | None, latency_ms: float, error: str = "") -> GateVerdict:
         if reply is None:
             return GateVerdict(0.0, False, self.name, f"judge failed: {error}")
@@ -66,7 +74,7 @@ class JudgeGate(BaseGate):
     def evaluate(self, request: ChatRequest, completion: Completion) -> GateVerdict:
         t0 = time.perf_counter()
         try:
-            reply = self.client.complete(self._messages(request, completion), temperature=0, max_tokens=4)
+            reply = self.client.complete(self._messages(request, completion), temperature=0, max_tokens=_GRADE_TOKENS)
         except Exception as exc:  # a judge outage must escalate, not crash the request
             logger.warning("judge call failed: %s", type(exc).__name__)
             return self._verdict(None, 0.0, type(exc).__name__)
@@ -75,7 +83,8 @@ class JudgeGate(BaseGate):
     async def aevaluate(self, request: ChatRequest, completion: Completion) -> GateVerdict:
         t0 = time.perf_counter()
         try:
-            reply = await self.client.acomplete(self._messages(request, completion), temperature=0, max_tokens=4)
+            messages = self._messages(request, completion)
+            reply = await self.client.acomplete(messages, temperature=0, max_tokens=_GRADE_TOKENS)
         except Exception as exc:
             logger.warning("judge call failed: %s", type(exc).__name__)
             return self._verdict(None, 0.0, type(exc).__name__)

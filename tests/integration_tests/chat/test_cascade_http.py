@@ -36,6 +36,7 @@ SCRIPT = Script(
         "premium": ModelScript(reply="The premium tier gives a careful, complete answer here."),
         "cheap-429": ModelScript(reply=GOOD, faults=(FaultSpec(kind="429", retry_after=1),)),
         "cheap-500": ModelScript(reply=GOOD, faults=(FaultSpec(kind="500"),)),
+        "cheap-429once": ModelScript(reply=GOOD, faults=(FaultSpec(kind="429", retry_after=0, times=1),)),
         "cheap-slow": ModelScript(reply=GOOD, faults=(FaultSpec(kind="timeout", delay_s=3.0),)),
         "cheap-broken": ModelScript(reply=GOOD + " " + GOOD, faults=(FaultSpec(kind="broken_stream", after_chunks=2),)),
     },
@@ -107,14 +108,31 @@ def test_failed_gate_escalates_and_metadata_has_the_trail(server: LocalOpenAISer
 @pytest.mark.parametrize(
     ("model", "kind"), [("cheap-429", "rate_limit"), ("cheap-500", "server"), ("cheap-slow", "timeout")]
 )
-def test_provider_faults_escalate(server: LocalOpenAIServer, model: str, kind: str) -> None:
+def test_provider_faults_are_retried_then_escalate(server: LocalOpenAIServer, model: str, kind: str) -> None:
     ledger = MemoryLedger()
-    llm = make_router(server, model, "premium", ledger=ledger)
+    llm = make_router(server, model, "premium", ledger=ledger, cascade={"retries": 1, "retry_backoff_s": 0})
     msg = llm.invoke("What is the capital of France?")
     t = trail(msg)
-    assert t["tier"] == "t1-premium"
-    assert t["attempts"][0]["outcome"] == "error" and t["attempts"][0]["error_kind"] == kind
-    assert [r.outcome for r in ledger.records()] == ["error", "accepted"]
+    assert t["tier"] == "t1-premium" and t["escalations"] == 1
+    assert [(a["outcome"], a["retry"], a["error_kind"]) for a in t["attempts"][:2]] == [
+        ("error", 0, kind),
+        ("error", 1, kind),
+    ]
+    assert [(r.outcome, r.tier, r.extra.get("retry", 0)) for r in ledger.records()] == [
+        ("error", f"t0-{model}", 0),
+        ("error", f"t0-{model}", 1),
+        ("accepted", "t1-premium", 0),
+    ]
+
+
+def test_a_retry_that_succeeds_stays_on_the_tier(server: LocalOpenAIServer) -> None:
+    ledger = MemoryLedger()
+    llm = make_router(server, "cheap-429once", "premium", ledger=ledger, cascade={"retry_backoff_s": 0})
+    msg = llm.invoke("What is the capital of France?")
+    t = trail(msg)
+    assert msg.content == GOOD and t["tier"] == "t0-cheap-429once" and t["escalations"] == 0
+    assert [(r.outcome, r.extra.get("retry", 0)) for r in ledger.records()] == [("error", 0), ("accepted", 1)]
+    assert [r.escalation_step for r in ledger.records()] == [0, 0]
 
 
 def test_budget_stop_serves_best_so_far_or_raises(server: LocalOpenAIServer) -> None:
@@ -198,10 +216,13 @@ def test_stream_buffers_gated_tier_and_replays_only_the_accepted_answer(server: 
 
 def test_broken_stream_on_a_buffered_tier_escalates(server: LocalOpenAIServer) -> None:
     ledger = MemoryLedger()
-    llm = make_router(server, "cheap-broken", "premium", ledger=ledger)
+    llm = make_router(server, "cheap-broken", "premium", ledger=ledger, cascade={"retries": 0})
     text = "".join(str(c.content) for c in llm.stream("capital of France?"))
     assert text.startswith("The premium tier")
-    assert [r.outcome for r in ledger.records()] == ["error", "accepted"]
+    error, accepted = ledger.records()
+    assert (error.outcome, accepted.outcome) == ("error", "accepted")
+    # the chunks the broken stream had sent were billed: priced from the tokens seen
+    assert error.output_tokens > 0 and error.cost_usd > 0 and error.extra.get("estimated")
 
 
 async def test_100_concurrent_async_requests_all_recorded(server: LocalOpenAIServer) -> None:

@@ -70,3 +70,10 @@ def test_litellm_backend(cache: ResponseCache) -> None:
     trunc = {**kw, "messages": [{"role": "user", "content": "Write an essay"}]}
     be.set_cache("k5", {"timestamp": 1, "response": json.dumps(_resp("Once upon", "length"))}, **trunc)
     assert be.get_cache("k5", **trunc) is None
+
+
+async def test_litellm_backend_lookups_never_raise_sync_or_async(cache: ResponseCache) -> None:
+    """The async lookup used to build its scope outside its ``try`` and raise where the sync one logged."""
+    be = CostRouterLiteLLMCache(cache)
+    assert be.get_cache("k", model="m", messages="hello") is None
+    assert await be.async_get_cache("k", model="m", messages="hello") is None

@@ -1,27 +1,53 @@
-"""The one conversion module: LiteLLM kwargs/responses to ChatRequest / Completion / Usage."""
+"""The one conversion module: LiteLLM call arguments and responses to the core's shapes and back."""
 
 from __future__ import annotations
 
 from litellm.types.utils import ModelResponse
 
-from langchain_costrouter.core.config import CostRouterConfig
+from langchain_costrouter.core.cascade import CascadeResult
+from langchain_costrouter.core.routing import RouteDecision
+from langchain_costrouter.core.types import Completion
+from langchain_costrouter.core.usage import Usage
 from litellm_hooks import _convert as cv
-from tests.unit_tests.litellm._kwargs import deployment_kwargs, response
 
 
-def test_request_from_kwargs_keeps_messages_tools_and_sampling() -> None:
-    kwargs = {
-        "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
-        "optional_params": {"temperature": 0.2, "max_completion_tokens": 50, "tools": [{"type": "function"}]},
+def test_request_keeps_every_answer_parameter_content_parts_tools_and_user() -> None:
+    image = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
+    messages = [
+        {"role": "system", "content": "be brief"},
+        {"role": "user", "content": [{"type": "text", "text": "what is this?"}, image]},
+    ]
+    optional = {
+        "temperature": 0.2,
+        "max_completion_tokens": 50,
+        "stop": ["\n"],
+        "logit_bias": {"1": 2},
+        "reasoning_effort": "low",
+        "seed": 3,
+        "tool_choice": "auto",
+        "tools": [{"type": "function", "function": {"name": "f"}}],
         "response_format": {"type": "json_object"},
+        "user": "bob",
+        "stream": True,
+        "provider_specific": 7,
     }
-    req = cv.request_from_kwargs(kwargs, request_id="r1", tenant="acme", task="t")
-    assert req.last_user_text == "hi"
-    assert req.system_text == "be brief"
-    assert req.params == {"temperature": 0.2, "max_completion_tokens": 50, "max_tokens": 50}
-    assert req.tools == ({"type": "function"},)
+    req = cv.request_of(messages, optional, request_id="r1", tenant="acme")
+    assert req.last_user_text == "what is this?"
+    assert req.messages[1]["content"][1] == image  # the image part stays in the request
+    assert req.params == {
+        "temperature": 0.2,
+        "max_completion_tokens": 50,
+        "max_tokens": 50,
+        "stop": ["\n"],
+        "logit_bias": {"1": 2},
+        "reasoning_effort": "low",
+        "seed": 3,
+        "tool_choice": "auto",
+        "provider_specific": 7,
+    }
+    assert req.tools == ({"type": "function", "function": {"name": "f"}},)
     assert req.response_format == {"type": "json_object"}
-    assert (req.request_id, req.tenant, req.task) == ("r1", "acme", "t")
+    assert (req.request_id, req.tenant, req.user) == ("r1", "acme", "bob")
 
 
 def test_completion_from_model_response_with_tool_calls_and_logprobs() -> None:
@@ -56,40 +82,24 @@ def test_completion_from_model_response_with_tool_calls_and_logprobs() -> None:
     assert c.raw is resp
 
 
-def test_completion_from_plain_dict_body() -> None:
-    body = {"choices": [{"message": {"content": "ok"}}], "usage": {"prompt_tokens": 3, "completion_tokens": 1}}
-    c = cv.completion_from_response(body, model="m")
-    assert c.text == "ok"
-    assert c.usage.total_tokens == 4
+def test_response_of_a_cache_hit_carries_the_trail_and_the_cost() -> None:
+    completion = Completion(text="cached answer", model="openai/m", usage=Usage(), raw={"cache": True})
+    result = CascadeResult(
+        "r9", completion, "cheap", (), RouteDecision(None, ("cheap",), "default"), 0.0, True, cache={"kind": "exact"}
+    )
+    resp = cv.response_of(result, model_name="m")
+    assert resp.choices[0].message.content == "cached answer"
+    assert resp.model == "m"
+    assert resp._hidden_params["costrouter"]["cache"] == {"kind": "exact"}
+    assert resp._hidden_params["response_cost"] == 0.0
 
 
-def test_ids_tier_and_metadata_from_both_kwargs_shapes(config: CostRouterConfig) -> None:
-    hook_kwargs = deployment_kwargs(config, "mid", trace_id="T", call_id="C")
-    assert cv.trace_id(hook_kwargs) == "T"
-    assert cv.call_id(hook_kwargs) == "C"
-    assert cv.tier_of(hook_kwargs) == "mid"
-    assert cv.model_group(hook_kwargs) == "mid"
-    assert cv.attempt_key(hook_kwargs) == "C:mid"
-    # a logger's model_call_details: the same under litellm_params; the payload's trace id wins
-    logger_kwargs = {
-        "litellm_trace_id": "other",
-        "litellm_call_id": "C",
-        "litellm_params": {
-            "metadata": {"model_group": "mid", "tenant": "acme"},
-            "model_info": hook_kwargs["model_info"],
-        },
-        "standard_logging_object": {"trace_id": "T"},
-    }
-    assert cv.trace_id(logger_kwargs) == "T"
-    assert cv.tier_of(logger_kwargs) == "mid"
-    assert cv.tenant_of(logger_kwargs, "default") == "acme"
-    assert cv.config_id_of(logger_kwargs) == cv.config_id_of(hook_kwargs)
+def test_generic_chunk_and_metadata_helpers() -> None:
+    from litellm.types.utils import ModelResponseStream
 
-
-def test_flags() -> None:
+    chunk = ModelResponseStream(choices=[{"index": 0, "delta": {"content": "he"}}])
+    assert cv.generic_chunk(chunk)["text"] == "he"
+    assert cv.metadata_of({"litellm_params": {"metadata": {"a": 1}}, "metadata": {"b": 2}}) == {"a": 1, "b": 2}
     assert cv.is_internal({"metadata": {cv.INTERNAL_FLAG: True}})
     assert not cv.is_internal({"metadata": {}})
-    assert cv.is_stream({"stream": True})
-    assert cv.is_stream({"litellm_params": {"stream": True}})
-    assert cv.usage_of(response("x", 4, 2)).total_tokens == 6
     assert cv.usage_of(None).total_tokens == 0

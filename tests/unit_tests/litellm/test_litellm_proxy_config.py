@@ -10,7 +10,7 @@ import yaml
 
 from langchain_costrouter.cli import main
 from langchain_costrouter.core.config import CostRouterConfig
-from litellm_hooks.proxy_config import PROXY_CALLBACKS, render_proxy_config, write_proxy_config
+from litellm_hooks.proxy_config import PROXY_CALLBACKS, PROXY_HANDLER, render_proxy_config, write_proxy_config
 from tests.unit_tests.litellm.conftest import config_dict
 
 
@@ -29,38 +29,40 @@ def config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_rendered_proxy_config(config_file: Path) -> None:
     cfg = CostRouterConfig.from_yaml(config_file)
     out = render_proxy_config(cfg, config_path=config_file)
-    assert [d["model_name"] for d in out["model_list"]] == ["cheap", "mid", "premium", "translator", "costrouter"]
-    assert out["router_settings"]["retry_policy"]["DefaultRetries"] == 0
+    assert [d["model_name"] for d in out["model_list"]] == ["costrouter", "cheap", "mid", "premium", "translator"]
+    assert out["router_settings"]["num_retries"] == 0
+    assert out["litellm_settings"]["custom_provider_map"] == [
+        {"provider": "costrouter", "custom_handler": PROXY_HANDLER}
+    ]
     assert out["litellm_settings"]["callbacks"] == list(PROXY_CALLBACKS)
     assert out["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
     assert out["environment_variables"]["COSTROUTER_CONFIG"] == str(config_file.resolve())
-    premium = out["model_list"][2]["litellm_params"]
-    assert premium["api_key"] == "os.environ/PREMIUM_KEY"
 
 
-def test_plain_proxy_config_has_no_callbacks(config_file: Path) -> None:
+def test_plain_proxy_config_serves_the_tiers_without_the_cascade(config_file: Path) -> None:
     cfg = CostRouterConfig.from_yaml(config_file)
     out = render_proxy_config(cfg, hooks=False, master_key_env=None)
-    assert "callbacks" not in out["litellm_settings"]
+    assert "callbacks" not in out["litellm_settings"] and "custom_provider_map" not in out["litellm_settings"]
     assert "general_settings" not in out
     assert "environment_variables" not in out
+    premium = out["model_list"][2]["litellm_params"]
+    assert premium["api_key"] == "os.environ/PREMIUM_KEY"
     with pytest.raises(ValueError, match="config_path"):
         render_proxy_config(cfg)
 
 
-def test_callback_paths_resolve_to_modules_of_the_package() -> None:
-    for path in PROXY_CALLBACKS:
+def test_the_paths_the_proxy_imports_are_attributes_of_the_package() -> None:
+    for path in (PROXY_HANDLER, *PROXY_CALLBACKS):
         module, _, attr = path.rpartition(".")
         mod = importlib.import_module(module)
-        assert attr in {"gate", "routing", "cost_logger"}
         assert mod.__name__ == "litellm_hooks.proxy_callbacks"
+        assert attr in {"handler", "headers"}
 
 
 def test_no_secret_is_written(config_file: Path, tmp_path: Path) -> None:
-    out = write_proxy_config(config_file, tmp_path / "proxy" / "litellm.yaml")
-    text = out.read_text(encoding="utf-8")
-    assert "sk-never-in-the-file" not in text
-    assert yaml.safe_load(text)["model_list"][0]["model_info"]["costrouter_tier"] == "cheap"
+    for hooks in (True, False):
+        out = write_proxy_config(config_file, tmp_path / "proxy" / f"litellm-{hooks}.yaml", hooks=hooks)
+        assert "sk-never-in-the-file" not in out.read_text(encoding="utf-8")
 
 
 def test_cli_litellm_config_prints_and_writes(
@@ -68,10 +70,10 @@ def test_cli_litellm_config_prints_and_writes(
 ) -> None:
     assert main(["litellm-config", "-c", str(config_file)]) == 0
     printed = yaml.safe_load(capsys.readouterr().out)
-    assert printed["router_settings"]["fallbacks"][0] == {"cheap": ["mid", "premium"]}
+    assert printed["model_list"][0]["model_name"] == "costrouter"
     target = tmp_path / "out.yaml"
     assert main(["litellm-config", "-c", str(config_file), "-o", str(target), "--no-hooks"]) == 0
-    assert "callbacks" not in yaml.safe_load(target.read_text())["litellm_settings"]
+    assert "custom_provider_map" not in yaml.safe_load(target.read_text())["litellm_settings"]
 
 
 def test_cli_serve_refuses_without_master_key(

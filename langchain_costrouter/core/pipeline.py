@@ -1,0 +1,534 @@
+"""One request pipeline for every adapter, written once for sync, async and streaming callers.
+
+route -> cache lookup -> (per tier: compression -> call -> gate -> ledger)* -> cache store
+
+:meth:`RequestPipeline.flow` is a generator in the style of httpx's auth flows: it decides
+everything (through :class:`~langchain_costrouter.core.cascade.CascadeRun`, the one state
+machine) and *yields* an effect each time it needs I/O; a driver performs the effect and sends
+the result back (or throws the exception in). Four thin drivers run it:
+:func:`run_sync`, :func:`run_async`, :func:`stream_sync` and :func:`stream_async`. The only
+adapter-specific I/O is the tier call itself (:class:`TierIO` / :class:`StreamIO`): the
+LangChain model and the LiteLLM handler each implement it in a few lines, so both adapters
+behave the same by construction (tenant, cache scope, budget, retries, gate, best answer,
+ledger records, metadata).
+
+Streaming: the last tier of a ladder (or every tier with ``cascade.buffer_streams: false``)
+streams to the caller token by token (*direct*); any other tier is *buffered*: its chunks are
+collected, gated, and replayed only when the answer passes, so a caller never sees a rejected
+answer. A direct stream that breaks after sending tokens cannot escalate: the error is raised
+after the partial answer is recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+
+from langchain_costrouter.core.cascade import CascadeEngine, CascadeResult, CascadeRun, TierStep
+from langchain_costrouter.core.gates.base import GateVerdict
+from langchain_costrouter.core.routing import RouteDecision
+from langchain_costrouter.core.types import ChatRequest, Completion
+
+if TYPE_CHECKING:
+    from langchain_costrouter.core.compression import CompressedMessages, PromptCompressor
+    from langchain_costrouter.core.pipeline_cache import CacheStep
+
+__all__ = [
+    "Abandoned",
+    "CallFailed",
+    "CallTier",
+    "CheckGate",
+    "Compress",
+    "Effect",
+    "LookupCache",
+    "Observer",
+    "RequestPipeline",
+    "Sleep",
+    "StoreCache",
+    "StreamIO",
+    "StreamOutcome",
+    "TierIO",
+    "TierReply",
+    "run_async",
+    "run_sync",
+    "stream_async",
+    "stream_sync",
+]
+
+logger = logging.getLogger(__name__)
+
+Messages = tuple[Mapping[str, Any], ...]
+StreamMode = Literal["none", "direct", "buffered"]
+ChunkT = TypeVar("ChunkT")
+
+
+# ---------------------------------------------------------------------------------- effects
+@dataclass(frozen=True, slots=True)
+class CallTier:
+    """Call ``step``'s tier with ``messages`` (possibly compressed); reply a :class:`TierReply`."""
+
+    step: TierStep
+    request: ChatRequest
+    messages: Messages
+    stream: StreamMode = "none"
+
+    @property
+    def compressed(self) -> bool:
+        """Whether ``messages`` differ from the request's own messages."""
+        return self.messages is not self.request.messages
+
+
+@dataclass(frozen=True, slots=True)
+class TierReply:
+    """A tier's answer and how long the call took."""
+
+    completion: Completion
+    latency_ms: float
+
+
+class CallFailed(Exception):  # noqa: N818 - an event thrown into the flow, not an error type of the API
+    """Thrown into the flow when a tier call failed.
+
+    Attributes:
+        error: What the call raised.
+        latency_ms: Time spent.
+        partial: What a broken stream had produced (``None`` for a plain call).
+        sent: Some of it already reached the caller (a direct stream).
+    """
+
+    def __init__(
+        self, error: BaseException, latency_ms: float, *, partial: Completion | None = None, sent: bool = False
+    ) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.latency_ms = latency_ms
+        self.partial = partial
+        self.sent = sent
+
+
+class Abandoned(BaseException):
+    """Thrown into the flow when the caller gave up (cancellation, a closed stream, Ctrl-C).
+
+    The flow records what the provider billed for the call or answer in hand, then re-raises
+    it; the driver then re-raises the caller's own exception.
+    """
+
+    def __init__(self, reason: str, *, partial: Completion | None = None, latency_ms: float = 0.0) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.partial = partial
+        self.latency_ms = latency_ms
+
+
+@dataclass(frozen=True, slots=True)
+class CheckGate:
+    """Evaluate ``step``'s gate on ``completion``; reply a :class:`GateVerdict`."""
+
+    step: TierStep
+    request: ChatRequest
+    completion: Completion
+
+
+@dataclass(frozen=True, slots=True)
+class Compress:
+    """Compress the request for ``step``'s tier; reply :class:`CompressedMessages`."""
+
+    step: TierStep
+    request: ChatRequest
+    compressor: PromptCompressor
+
+
+@dataclass(frozen=True, slots=True)
+class LookupCache:
+    """Look the request up in the response cache; reply a hit or ``None`` (never raises)."""
+
+    cache: CacheStep
+    run: CascadeRun
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCache:
+    """Store an accepted answer (never raises)."""
+
+    cache: CacheStep
+    run: CascadeRun
+    result: CascadeResult
+
+
+@dataclass(frozen=True, slots=True)
+class Sleep:
+    """Wait before a retry."""
+
+    seconds: float
+
+
+Effect = CallTier | CheckGate | Compress | LookupCache | StoreCache | Sleep
+
+
+class Observer(Protocol):
+    """Sees every served result (e.g. the quality monitor); must never block or raise."""
+
+    def observe(self, request: ChatRequest, result: CascadeResult) -> None:
+        """Called once per served answer, after the cache store."""
+        ...
+
+
+# ---------------------------------------------------------------------------------- the flow
+@dataclass
+class RequestPipeline:
+    """Route, cache, compress, call, gate, record, store: one flow for every adapter.
+
+    Args:
+        engine: The cascade engine (router, tiers, gates, accountant, budget).
+        cache: The response cache step (``None``: no cache).
+        compressor: Compresses prompts per tier when it pays (``None``: never).
+        observers: Called with every served result (quality monitor).
+    """
+
+    engine: CascadeEngine
+    cache: CacheStep | None = None
+    compressor: PromptCompressor | None = None
+    observers: Sequence[Observer] = field(default_factory=tuple)
+
+    def flow(
+        self, request: ChatRequest, *, stream: bool = False, decision: RouteDecision | None = None
+    ) -> Generator[Effect, Any, CascadeResult]:
+        """The request's whole life as a generator of effects (see the module docstring).
+
+        Args:
+            request: The request.
+            stream: The caller streams (gated tiers are buffered, the last one streams).
+            decision: A route decided by the caller (a request for a tier by name); the router
+                decides otherwise.
+        """
+        run = self.engine.start(request, decision=decision)
+        cache = self.cache
+        if cache is not None and cache.enabled:
+            hit = yield LookupCache(cache, run)
+            if hit is not None:
+                result = cache.served(run, hit)
+                self._observe(request, result)
+                return result
+        while (step := run.next_step()) is not None:
+            messages = request.messages
+            if self.compressor is not None:
+                packed = yield from self._compress(run, step)
+                messages = packed
+            mode: StreamMode = "none"
+            if stream:
+                mode = "direct" if step.is_last or not self.engine.cascade.buffer_streams else "buffered"
+            try:
+                reply = yield CallTier(step, request, messages, mode)
+            except CallFailed as failed:
+                backoff = run.on_error(step, failed.error, failed.latency_ms, partial=failed.partial, sent=failed.sent)
+                if backoff:
+                    yield Sleep(backoff)
+                continue
+            except Abandoned as gone:  # cancelled or closed while the call ran: record what was billed
+                run.on_abandoned(step, gone.partial, gone.latency_ms, gone.reason)
+                raise
+            except BaseException as exc:  # closed without notice (e.g. garbage-collected mid-call)
+                run.on_abandoned(step, None, 0.0, type(exc).__name__)
+                raise
+            if mode == "direct":
+                run.on_streamed(step, reply.completion, reply.latency_ms)
+                break
+            verdict = yield from self._gate(run, step, reply)
+            run.on_answer(step, reply.completion, reply.latency_ms, verdict)
+        result = run.result()
+        if cache is not None and cache.enabled and cache.storable(run, result):
+            yield StoreCache(cache, run, result)
+        self._observe(request, result)
+        return result
+
+    def _compress(self, run: CascadeRun, step: TierStep) -> Generator[Effect, Any, Messages]:
+        assert self.compressor is not None
+        try:
+            packed: CompressedMessages = yield Compress(step, run.request, self.compressor)
+        except Exception:  # compression is a saving, never a reason to fail a request
+            logger.warning("prompt compression failed for tier %r; sending the prompt as is", step.tier.name,
+                           exc_info=True)  # fmt: skip
+            return run.request.messages
+        run.charge(packed.cost_usd)
+        return packed.messages if packed.applied else run.request.messages
+
+    @staticmethod
+    def _gate(run: CascadeRun, step: TierStep, reply: TierReply) -> Generator[Effect, Any, GateVerdict]:
+        try:
+            verdict: GateVerdict = yield CheckGate(step, run.request, reply.completion)
+        except Exception as exc:
+            return run.gate_failed(step, exc)
+        except BaseException as exc:  # cancelled while the gate ran: the answer (and a judge) was paid for
+            reason = exc.reason if isinstance(exc, Abandoned) else type(exc).__name__
+            answer_tokens = reply.completion.usage.output_tokens
+            run.on_abandoned(step, reply.completion, reply.latency_ms, reason,
+                             overhead=step.tier.gate.estimate_overhead(run.request, answer_tokens))  # fmt: skip
+            raise
+        return verdict
+
+    def _observe(self, request: ChatRequest, result: CascadeResult) -> None:
+        for obs in self.observers:
+            try:
+                obs.observe(request, result)
+            except Exception:  # an observer is a side concern
+                logger.exception("result observer %r failed", obs)
+
+
+# ---------------------------------------------------------------------------------- I/O
+class TierIO(Protocol):
+    """An adapter's non-streaming tier call."""
+
+    def call(self, effect: CallTier) -> Completion:
+        """Calls the tier synchronously."""
+        ...
+
+    async def acall(self, effect: CallTier) -> Completion:
+        """Calls the tier asynchronously."""
+        ...
+
+
+class StreamIO(Protocol, Generic[ChunkT]):
+    """An adapter's streaming tier call, in its own chunk type."""
+
+    def stream(self, effect: CallTier) -> Iterator[ChunkT]:
+        """Streams the tier's answer synchronously."""
+        ...
+
+    def astream(self, effect: CallTier) -> AsyncIterator[ChunkT]:
+        """Streams the tier's answer asynchronously."""
+        ...
+
+    def collect(self, effect: CallTier, chunks: Sequence[ChunkT]) -> Completion:
+        """The answer the chunks make up (usage included when the provider sent it)."""
+        ...
+
+
+def _perform(effect: Effect) -> Any:
+    """Performs every effect but the tier call (sync)."""
+    if isinstance(effect, CheckGate):
+        return effect.step.tier.gate.evaluate(effect.request, effect.completion)
+    if isinstance(effect, Compress):
+        return effect.compressor.compress_messages(
+            effect.request.messages,
+            target_model=effect.step.tier.model,
+            request_id=effect.request.request_id,
+            tenant=effect.request.tenant,
+        )
+    if isinstance(effect, LookupCache):
+        return effect.cache.lookup(effect.run)
+    if isinstance(effect, StoreCache):
+        effect.cache.store(effect.run, effect.result)
+        return None
+    if isinstance(effect, Sleep):
+        time.sleep(effect.seconds)
+        return None
+    msg = f"unexpected effect {effect!r}"
+    raise TypeError(msg)
+
+
+async def _aperform(effect: Effect) -> Any:
+    """Performs every effect but the tier call (async)."""
+    if isinstance(effect, CheckGate):
+        return await effect.step.tier.gate.aevaluate(effect.request, effect.completion)
+    if isinstance(effect, Compress):
+        return await effect.compressor.acompress_messages(
+            effect.request.messages,
+            target_model=effect.step.tier.model,
+            request_id=effect.request.request_id,
+            tenant=effect.request.tenant,
+        )
+    if isinstance(effect, LookupCache):
+        return await effect.cache.alookup(effect.run)
+    if isinstance(effect, StoreCache):
+        await effect.cache.astore(effect.run, effect.result)
+        return None
+    if isinstance(effect, Sleep):
+        await asyncio.sleep(effect.seconds)
+        return None
+    msg = f"unexpected effect {effect!r}"
+    raise TypeError(msg)
+
+
+def _ms(t0: float) -> float:
+    return (time.perf_counter() - t0) * 1000
+
+
+def run_sync(flow: Generator[Effect, Any, CascadeResult], io: TierIO) -> CascadeResult:
+    """Drives a flow to its result with synchronous I/O."""
+    send: Any = None
+    throw: BaseException | None = None
+    while True:
+        try:
+            effect = flow.send(send) if throw is None else flow.throw(throw)
+        except StopIteration as stop:
+            result: CascadeResult = stop.value
+            return result
+        send, throw = None, None
+        t0 = time.perf_counter()
+        try:
+            if isinstance(effect, CallTier):
+                send = TierReply(io.call(effect), _ms(t0))
+            else:
+                send = _perform(effect)
+        except Exception as exc:
+            throw = CallFailed(exc, _ms(t0)) if isinstance(effect, CallTier) else exc
+        except BaseException as exc:  # KeyboardInterrupt, SystemExit: record what was paid, then stop
+            _abandon(flow, exc, latency_ms=_ms(t0))
+            raise
+
+
+async def run_async(flow: Generator[Effect, Any, CascadeResult], io: TierIO) -> CascadeResult:
+    """Drives a flow to its result with asynchronous I/O (cancellation is thrown into the flow)."""
+    send: Any = None
+    throw: BaseException | None = None
+    while True:
+        try:
+            effect = flow.send(send) if throw is None else flow.throw(throw)
+        except StopIteration as stop:
+            result: CascadeResult = stop.value
+            return result
+        send, throw = None, None
+        t0 = time.perf_counter()
+        try:
+            if isinstance(effect, CallTier):
+                send = TierReply(await io.acall(effect), _ms(t0))
+            else:
+                send = await _aperform(effect)
+        except Exception as exc:
+            throw = CallFailed(exc, _ms(t0)) if isinstance(effect, CallTier) else exc
+        except BaseException as exc:  # CancelledError: let the flow record what was paid, then stop
+            _abandon(flow, exc, latency_ms=_ms(t0))
+            raise
+
+
+def _abandon(
+    flow: Generator[Effect, Any, CascadeResult],
+    exc: BaseException,
+    *,
+    partial: Completion | None = None,
+    latency_ms: float = 0.0,
+) -> None:
+    """Tells the flow the caller gave up, so it records paid work (the caller re-raises ``exc``)."""
+    try:
+        flow.throw(Abandoned(type(exc).__name__, partial=partial, latency_ms=latency_ms))
+    except BaseException:  # noqa: S110 - the flow re-raises the event; the caller re-raises ``exc``
+        pass
+    finally:
+        flow.close()
+
+
+@dataclass
+class StreamOutcome(Generic[ChunkT]):
+    """What a streaming driver needs to finish: the result and the chunks to replay, if any."""
+
+    result: CascadeResult
+    replay: list[ChunkT] | None
+    streamed: bool
+
+
+class _Buffers(Generic[ChunkT]):
+    """Chunks of buffered tiers, by the answer they made up (to replay the one served)."""
+
+    def __init__(self) -> None:
+        self._by_answer: dict[int, list[ChunkT]] = {}
+        self.streamed = False
+
+    def keep(self, completion: Completion, chunks: list[ChunkT]) -> None:
+        self._by_answer[id(completion)] = chunks
+
+    def outcome(self, result: CascadeResult) -> StreamOutcome[ChunkT]:
+        return StreamOutcome(result, self._by_answer.get(id(result.completion)), self.streamed)
+
+
+def stream_sync(
+    flow: Generator[Effect, Any, CascadeResult],
+    io: StreamIO[ChunkT],
+    finish: Callable[[StreamOutcome[ChunkT]], Iterator[ChunkT]],
+) -> Iterator[ChunkT]:
+    """Drives a streaming flow, yielding the caller's chunks (``finish`` yields the tail)."""
+    buffers: _Buffers[ChunkT] = _Buffers()
+    send: Any = None
+    throw: BaseException | None = None
+    while True:
+        try:
+            effect = flow.send(send) if throw is None else flow.throw(throw)
+        except StopIteration as stop:
+            yield from finish(buffers.outcome(stop.value))
+            return
+        send, throw = None, None
+        if not isinstance(effect, CallTier):
+            try:
+                send = _perform(effect)
+            except Exception as exc:
+                throw = exc
+            continue
+        chunks: list[ChunkT] = []
+        direct = effect.stream == "direct"
+        t0 = time.perf_counter()
+        try:
+            for chunk in io.stream(effect):
+                chunks.append(chunk)
+                if direct:
+                    buffers.streamed = True
+                    yield chunk
+        except Exception as exc:
+            throw = CallFailed(exc, _ms(t0), partial=io.collect(effect, chunks), sent=direct and bool(chunks))
+            continue
+        except BaseException as exc:  # the caller stopped reading (GeneratorExit) or was interrupted
+            _abandon(flow, exc, partial=io.collect(effect, chunks), latency_ms=_ms(t0))
+            raise
+        completion = io.collect(effect, chunks)
+        if not direct:
+            buffers.keep(completion, chunks)
+        send = TierReply(completion, _ms(t0))
+
+
+async def stream_async(
+    flow: Generator[Effect, Any, CascadeResult],
+    io: StreamIO[ChunkT],
+    finish: Callable[[StreamOutcome[ChunkT]], Iterator[ChunkT]],
+) -> AsyncIterator[ChunkT]:
+    """Async :func:`stream_sync`."""
+    buffers: _Buffers[ChunkT] = _Buffers()
+    send: Any = None
+    throw: BaseException | None = None
+    while True:
+        try:
+            effect = flow.send(send) if throw is None else flow.throw(throw)
+        except StopIteration as stop:
+            for chunk in finish(buffers.outcome(stop.value)):
+                yield chunk
+            return
+        send, throw = None, None
+        if not isinstance(effect, CallTier):
+            try:
+                send = await _aperform(effect)
+            except Exception as exc:
+                throw = exc
+            except BaseException as exc:
+                _abandon(flow, exc)
+                raise
+            continue
+        chunks: list[ChunkT] = []
+        direct = effect.stream == "direct"
+        t0 = time.perf_counter()
+        try:
+            async for chunk in io.astream(effect):
+                chunks.append(chunk)
+                if direct:
+                    buffers.streamed = True
+                    yield chunk
+        except Exception as exc:
+            throw = CallFailed(exc, _ms(t0), partial=io.collect(effect, chunks), sent=direct and bool(chunks))
+            continue
+        except BaseException as exc:  # cancelled, or the caller closed the stream
+            _abandon(flow, exc, partial=io.collect(effect, chunks), latency_ms=_ms(t0))
+            raise
+        completion = io.collect(effect, chunks)
+        if not direct:
+            buffers.keep(completion, chunks)
+        send = TierReply(completion, _ms(t0))

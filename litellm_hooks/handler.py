@@ -1,0 +1,251 @@
+"""The cascade as a LiteLLM custom provider: the SDK ``Router`` and the proxy drive the core pipeline.
+
+``build_router`` and the proxy YAML declare one deployment per entry point, whose model is
+``costrouter/<config id>:<target>`` (``route`` for task routing, ``tier:<name>`` to start on a
+tier); LiteLLM hands those calls to :class:`CascadeHandler` (registered in
+``litellm.custom_provider_map``), which runs the same
+:class:`~langchain_costrouter.core.pipeline.RequestPipeline` as ``ChatCostRouter``: tenant,
+route, cache, compression, retries, gates, budget, best answer, ledger records and metadata are
+the core's, for sync and async calls and for streams (gated tiers buffered and replayed only
+when they pass). Only the tier call is LiteLLM's: ``litellm.completion`` / ``acompletion`` with
+the tier's deployment parameters, no retries of its own, and ``no-log`` (callers' loggers see one
+call: the cascade's, with its total cost as ``response_cost``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any
+
+from langchain_costrouter.core.gates.composite import AllOfGate
+from langchain_costrouter.core.gates.logprob import LogprobGate
+from langchain_costrouter.core.ledger import new_request_id
+from langchain_costrouter.core.pipeline import CallTier, StreamOutcome, run_async, run_sync, stream_async, stream_sync
+from langchain_costrouter.core.routing import RouteDecision, start_on
+from langchain_costrouter.core.runtime import CostRouterRuntime
+from langchain_costrouter.core.types import Completion
+from litellm_hooks import _convert as cv
+from litellm_hooks._client import deployment_params
+
+__all__ = ["PROVIDER", "CascadeHandler", "register", "unregister"]
+
+logger = logging.getLogger(__name__)
+
+PROVIDER = "costrouter"
+"""The custom provider name of the cascade's entry deployments."""
+
+ROUTE_TARGET = "route"
+TIER_TARGET = "tier:"
+
+_registry_lock = threading.Lock()
+_registry: dict[str, CostRouterRuntime] = {}
+
+
+def register(fingerprint: str, runtime: CostRouterRuntime) -> None:
+    """Makes ``costrouter/<fingerprint>:...`` deployments run on ``runtime`` (and installs the handler)."""
+    import litellm
+
+    with _registry_lock:
+        _registry[fingerprint] = runtime
+        if not any(p.get("provider") == PROVIDER for p in litellm.custom_provider_map):
+            litellm.custom_provider_map = [
+                *litellm.custom_provider_map,
+                {"provider": PROVIDER, "custom_handler": CascadeHandler()},
+            ]
+            from litellm.utils import custom_llm_setup
+
+            custom_llm_setup()  # type: ignore[no-untyped-call]
+
+
+def unregister(fingerprint: str, runtime: CostRouterRuntime) -> None:
+    """Forgets ``runtime`` (when it is still the one registered for ``fingerprint``)."""
+    with _registry_lock:
+        if _registry.get(fingerprint) is runtime:
+            del _registry[fingerprint]
+
+
+def _resolve(model: str) -> tuple[CostRouterRuntime, str]:
+    fingerprint, _, target = model.partition(":")
+    with _registry_lock:
+        runtime = _registry.get(fingerprint)
+    if runtime is None:
+        from langchain_costrouter.core.errors import ConfigError
+
+        raise ConfigError(
+            "model",
+            f"no costrouter configuration {fingerprint!r} in this process: build the router and the hooks "
+            "from the same costrouter.yaml (CostRouterHooks.install / build_router)",
+        )
+    return runtime, target
+
+
+def _wants_logprobs(gate: Any) -> bool:
+    if isinstance(gate, LogprobGate):
+        return True
+    return isinstance(gate, AllOfGate) and any(_wants_logprobs(g) for g in gate.gates)
+
+
+def _base() -> type[Any]:
+    from litellm.llms.custom_llm import CustomLLM
+
+    base: type[Any] = CustomLLM
+    return base
+
+
+class _Call:
+    """One cascade call: its runtime, request and route, and the tier calls it makes."""
+
+    def __init__(
+        self, model: str, messages: Sequence[Any], optional_params: Mapping[str, Any], litellm_params: Any
+    ) -> None:
+        self.runtime, target = _resolve(model)
+        params = dict(optional_params or {})
+        meta = cv.metadata_of({"litellm_params": litellm_params or {}})
+        call_id = cv.get(litellm_params, "litellm_call_id")
+        request_id = str(meta.get("costrouter_request_id") or call_id or new_request_id())
+        user = params.get("user")
+        tenant = self.runtime.tenant(meta, user=user if isinstance(user, str) else None)
+        self.request = cv.request_of(messages, params, request_id=request_id, tenant=tenant)
+        self.decision = self._decision(target)
+        self.io = _TierIO(self.runtime)
+
+    def _decision(self, target: str) -> RouteDecision | None:
+        if target == ROUTE_TARGET:
+            return None  # the router decides
+        return start_on(self.runtime.config, target.removeprefix(TIER_TARGET), self.runtime.prices)
+
+    def flow(self, *, stream: bool) -> Any:
+        return self.runtime.pipeline.flow(self.request, stream=stream, decision=self.decision)
+
+    def model_name(self, answered_by: str) -> str:
+        try:
+            return self.runtime.config.deployment(answered_by).provider_model
+        except KeyError:
+            return answered_by
+
+    def finish(self, outcome: StreamOutcome[Any]) -> Iterator[dict[str, Any]]:
+        """The tail of a stream in ``GenericStreamingChunk`` form."""
+        result = outcome.result
+        if not outcome.streamed:
+            if outcome.replay is not None:
+                yield from (cv.generic_chunk(c) for c in outcome.replay)
+            else:
+                yield from _whole(result.completion)
+        usage = result.completion.usage
+        yield {
+            "text": "",
+            "tool_use": None,
+            "is_finished": True,
+            "finish_reason": result.completion.finish_reason or "stop",
+            "usage": {
+                "prompt_tokens": usage.input_tokens,
+                "completion_tokens": usage.output_tokens,
+                "total_tokens": usage.total_tokens,
+            },
+            "index": 0,
+        }
+
+
+def _whole(completion: Completion) -> Iterator[dict[str, Any]]:
+    """A whole answer (a cache hit, a best answer never streamed) as stream chunks."""
+    yield {"text": completion.text, "tool_use": None, "is_finished": False, "finish_reason": "", "usage": None,
+           "index": 0}  # fmt: skip
+    for i, tc in enumerate(completion.tool_calls):
+        fn = tc.get("function") or {}
+        tool = {"id": tc.get("id"), "type": "function", "index": i,
+                "function": {"name": fn.get("name"), "arguments": fn.get("arguments") or "{}"}}  # fmt: skip
+        yield {"text": "", "tool_use": tool, "is_finished": False, "finish_reason": "", "usage": None, "index": 0}
+
+
+class CascadeHandler(_base()):  # type: ignore[misc]
+    """LiteLLM's custom-provider handler of the ``costrouter`` deployments (see the module docstring)."""
+
+    def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
+        call = _Call(model, messages, kwargs.get("optional_params") or {}, kwargs.get("litellm_params"))
+        result = run_sync(call.flow(stream=False), call.io)
+        return cv.response_of(result, model_name=call.model_name(result.answered_by))
+
+    async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
+        call = _Call(model, messages, kwargs.get("optional_params") or {}, kwargs.get("litellm_params"))
+        result = await run_async(call.flow(stream=False), call.io)
+        return cv.response_of(result, model_name=call.model_name(result.answered_by))
+
+    def streaming(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        call = _Call(model, messages, kwargs.get("optional_params") or {}, kwargs.get("litellm_params"))
+        for chunk in stream_sync(call.flow(stream=True), call.io, call.finish):
+            yield chunk if isinstance(chunk, dict) else cv.generic_chunk(chunk)
+
+    async def astreaming(
+        self, model: str, messages: list[Any], *args: Any, **kwargs: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        call = _Call(model, messages, kwargs.get("optional_params") or {}, kwargs.get("litellm_params"))
+        async for chunk in stream_async(call.flow(stream=True), call.io, call.finish):
+            yield chunk if isinstance(chunk, dict) else cv.generic_chunk(chunk)
+
+
+class _TierIO:
+    """Calls a tier through ``litellm.completion`` / ``acompletion`` for the pipeline."""
+
+    def __init__(self, runtime: CostRouterRuntime) -> None:
+        self.runtime = runtime
+
+    def _kwargs(self, effect: CallTier, *, stream: bool) -> dict[str, Any]:
+        tier = effect.step.tier
+        request = effect.request
+        kwargs: dict[str, Any] = {**deployment_params(tier.spec, self.runtime.prices), **request.params}
+        kwargs["messages"] = [dict(m) for m in effect.messages]
+        if request.tools:
+            kwargs["tools"] = [dict(t) for t in request.tools]
+        if request.response_format is not None:
+            kwargs["response_format"] = request.response_format
+        if request.user:
+            kwargs["user"] = request.user
+        if _wants_logprobs(tier.gate):
+            kwargs.setdefault("logprobs", True)
+        kwargs["num_retries"] = 0  # the cascade retries, recording every attempt
+        kwargs["no-log"] = True  # callers' loggers see the cascade's call, not each tier's
+        kwargs["metadata"] = {cv.INTERNAL_FLAG: True, "costrouter_request_id": request.request_id}
+        if stream:
+            kwargs["stream"] = True
+            kwargs["stream_options"] = {"include_usage": True}
+        return kwargs
+
+    def call(self, effect: CallTier) -> Completion:
+        import litellm
+
+        response = litellm.completion(**self._kwargs(effect, stream=False))
+        return cv.completion_from_response(response, model=effect.step.tier.model)
+
+    async def acall(self, effect: CallTier) -> Completion:
+        import litellm
+
+        response = await litellm.acompletion(**self._kwargs(effect, stream=False))
+        return cv.completion_from_response(response, model=effect.step.tier.model)
+
+    def stream(self, effect: CallTier) -> Iterator[Any]:
+        import litellm
+
+        yield from litellm.completion(**self._kwargs(effect, stream=True))
+
+    async def astream(self, effect: CallTier) -> AsyncIterator[Any]:
+        import litellm
+
+        response = await litellm.acompletion(**self._kwargs(effect, stream=True))
+        async for chunk in response:
+            yield chunk
+
+    def collect(self, effect: CallTier, chunks: Sequence[Any]) -> Completion:
+        model = effect.step.tier.model
+        if not chunks:
+            return Completion(text="", model=model)
+        import litellm
+
+        try:
+            built = litellm.stream_chunk_builder(list(chunks))
+        except Exception:  # a broken stream's partial chunks: keep their text (it is priced as seen)
+            logger.debug("cannot assemble a partial stream", exc_info=True)
+            text = "".join(cv.generic_chunk(c)["text"] for c in chunks)
+            return Completion(text=text, model=model)
+        return cv.completion_from_response(built, model=model)
