@@ -16,8 +16,9 @@ from typing import Any
 
 from langchain_costrouter.core.accounting import CostAccountant
 from langchain_costrouter.core.cache.engine import ResponseCache
-from langchain_costrouter.core.cache.entries import CacheHit, record_cache_hit
-from langchain_costrouter.core.cache.scope import CacheScope
+from langchain_costrouter.core.cache.entries import CacheHit, CacheLookup, record_cache_hit
+from langchain_costrouter.core.cache.scope import CacheScope, cache_scope
+from langchain_costrouter.core.cache.shadow import ShadowCandidate
 from langchain_costrouter.core.cascade import CascadeResult, CascadeRun
 from langchain_costrouter.core.gates.base import AlwaysPass
 from langchain_costrouter.core.types import Completion
@@ -26,6 +27,8 @@ from langchain_costrouter.core.usage import Usage
 __all__ = ["CacheStep"]
 
 logger = logging.getLogger(__name__)
+
+_MAX_PENDING_SHADOWS = 1024  # shadow candidates of runs still answering (cache.semantic: shadow / auto)
 
 
 class CacheStep:
@@ -43,13 +46,19 @@ class CacheStep:
         self.namespace = namespace
         self.enabled = True
         self.errors = 0
+        self._shadows: dict[str, ShadowCandidate] = {}
 
     def scope(self, run: CascadeRun) -> CacheScope:
-        """The run's scope: its ladder stands for the model; the tenant refines the namespace."""
-        ladder = "|".join(t.model for t in run.ladder)
-        return CacheScope.from_request(
-            run.request, model=f"costrouter:{ladder}", namespace=f"{self.namespace}:{run.request.tenant}"
-        )
+        """The run's scope: the cache's key function on the request, its ladder and namespace."""
+        return cache_scope(run.request, ladder=[t.model for t in run.ladder], namespace=self.namespace)
+
+    def _remember(self, run: CascadeRun, found: CacheLookup) -> CacheHit | None:
+        """Keeps a shadow candidate until the run's fresh answer can be compared with it."""
+        if found.shadow is not None:
+            self._shadows[run.request.request_id] = found.shadow
+            while len(self._shadows) > _MAX_PENDING_SHADOWS:
+                self._shadows.pop(next(iter(self._shadows)))
+        return found.hit
 
     def _failed(self, what: str, exc: Exception) -> None:
         self.errors += 1
@@ -59,7 +68,8 @@ class CacheStep:
         """A hit for the run's request with the lookup latency in ms (``None``: a miss or a failure)."""
         t0 = time.perf_counter()
         try:
-            hit = self.cache.lookup(self.scope(run), run.request.last_user_text, request_id=run.request.request_id)
+            found = self.cache.find(self.scope(run), run.request.last_user_text, request_id=run.request.request_id)
+            hit = self._remember(run, found)
         except Exception as exc:
             self._failed("lookup", exc)
             return None
@@ -69,9 +79,10 @@ class CacheStep:
         """Async :meth:`lookup`."""
         t0 = time.perf_counter()
         try:
-            hit = await self.cache.alookup(
+            found = await self.cache.afind(
                 self.scope(run), run.request.last_user_text, request_id=run.request.request_id
             )
+            hit = self._remember(run, found)
         except Exception as exc:
             self._failed("lookup", exc)
             return None
@@ -139,7 +150,8 @@ class CacheStep:
         }
 
     def store(self, run: CascadeRun, result: CascadeResult) -> None:
-        """Offers an accepted answer to the cache (never raises)."""
+        """Offers an accepted answer to the cache (never raises); a shadow candidate is compared with it."""
+        self.cache.observe_shadow(self._shadows.pop(run.request.request_id, None), result.completion.text)
         try:
             self.cache.store(
                 self.scope(run), run.request.last_user_text, result.completion.text, **self._store_kwargs(run, result)
@@ -149,6 +161,9 @@ class CacheStep:
 
     async def astore(self, run: CascadeRun, result: CascadeResult) -> None:
         """Async :meth:`store`."""
+        shadow = self._shadows.pop(run.request.request_id, None)
+        if shadow is not None:
+            await self.cache.aobserve_shadow(shadow, result.completion.text)
         try:
             await self.cache.astore(
                 self.scope(run), run.request.last_user_text, result.completion.text, **self._store_kwargs(run, result)

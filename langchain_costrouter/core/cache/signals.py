@@ -306,8 +306,9 @@ def sign_tokens(text: str) -> frozenset[str]:
         if money:
             out.add(money.group(1))  # "£50": the currency is a sign, the amount a number
             continue
-        while len(tok) > 1 and tok[-1] in _EDGE_PUNCT and not (tok[-1] == "!" and tok[-2:] in {"!=", "!!"}):
-            if tok[-2:] in {"!=", "=="}:
+        # sentence punctuation goes, unless nothing but signs would be left ("$?" and "$!" differ)
+        while len(tok) > 1 and tok[-1] in _EDGE_PUNCT and tok[-2:] not in {"!=", "=="}:
+            if not any(c.isalnum() for c in tok[:-1]):
                 break
             tok = tok[:-1]
         tok = tok.lstrip("([{\"'`")
