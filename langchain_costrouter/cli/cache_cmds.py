@@ -209,7 +209,6 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _calibrate(args: argparse.Namespace) -> int:
     from langchain_costrouter.core.cache import make_embedder
-    from langchain_costrouter.core.cache.verifier import BASE_FEATURES, PAIR_FEATURES
     from langchain_costrouter.core.cache.wordnet import LEXICON_NAME
     from langchain_costrouter.offline.cache_calibration import calibrate, cross_validate, load_pairs, score_pairs
 
@@ -219,16 +218,7 @@ def _calibrate(args: argparse.Namespace) -> int:
     budget = None if str(args.question_budget).lower() == "none" else int(args.question_budget)
     if args.leave_one_out:
         return _leave_one_out(args, emb, budget)
-    opts: dict[str, Any] = {
-        "question_budget": budget,
-        "max_false_hit_rate": args.max_false_hit_rate,
-        "method": args.method,
-        "min_similarity": args.min_similarity,
-        "repeats": args.repeats,
-        "margin": args.margin,
-        "confidence": args.confidence,
-        "features": PAIR_FEATURES if args.features == "all" else BASE_FEATURES,
-    }
+    opts = _options(args, budget)
     res = calibrate(scored, source="calibrated:" + ",".join(Path(p).name for p in args.pairs), **opts)
     m = res.metrics
     pol = res.policy

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,6 +42,7 @@ from langchain_costrouter.core.cache.guard import (
     within_budget,
 )
 from langchain_costrouter.core.cache.scope import CacheScope, query_of
+from langchain_costrouter.core.cache.shadow import wilson_upper
 from langchain_costrouter.core.cache.textform import semantic_form
 from langchain_costrouter.core.cache.verifier import HARD_VETOES, PAIR_FEATURES, fit_verifier, pair_features
 from langchain_costrouter.core.cache.wordnet import LEXICON_NAME
@@ -344,20 +344,6 @@ def evaluate(scored: Iterable[ScoredPair], policy: GuardPolicy) -> Metrics:
         positives=pos,
         negatives=neg,
     )
-
-
-def wilson_upper(k: int, n: int, z: float = 1.645) -> float:
-    """Upper end of the one-sided Wilson score interval of a rate ``k / n`` (95 % at z=1.645).
-
-    See :func:`z_of` for other confidence levels.
-    """
-    if n == 0:
-        return 1.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = p + z * z / (2 * n)
-    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return min(1.0, (centre + margin) / denom)
 
 
 def z_of(confidence: float) -> float:
