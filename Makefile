@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: demo test lint typecheck unit integration notebooks bench record clean venv
+.PHONY: demo test lint typecheck unit integration notebooks record clean venv browser docs
 
 venv: $(STAMP)
 
@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/costrouter demo
 
-test: $(STAMP) lint typecheck
+test: $(STAMP) lint typecheck browser
+	$(BIN)/costrouter config check examples/costrouter.yaml
 	$(BIN)/pytest tests/unit_tests tests/integration_tests -q
 	$(BIN)/pytest --nbmake notebooks -q
 
@@ -36,6 +37,17 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy langchain_costrouter litellm_hooks
+
+# The dashboard's browser test drives Debian's chromium (Playwright cannot download browsers here).
+# Installed when missing and possible (root, apt-get); otherwise that test skips and says why.
+browser:
+	@test -x /usr/bin/chromium || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null \
+		|| echo "chromium not installed: the dashboard browser test will skip"; }
+
+# docs/config.md is generated from CostRouterConfig (a test checks it is current).
+docs: $(STAMP)
+	$(BIN)/costrouter config reference -o docs/config.md
 
 # Re-record cassettes against the project's own local servers (needs loopback only).
 record: $(STAMP)

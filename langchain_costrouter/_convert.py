@@ -31,6 +31,7 @@ def request_from_messages(
     tenant: str,
     request_id: str | None = None,
     kwargs: Mapping[str, Any] | None = None,
+    key: str | None = None,
 ) -> ChatRequest:
     """A :class:`ChatRequest` from LangChain messages and call kwargs (every answer parameter kept)."""
     kwargs = dict(kwargs or {})
@@ -49,6 +50,7 @@ def request_from_messages(
         response_format=kwargs.get("response_format"),
         params=params,
         user=user if isinstance(user, str) and user else None,
+        key=key,
         **extra,
     )
 

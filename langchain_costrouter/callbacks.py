@@ -34,7 +34,7 @@ from langchain_core.tracers.context import register_configure_hook
 
 from langchain_costrouter.core.accounting import CostAccountant
 from langchain_costrouter.core.config import CostRouterConfig
-from langchain_costrouter.core.ledger import LedgerBackend, MemoryLedger, open_ledger
+from langchain_costrouter.core.ledger import LedgerBackend, MemoryLedger, ledger_from_config
 from langchain_costrouter.core.pricing import PriceBook
 from langchain_costrouter.core.usage import Usage
 
@@ -92,7 +92,7 @@ class CostCallbackHandler(BaseCallbackHandler):
         """A handler writing to the config's ledger with its prices and premium baseline."""
         accountant = CostAccountant(
             PriceBook(config.price_overrides_map()),
-            open_ledger(config.ledger.backend, config.ledger.path),
+            ledger_from_config(config.ledger),
             premium_model=config.premium.model,
             tenant=config.ledger.tenant,
         )

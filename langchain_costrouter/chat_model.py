@@ -49,7 +49,7 @@ from langchain_costrouter.core.gates.logprob import LogprobGate
 from langchain_costrouter.core.pipeline import CallTier, StreamOutcome, run_async, run_sync, stream_async, stream_sync
 from langchain_costrouter.core.routing import RouteDecision, start_on
 from langchain_costrouter.core.runtime import CostRouterRuntime
-from langchain_costrouter.core.types import ChatRequest, Completion
+from langchain_costrouter.core.types import ChatRequest, Completion, key_of
 
 __all__ = ["ChatCostRouter"]
 
@@ -210,7 +210,7 @@ class ChatCostRouter(BaseChatModel):
         meta = getattr(run_manager, "metadata", None)
         user = call.get("user")
         tenant = self._runtime.tenant(meta, user=user if isinstance(user, str) else None, default=self.tenant)
-        return request_from_messages(messages, tenant=tenant, kwargs=call)
+        return request_from_messages(messages, tenant=tenant, kwargs=call, key=key_of(meta))
 
     def _message(self, result: CascadeResult) -> AIMessage:
         raw = result.completion.raw

@@ -47,10 +47,11 @@ def deployment_params(
         "input_cost_per_token": price.input,
         "output_cost_per_token": price.output,
     }
-    if price.cache_read is not None:
-        params["cache_read_input_token_cost"] = price.cache_read
-    if price.cache_write is not None:
-        params["cache_creation_input_token_cost"] = price.cache_write
+    # Always both cache prices, as the ledger resolves them (unset: the input price). Without them
+    # LiteLLM prices cached tokens at $0 and warns "register_model ... custom pricing" once per
+    # registration (a deployment registers under its id and its model key, the entry model again).
+    params["cache_read_input_token_cost"] = price.input if price.cache_read is None else price.cache_read
+    params["cache_creation_input_token_cost"] = price.input if price.cache_write is None else price.cache_write
     if spec.api_base is not None:
         params["api_base"] = spec.api_base
     if secrets:

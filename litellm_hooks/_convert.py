@@ -75,6 +75,7 @@ def request_of(
     *,
     request_id: str,
     tenant: str,
+    key: str | None = None,
 ) -> ChatRequest:
     """The core request of a call the handler received (every answer parameter kept)."""
     msgs = tuple(dict(m) for m in messages if isinstance(m, Mapping))
@@ -89,6 +90,7 @@ def request_of(
         response_format=optional_params.get("response_format"),
         params=params,
         user=user if isinstance(user, str) and user else None,
+        key=key,
     )
 
 

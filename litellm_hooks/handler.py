@@ -17,15 +17,22 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
+from langchain_costrouter.core.errors import (
+    BudgetExceededError,
+    BudgetUnavailableError,
+    CascadeExhaustedError,
+    CostRouterError,
+)
 from langchain_costrouter.core.gates.composite import AllOfGate
 from langchain_costrouter.core.gates.logprob import LogprobGate
 from langchain_costrouter.core.ledger import new_request_id
 from langchain_costrouter.core.pipeline import CallTier, StreamOutcome, run_async, run_sync, stream_async, stream_sync
 from langchain_costrouter.core.routing import RouteDecision, start_on
 from langchain_costrouter.core.runtime import CostRouterRuntime
-from langchain_costrouter.core.types import Completion
+from langchain_costrouter.core.types import Completion, key_of
 from litellm_hooks import _convert as cv
 from litellm_hooks._client import deployment_params
 
@@ -107,7 +114,7 @@ class _Call:
         request_id = str(meta.get("costrouter_request_id") or call_id or new_request_id())
         user = params.get("user")
         tenant = self.runtime.tenant(meta, user=user if isinstance(user, str) else None)
-        self.request = cv.request_of(messages, params, request_id=request_id, tenant=tenant)
+        self.request = cv.request_of(messages, params, request_id=request_id, tenant=tenant, key=key_of(meta))
         self.decision = self._decision(target)
         self.io = _TierIO(self.runtime)
 
@@ -159,30 +166,64 @@ def _whole(completion: Completion) -> Iterator[dict[str, Any]]:
         yield {"text": "", "tool_use": tool, "is_finished": False, "finish_reason": "", "usage": None, "index": 0}
 
 
+@contextmanager
+def _as_litellm_errors(model: str) -> Iterator[None]:
+    """The cascade's own terminal errors as LiteLLM exceptions, so the proxy answers with the right status.
+
+    A budget that stops a request is LiteLLM's ``BudgetExceededError`` (the proxy's
+    ``budget_exceeded`` answer), a budget store that cannot be reached a 503, an exhausted cascade
+    a 502. The original error is the ``__cause__`` and the ``costrouter_error`` attribute.
+    Provider errors of the tiers are LiteLLM's already and pass through unchanged.
+    """
+    try:
+        yield
+    except CostRouterError as exc:
+        from litellm.exceptions import APIError, ServiceUnavailableError
+        from litellm.exceptions import BudgetExceededError as LiteLLMBudgetError
+
+        out: Exception
+        if isinstance(exc, BudgetUnavailableError):
+            out = ServiceUnavailableError(message=str(exc), llm_provider=PROVIDER, model=model)
+        elif isinstance(exc, BudgetExceededError):
+            out = LiteLLMBudgetError(
+                current_cost=exc.spent_usd, max_budget=exc.limit_usd, message=str(exc), llm_provider=PROVIDER
+            )
+        elif isinstance(exc, CascadeExhaustedError):
+            out = APIError(status_code=502, message=str(exc), llm_provider=PROVIDER, model=model)
+        else:
+            raise
+        setattr(out, "costrouter_error", exc)  # noqa: B010 - an attribute LiteLLM exceptions lack
+        raise out from exc
+
+
 class CascadeHandler(_base()):  # type: ignore[misc]
     """LiteLLM's custom-provider handler of the ``costrouter`` deployments (see the module docstring)."""
 
     def completion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
-        call = _Call(model, messages, kwargs.get("optional_params") or {}, kwargs.get("litellm_params"))
-        result = run_sync(call.flow(stream=False), call.io)
+        with _as_litellm_errors(model):
+            call = _Call(model, messages, kwargs.get("optional_params") or {}, kwargs.get("litellm_params"))
+            result = run_sync(call.flow(stream=False), call.io)
         return cv.response_of(result, model_name=call.model_name(result.answered_by))
 
     async def acompletion(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Any:
-        call = _Call(model, messages, kwargs.get("optional_params") or {}, kwargs.get("litellm_params"))
-        result = await run_async(call.flow(stream=False), call.io)
+        with _as_litellm_errors(model):
+            call = _Call(model, messages, kwargs.get("optional_params") or {}, kwargs.get("litellm_params"))
+            result = await run_async(call.flow(stream=False), call.io)
         return cv.response_of(result, model_name=call.model_name(result.answered_by))
 
     def streaming(self, model: str, messages: list[Any], *args: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        call = _Call(model, messages, kwargs.get("optional_params") or {}, kwargs.get("litellm_params"))
-        for chunk in stream_sync(call.flow(stream=True), call.io, call.finish):
-            yield chunk if isinstance(chunk, dict) else cv.generic_chunk(chunk)
+        with _as_litellm_errors(model):
+            call = _Call(model, messages, kwargs.get("optional_params") or {}, kwargs.get("litellm_params"))
+            for chunk in stream_sync(call.flow(stream=True), call.io, call.finish):
+                yield chunk if isinstance(chunk, dict) else cv.generic_chunk(chunk)
 
     async def astreaming(
         self, model: str, messages: list[Any], *args: Any, **kwargs: Any
     ) -> AsyncIterator[dict[str, Any]]:
-        call = _Call(model, messages, kwargs.get("optional_params") or {}, kwargs.get("litellm_params"))
-        async for chunk in stream_async(call.flow(stream=True), call.io, call.finish):
-            yield chunk if isinstance(chunk, dict) else cv.generic_chunk(chunk)
+        with _as_litellm_errors(model):
+            call = _Call(model, messages, kwargs.get("optional_params") or {}, kwargs.get("litellm_params"))
+            async for chunk in stream_async(call.flow(stream=True), call.io, call.finish):
+                yield chunk if isinstance(chunk, dict) else cv.generic_chunk(chunk)
 
 
 class _TierIO:

@@ -15,6 +15,11 @@
   without it are refused);
 - ``environment_variables``: ``COSTROUTER_CONFIG`` (absolute path of the costrouter config).
 
+With shared backends (``ledger.backend: postgres``, ``budget.backend: redis``) the rendered
+YAML starts with a comment naming them and the environment variables every replica needs
+(:func:`shared_backends`); :func:`render_compose` renders a docker-compose file of N proxy
+replicas on one Postgres and one Redis (docs/scale-out.md).
+
 With ``hooks=False`` it renders the plain proxy over the same tiers (no cascade), for comparisons.
 """
 
@@ -33,8 +38,10 @@ __all__ = [
     "DEFAULT_MASTER_KEY_ENV",
     "PROXY_CALLBACKS",
     "PROXY_HANDLER",
+    "render_compose",
     "render_proxy_config",
     "render_proxy_yaml",
+    "shared_backends",
     "write_proxy_config",
 ]
 
@@ -94,10 +101,97 @@ def render_proxy_config(
     return out
 
 
+def shared_backends(config: CostRouterConfig) -> dict[str, str]:
+    """The shared backends ``config`` uses, as ``{what: environment variable holding its URL}``.
+
+    Empty for the embedded default (SQLite ledger, local cache, in-process budgets). A URL
+    set in the file itself (``ledger.url``, ``budget.redis_url``) needs no variable.
+    """
+    out: dict[str, str] = {}
+    if config.ledger.backend == "postgres" and config.ledger.url is None:
+        out[f"ledger: postgres table {config.ledger.table}"] = config.ledger.url_env
+    if (
+        config.budget.backend == "redis"
+        and (config.budget.tenants or config.budget.keys)
+        and config.budget.redis_url is None
+    ):
+        out["budgets: redis"] = config.budget.redis_url_env
+    return out
+
+
 def render_proxy_yaml(config: CostRouterConfig, **kwargs: Any) -> str:
     """:func:`render_proxy_config` as YAML text."""
     header = "# LiteLLM proxy config rendered by `costrouter litellm-config` (do not edit: re-render).\n"
+    for what, var in shared_backends(config).items():
+        header += f"# shared backend, {what}: every replica needs ${var}\n"
     return header + yaml.safe_dump(render_proxy_config(config, **kwargs), sort_keys=False)
+
+
+def render_compose(
+    config: CostRouterConfig,
+    *,
+    replicas: int = 3,
+    image: str = "langchain-costrouter:latest",
+    config_file: str = "costrouter.yaml",
+    master_key_env: str = DEFAULT_MASTER_KEY_ENV,
+) -> dict[str, Any]:
+    """A docker-compose file: ``replicas`` proxies (``costrouter serve``) on one Postgres and one Redis.
+
+    Every proxy runs the same command on the same mounted ``costrouter.yaml``; the shared
+    backends' URLs point at the ``postgres`` and ``redis`` services, and secrets stay
+    ``${VAR}`` references filled from the host's environment (or an ``.env`` file).
+
+    Raises:
+        ValueError: ``replicas`` < 1.
+    """
+    if replicas < 1:
+        msg = f"replicas must be at least 1, got {replicas}"
+        raise ValueError(msg)
+    env: dict[str, str] = {
+        "COSTROUTER_CONFIG": f"/app/{config_file}",
+        master_key_env: f"${{{master_key_env}}}",
+    }
+    if config.ledger.backend == "postgres" and config.ledger.url is None:
+        env[config.ledger.url_env] = "postgresql://costrouter:${POSTGRES_PASSWORD}@postgres:5432/costrouter"
+    if config.budget.backend == "redis" and config.budget.redis_url is None:
+        env[config.budget.redis_url_env] = "redis://redis:6379/0"
+    for spec in (*config.tiers, *config.models):
+        if spec.api_key_env:
+            env[spec.api_key_env] = f"${{{spec.api_key_env}}}"
+    # In a container the proxy listens on the container's interface; the port mapping exposes it.
+    command = ["costrouter", "serve", "--config", f"/app/{config_file}", "--host", "0.0.0.0", "--port", "4000"]  # noqa: S104
+    command += ["--master-key-env", master_key_env, "--out", "/app/litellm-proxy.yaml"]
+    services: dict[str, Any] = {
+        "postgres": {
+            "image": "postgres:15",
+            "environment": {
+                "POSTGRES_USER": "costrouter",
+                "POSTGRES_PASSWORD": "${POSTGRES_PASSWORD}",
+                "POSTGRES_DB": "costrouter",
+            },
+            "volumes": ["pgdata:/var/lib/postgresql/data"],
+            "healthcheck": {"test": ["CMD", "pg_isready", "-U", "costrouter"], "interval": "5s", "retries": 10},
+        },
+        "redis": {
+            # Settled budget spend lives only in Redis: keep it on disk.
+            "image": "redis:7",
+            "command": ["redis-server", "--appendonly", "yes", "--appendfsync", "everysec"],
+            "volumes": ["redisdata:/data"],
+            "healthcheck": {"test": ["CMD", "redis-cli", "ping"], "interval": "5s", "retries": 10},
+        },
+    }
+    for i in range(1, replicas + 1):
+        services[f"proxy-{i}"] = {
+            "image": image,
+            "command": list(command),
+            "environment": dict(env),
+            "volumes": [f"./{config_file}:/app/{config_file}:ro", f"outbox-{i}:/app/.costrouter-outbox"],
+            "working_dir": "/app",
+            "ports": [f"{4000 + i}:4000"],
+            "depends_on": {"postgres": {"condition": "service_healthy"}, "redis": {"condition": "service_healthy"}},
+        }
+    volumes: dict[str, Any] = {"pgdata": {}, "redisdata": {}, **{f"outbox-{i}": {} for i in range(1, replicas + 1)}}
+    return {"services": services, "volumes": volumes}
 
 
 def write_proxy_config(

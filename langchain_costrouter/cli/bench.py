@@ -1,7 +1,8 @@
-"""``costrouter bench``: a parser whose sub-subcommands come from their own modules.
+"""``costrouter bench``: a parser whose targets come from their own modules.
 
-``bench cache`` lives in :mod:`.cache_cmds`; ``bench cascade`` (another module) registers the
-same way when present: each module exposes ``register_bench(bench_subparsers)``.
+Each module of :data:`BENCH_MODULES` exposes ``register_bench(bench_subparsers)`` and adds one or
+more targets (``bench cache`` lives in :mod:`.cache_cmds`, ``bench cascade`` in
+:mod:`.bench_cascade`...). The list is explicit: a module that fails to import fails loudly.
 """
 
 from __future__ import annotations
@@ -12,21 +13,27 @@ from typing import Any
 
 __all__ = ["BENCH_MODULES", "register"]
 
-# Modules adding ``bench`` sub-subcommands through ``register_bench(subparsers)``.
-BENCH_MODULES: tuple[str, ...] = ("cache_cmds", "bench_cascade", "optimize_cmds", "routing_cmds", "litellm_cmds")
+# Modules adding ``bench`` targets through ``register_bench(subparsers)``, in help order.
+# Adding a target is one line here (and its module).
+BENCH_MODULES: tuple[str, ...] = (
+    "bench_cascade",
+    "cache_cmds",
+    "routing_cmds",
+    "batch",
+    "litellm_cmds",
+)
 
 
 def register(subparsers: Any) -> None:
-    """Adds ``bench`` and every available ``bench <target>``."""
-    parser: argparse.ArgumentParser = subparsers.add_parser("bench", help="run a benchmark (cache, cascade...)")
-    sub = parser.add_subparsers(dest="bench_target", required=True, metavar="TARGET")
+    """Adds ``bench`` and every ``bench <target>``."""
+    from langchain_costrouter.cli._style import add_command
+
+    parser: argparse.ArgumentParser = add_command(
+        subparsers,
+        "bench",
+        help="run a benchmark (cascade, cache, routing, savings, proxy)",
+        description="Benchmarks: each target prints its figures and can write them as JSON (--json PATH|-).",
+    )
+    sub = parser.add_subparsers(dest="subcommand", required=True, metavar="TARGET")
     for name in BENCH_MODULES:
-        try:
-            module = importlib.import_module(f"langchain_costrouter.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"langchain_costrouter.cli.{name}":
-                continue
-            raise
-        hook = getattr(module, "register_bench", None)
-        if hook is not None:
-            hook(sub)
+        importlib.import_module(f"langchain_costrouter.cli.{name}").register_bench(sub)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import math
 import sys
 from pathlib import Path
@@ -31,6 +30,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "add_bench_arguments",
+    "add_calibration_arguments",
+    "add_prices",
     "parse_prices",
     "print_prices",
     "register_bench",
@@ -44,25 +45,69 @@ __all__ = [
 
 def register_bench(subparsers: Any) -> None:
     """Adds ``bench cascade`` to the ``bench`` sub-subcommands."""
-    p = subparsers.add_parser(
+    from langchain_costrouter.cli._style import add_command, add_data, add_json
+
+    p = add_command(
+        subparsers,
         "cascade",
         help="cheap -> premium escalation policies through ChatCostRouter and a replay server",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description=__doc__,
     )
-    p.add_argument("--data", required=True, type=Path, help="RouteLLM-format CSV (prompt, <model>, <model>_response)")
-    p.add_argument("--cheap", required=True, help="cheap model name as in the CSV")
-    p.add_argument("--premium", required=True, help="premium model name as in the CSV")
+    add_data(p, help="RouteLLM-format CSV (prompt, <model>, <model>_response columns)")
+    p.add_argument("--cheap", required=True, metavar="MODEL", help="cheap model name as in the CSV")
+    p.add_argument("--premium", required=True, metavar="MODEL", help="premium model name as in the CSV")
     p.add_argument(
-        "--gate-file", type=Path, help="learned gate to evaluate (default: calibrate one per fold, cross-validated)"
+        "--gate-file",
+        type=Path,
+        metavar="FILE",
+        help="learned gate to evaluate (default: calibrate one per fold, cross-validated)",
     )
-    p.add_argument("--json", dest="json_out", type=Path, metavar="OUT", help="write one object per policy (JSON list)")
-    p.add_argument("--plot", type=Path, metavar="OUT.png", help="draw the cost-quality curve (.png/.svg/.pdf)")
+    add_json(p, help="also write one object per policy as a JSON list to PATH ('-': stdout)")
+    p.add_argument("--plot", type=Path, metavar="PATH", help="draw the cost-quality curve (.png, .svg or .pdf)")
     add_bench_arguments(p)
     p.set_defaults(func=run)
 
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     """Options shared by ``bench cascade`` and ``demo``."""
+    from langchain_costrouter.cli._style import add_progress
+
+    add_prices(p)
+    p.add_argument("--limit", type=int, metavar="N", help="benchmark only the first N items")
+    add_calibration_arguments(p)
+    p.add_argument("--concurrency", type=int, default=48, help="requests in flight at once")
+    p.add_argument(
+        "--overhead-requests",
+        type=int,
+        default=200,
+        help="sequential requests timed through the router and directly (0 skips)",
+    )
+    p.add_argument(
+        "--ledger",
+        type=Path,
+        dest="ledger_out",
+        metavar="FILE",
+        help="SQLite ledger to write (tenant = policy; default: in memory)",
+    )
+    p.add_argument("--server-url", metavar="URL", help="use this running replay server instead of starting one")
+    add_progress(p)
+
+
+def add_calibration_arguments(p: argparse.ArgumentParser) -> None:
+    """How a learned gate is calibrated (``calibrate``, and in-run by ``bench cascade`` / ``demo``)."""
+    p.add_argument("--target-quality", type=float, default=0.95, help="share of premium quality to keep")
+    p.add_argument("--folds", type=int, default=5, help="cross-validation folds")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold shuffles")
+    p.add_argument(
+        "--margin-z",
+        type=float,
+        default=1.0,
+        help="thresholds clear the target by this many standard errors (0: exactly at the target)",
+    )
+
+
+def add_prices(p: argparse.ArgumentParser) -> None:
+    """``--prices MODEL=IN,OUT ...``: price overrides (``bench cascade``, ``demo``, ``calibrate``)."""
     p.add_argument(
         "--prices",
         action="extend",
@@ -71,21 +116,6 @@ def add_bench_arguments(p: argparse.ArgumentParser) -> None:
         metavar="MODEL=IN,OUT",
         help="price override in dollars per million input,output tokens (repeatable)",
     )
-    p.add_argument("--limit", type=int, help="benchmark only the first N items")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds of the in-run calibration (5)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fold shuffles (0)")
-    p.add_argument("--target-quality", type=float, default=0.95, help="share of premium quality to keep (0.95)")
-    p.add_argument("--margin-z", type=float, default=1.0, help="threshold safety margin in standard errors (1.0)")
-    p.add_argument("--concurrency", type=int, default=48, help="requests in flight at once (48)")
-    p.add_argument(
-        "--overhead-requests",
-        type=int,
-        default=200,
-        help="sequential requests timed through the router and directly (200; 0 skips)",
-    )
-    p.add_argument("--ledger", type=Path, help="SQLite ledger to write (tenant = policy); default: in memory")
-    p.add_argument("--server-url", help="use this running replay server's base URL instead of starting one")
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bars")
 
 
 def parse_prices(texts: list[str]) -> dict[str, ModelPrice]:
@@ -127,7 +157,7 @@ def settings_from_args(args: argparse.Namespace, **overrides: Any) -> CascadeBen
         "margin_z": args.margin_z,
         "concurrency": args.concurrency,
         "overhead_requests": args.overhead_requests,
-        "ledger_path": args.ledger,
+        "ledger_path": args.ledger_out,
         "progress": not args.no_progress,
     }
     values.update(overrides)
@@ -138,18 +168,30 @@ def _pct(x: float | None) -> str:
     return "-" if x is None or math.isnan(x) else f"{100 * x:.1f}%"
 
 
+#: One line per column of the benchmark table, printed under it.
+COLUMNS = """\
+  policy                how each question picks cheap or premium (always_premium is the baseline of every %)
+  via                   pipeline: sent through ChatCostRouter, cost from the ledger; recorded: computed from the
+                        recorded answers and the pipeline's per-question costs (no calls of its own)
+  quality               share of the {n} questions answered correctly
+  % of premium quality  quality / always_premium's quality
+  cost                  what the {n} questions cost, every call included (rejected cheap answers too)
+  % of premium cost     cost / always_premium's cost
+  premium calls         share of the questions that reached the premium model
+  APGR                  how well the gate ranks answers: the share of the cheap-to-premium quality gap recovered,
+                        averaged over every premium-call rate from 0 to 100% (0.5 = random, 1 = perfect)"""
+
+
 def render_bench(console: Console, result: CascadeBenchResult) -> None:
     """Prints the comparison table, the overhead and the timings of a run."""
+    from rich import box
     from rich.table import Table
 
     from langchain_costrouter.cli._render import fmt_usd
 
     table = Table(
-        title=f"Cascade benchmark: {result.n_items} items through ChatCostRouter -> HTTP -> replay server",
-        caption=(
-            "pipeline: every item sent through the router, cost = its ledger records; "
-            "recorded: from the recorded answers and the pipeline's per-item costs"
-        ),
+        title=f"Cascade benchmark: {result.n_items:,} questions through ChatCostRouter -> HTTP -> replay server",
+        box=box.SIMPLE_HEAD,
     )
     cols = ("policy", "via", "quality", "% of premium quality", "cost", "% of premium cost", "premium calls", "APGR")
     for col in cols:
@@ -167,6 +209,7 @@ def render_bench(console: Console, result: CascadeBenchResult) -> None:
             style="bold" if r.policy == "learned" else None,
         )
     console.print(table)
+    console.print(COLUMNS.format(n=f"{result.n_items:,}"), highlight=False)
     learned = result.row("learned")
     console.print(
         f"learned gate: {_pct(learned.quality_vs_premium)} of premium quality at {_pct(learned.cost_vs_premium)} "
@@ -232,12 +275,12 @@ def print_prices(console: Console, settings: CascadeBenchSettings) -> None:
         )
 
 
-def write_json(result: CascadeBenchResult, path: Path) -> None:
-    """Writes one object per policy (a JSON list)."""
+def write_json(result: CascadeBenchResult, path: str | Path) -> None:
+    """Writes one object per policy (a JSON list) to a file, or to stdout for ``-``."""
+    from langchain_costrouter.cli import _style
     from langchain_costrouter.offline.cascade_policies import rows_to_json
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(rows_to_json(result.rows), indent=1) + "\n", encoding="utf-8")
+    _style.write_json(path, rows_to_json(result.rows))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -249,13 +292,19 @@ def run(args: argparse.Namespace) -> int:
     _check_outputs(args)
     settings = settings_from_args(args)
     resolve_or_explain(settings)
-    console = Console(width=None if sys.stdout.isatty() else 130)
+    if args.gate_file is not None:
+        from langchain_costrouter.core.gates.learned import LearnedGate
+
+        LearnedGate.load(args.gate_file)  # a bad gate file fails now, before the replay server starts
+    # With --json -, stdout carries only JSON; the tables go to stderr.
+    console = Console(width=None if sys.stdout.isatty() else 130, stderr=args.json_out == "-")
     print_prices(console, settings)
     result = run_cascade_bench(args.data, settings, limit=args.limit, base_url=args.server_url)
     render_bench(console, result)
     if args.json_out is not None:
         write_json(result, args.json_out)
-        console.print(f"JSON written to {args.json_out}")
+        if args.json_out != "-":
+            console.print(f"JSON written to {args.json_out}")
     if args.plot is not None:
         from langchain_costrouter.offline.plots import write_cascade_plot
 

@@ -6,18 +6,28 @@ Example::
         --cheap mistralai/Mixtral-8x7B-Instruct-v0.1 --premium gpt-4-1106-preview \
         --target-quality 0.95 --out gate.json
 
-Prints the cross-validated figures of every policy and writes the gate file (JSON) that a
-``type: learned`` gate in the config loads.
+The data is graded traffic, one row per request: a ``prompt`` column and, for each of the two
+models, a column named after the model holding the answer's grade (True/False, or a score in
+[0, 1]) and a ``<model>_response`` column holding the answer text.
+
+Prints the cross-validated figures of every policy and writes the gate file (JSON). Use it in
+costrouter.yaml on the tier whose answers it judges (the threshold is the calibrated one unless
+the gate sets ``threshold``)::
+
+    tiers:
+      - name: cheap
+        model: openai/gpt-4o-mini
+        gate: {type: learned, path: gate.json}
+      - name: premium
+        model: openai/gpt-4o
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from dataclasses import asdict
-from pathlib import Path
 from typing import Any
 
 __all__ = ["parse_price", "register", "run"]
@@ -47,32 +57,24 @@ def parse_price(text: str) -> tuple[str, Any]:
 
 def register(subparsers: Any) -> None:
     """Adds the ``calibrate`` subcommand."""
-    p = subparsers.add_parser(
+    from langchain_costrouter.cli._style import add_command, add_data, add_json, add_out, add_progress, hidden_alias
+    from langchain_costrouter.cli.bench_cascade import add_calibration_arguments, add_prices
+
+    p = add_command(
+        subparsers,
         "calibrate",
-        help="fit a learned quality gate on recorded answers and pick its threshold (K-fold CV)",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        help="fit a learned quality gate on graded answers and pick its threshold (K-fold CV)",
+        description=__doc__,
     )
-    p.add_argument("--data", required=True, type=Path, help="RouteLLM-format CSV (prompt, <model>, <model>_response)")
-    p.add_argument("--cheap", required=True, help="model whose answers the gate judges")
-    p.add_argument("--premium", required=True, help="model called when the gate fails an answer")
-    p.add_argument("--target-quality", type=float, default=0.95, help="share of premium quality to keep (0.95)")
-    p.add_argument("--out", required=True, type=Path, help="where to write the gate file (JSON)")
-    p.add_argument("--folds", type=int, default=5, help="cross-validation folds (5)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the fold shuffles (0)")
-    p.add_argument(
-        "--margin-z",
-        type=float,
-        default=1.0,
-        help="thresholds clear the target by this many standard errors (1.0; 0 = exactly at the target)",
-    )
-    p.add_argument(
-        "--prices",
-        nargs="+",
-        default=[],
-        metavar="MODEL=IN,OUT",
-        help="price overrides in dollars per million input,output tokens",
-    )
-    p.add_argument("--report", type=Path, help="also write every policy, fold and sweep point as JSON here")
+    add_data(p, help="graded answers: RouteLLM-format CSV (prompt, <model>, <model>_response columns)")
+    p.add_argument("--cheap", required=True, metavar="MODEL", help="model whose answers the gate judges")
+    p.add_argument("--premium", required=True, metavar="MODEL", help="model called when the gate fails an answer")
+    add_out(p, required=True, help="the gate file to write (JSON; a 'type: learned' gate's path)")
+    add_calibration_arguments(p)
+    add_prices(p)
+    add_json(p, help="also write every policy, fold and sweep point as JSON to PATH ('-': stdout)")
+    hidden_alias(p, "--report", dest="json_out")
+    add_progress(p)
     p.set_defaults(func=run)
 
 
@@ -82,24 +84,40 @@ def _pct(x: float | None) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Runs the calibration and prints its cross-validated results."""
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
+    from langchain_costrouter.cli._style import write_json
     from langchain_costrouter.core.pricing import PriceBook
     from langchain_costrouter.offline.data import load_routellm_csv
     from langchain_costrouter.offline.gate_calibration import calibrate
+    from langchain_costrouter.offline.progress import Steps, progress_enabled
 
     overrides = dict(parse_price(t) for t in args.prices)
     book = PriceBook(overrides)
     book.known([args.cheap, args.premium])  # fail before any work when a price is unknown
-    data = load_routellm_csv(args.data, [args.cheap, args.premium])
-    res = calibrate(
-        data, args.cheap, args.premium, args.target_quality, args.folds, book, seed=args.seed, margin_z=args.margin_z
-    )
+    with Steps(enabled=progress_enabled(args.no_progress)) as steps:
+        data = steps.run(f"reading {args.data.name}", load_routellm_csv, args.data, [args.cheap, args.premium])
+        res = steps.run(
+            f"fitting the gate ({args.folds}-fold cross-validation, {len(data)} items)",
+            calibrate,
+            data,
+            args.cheap,
+            args.premium,
+            args.target_quality,
+            args.folds,
+            book,
+            seed=args.seed,
+            margin_z=args.margin_z,
+        )
     path = res.gate.save(args.out)
 
-    console = Console(width=None if sys.stdout.isatty() else 110)
-    table = Table(title=f"{len(data)} items, {args.folds}-fold CV (learned gate never saw its test items)")
+    # With --json -, stdout carries only JSON; the tables go to stderr.
+    console = Console(width=None if sys.stdout.isatty() else 110, stderr=args.json_out == "-")
+    table = Table(
+        title=f"{len(data)} items, {args.folds}-fold CV (learned gate never saw its test items)", box=box.SIMPLE_HEAD
+    )
     for col in ("policy", "quality", "vs premium", "cost", "cost vs premium", "premium calls", "APGR"):
         table.add_column(col, justify="left" if col == "policy" else "right", no_wrap=col == "policy")
     for r in res.report.policies:
@@ -120,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
         f"CV ROC-AUC {res.cv_auc:.3f}; fold thresholds " + ", ".join(f"{f.threshold:.3f}" for f in res.folds)
     )
     console.print(f"gate threshold {res.threshold:.3f} written to {path} ({res.seconds:.1f}s)")
-    if args.report is not None:
+    if args.json_out is not None:
         report = {
             "policies": [asdict(r) for r in res.report.policies],
             "folds": [asdict(f) for f in res.folds],
@@ -131,6 +149,5 @@ def run(args: argparse.Namespace) -> int:
             "target_met": res.target_met,
             "training": res.gate.training,
         }
-        args.report.parent.mkdir(parents=True, exist_ok=True)
-        args.report.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        write_json(args.json_out, report)
     return 0

@@ -16,22 +16,24 @@ import argparse
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 __all__ = ["register", "register_bench"]
 
 
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-c", "--config", required=True, type=Path, help="costrouter.yaml")
+    from langchain_costrouter.cli._style import add_config
+
+    add_config(p)
     p.add_argument("--no-hooks", action="store_true", help="plain proxy without the costrouter callbacks")
     p.add_argument(
         "--master-key-env",
         default="LITELLM_MASTER_KEY",
-        help="environment variable holding the proxy master key (LITELLM_MASTER_KEY)",
+        metavar="VAR",
+        help="environment variable holding the proxy master key",
     )
     p.add_argument("--no-master-key", action="store_true", help="leave the proxy open (not recommended)")
-    p.add_argument("--entry-model", default="costrouter", help="model name that asks for task routing")
+    p.add_argument("--entry-model", default="costrouter", metavar="NAME", help="model name that asks for task routing")
 
 
 def _render_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -44,20 +46,25 @@ def _render_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 def register(subparsers: Any) -> None:
     """Adds ``litellm-config`` and ``serve``."""
-    p = subparsers.add_parser(
+    from langchain_costrouter.cli._style import add_command, add_out
+
+    p = add_command(
+        subparsers,
         "litellm-config",
-        help="render the LiteLLM proxy YAML (model_list, router_settings, callbacks) from costrouter.yaml",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        help="render the LiteLLM proxy YAML (the cascade's entry models, settings) from costrouter.yaml",
+        description=__doc__,
     )
     _common(p)
-    p.add_argument("-o", "--out", type=Path, help="write here instead of printing")
+    add_out(p, help="write the proxy YAML here instead of printing it")
     p.set_defaults(func=run_config)
 
-    s = subparsers.add_parser("serve", help="start the real LiteLLM proxy with the costrouter hooks")
+    s = add_command(
+        subparsers, "serve", help="start the real LiteLLM proxy with the costrouter hooks", description=__doc__
+    )
     _common(s)
-    s.add_argument("--host", default="127.0.0.1", help="interface to bind (127.0.0.1)")
-    s.add_argument("--port", type=int, default=4000, help="port (4000)")
-    s.add_argument("--out", type=Path, help="proxy YAML path (default: litellm-proxy.yaml next to the config)")
+    s.add_argument("--host", default="127.0.0.1", help="interface to bind")
+    s.add_argument("--port", type=int, default=4000, help="port to listen on")
+    add_out(s, help="where to write the proxy YAML (default: litellm-proxy.yaml next to the config)")
     s.set_defaults(func=run_serve)
 
 
@@ -110,8 +117,22 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def register_bench(bench_subparsers: Any) -> None:
     """Adds ``costrouter bench proxy`` (see :mod:`langchain_costrouter.offline.proxy_bench`)."""
-    from langchain_costrouter.offline.proxy_bench import add_arguments, run_cli
+    from langchain_costrouter.cli._style import add_command, add_progress
+    from langchain_costrouter.offline.proxy_bench import add_arguments
 
-    p = bench_subparsers.add_parser("proxy", help="LiteLLM proxy with the costrouter hooks vs the plain proxy")
+    p = add_command(
+        bench_subparsers, "proxy", help="throughput of the LiteLLM proxy with the costrouter hooks vs the plain proxy"
+    )
     add_arguments(p)
-    p.set_defaults(func=run_cli)
+    add_progress(p)
+    p.set_defaults(func=run_bench_proxy)
+
+
+def run_bench_proxy(args: argparse.Namespace) -> int:
+    """``costrouter bench proxy``: the benchmark under a progress display."""
+    from langchain_costrouter.offline.progress import Steps, progress_enabled
+    from langchain_costrouter.offline.proxy_bench import run_cli
+
+    with Steps(enabled=progress_enabled(args.no_progress)) as steps:
+        label = f"plain and hooked proxies, {args.rounds} round(s) of {args.requests} requests"
+        return steps.run(label, run_cli, args)

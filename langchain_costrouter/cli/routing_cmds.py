@@ -69,8 +69,10 @@ def _run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
+    from langchain_costrouter.cli._style import write_json
+
     result = routing_accuracy(Path(args.config), Path(args.data))
-    console = Console()
+    console = Console(stderr=args.json_out == "-")
     table = Table(title=f"Routing accuracy on {result['items']} labelled prompts")
     table.add_column("route")
     table.add_column("rules", justify="right")
@@ -81,15 +83,22 @@ def _run(args: argparse.Namespace) -> int:
     table.add_row("[b]accuracy", f"[b]{result['rules']['accuracy']:.1%}", f"[b]{result['embedding']['accuracy']:.1%}")
     table.add_row("mean ms / request", f"{result['rules']['mean_ms']:.3f}", f"{result['embedding']['mean_ms']:.3f}")
     console.print(table)
-    if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=2), encoding="utf-8")
+    if args.json_out:
+        write_json(args.json_out, result)
     return 0
 
 
 def register_bench(subparsers: Any) -> None:
     """Adds ``bench routing``."""
-    p = subparsers.add_parser("routing", help="accuracy of the rules vs embedding router on labelled prompts")
-    p.add_argument("--config", default=str(_EXAMPLE), help="config with routes (default: examples/costrouter.yaml)")
-    p.add_argument("--data", default=str(_DATA), help="JSONL with 'prompt' and 'task' (default: bundled set)")
-    p.add_argument("--json", help="write the figures to this file")
+    from langchain_costrouter.cli._style import add_command, add_config, add_data, add_json
+
+    p = add_command(subparsers, "routing", help="accuracy of the rules vs embedding router on labelled prompts")
+    add_config(p, required=False, default=_EXAMPLE, help="costrouter YAML with routes (default: the bundled example)")
+    add_data(
+        p,
+        required=False,
+        default=_DATA,
+        help='JSONL of labelled prompts, {"prompt": ..., "task": <route name>} (default: the bundled set)',
+    )
+    add_json(p)
     p.set_defaults(func=_run)

@@ -20,8 +20,8 @@ __all__ = ["register"]
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=0, help="port to bind (default: a free one)")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind")
+    parser.add_argument("--port", type=int, default=0, help="port to listen on (0: a free one)")
     parser.add_argument(
         "--api-key-env",
         metavar="VAR",
@@ -32,22 +32,29 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> None:
     """Adds the ``local-server`` and ``replay-server`` subcommands."""
-    local = subparsers.add_parser(
+    from langchain_costrouter.cli._style import add_command, add_data
+
+    local = add_command(
+        subparsers,
         "local-server",
-        help="serve scripted models on an OpenAI-compatible API",
-        description="Serve scripted models (replies, tool calls, JSON output, logprobs, faults) until Ctrl-C.",
+        help="serve scripted models on an OpenAI-compatible API on 127.0.0.1",
+        description="Serve scripted models (replies, tool calls, JSON output, logprobs, faults) until Ctrl-C or "
+        "SIGTERM. The script format is described in docs/local_server.md.",
     )
-    local.add_argument("--script", type=Path, default=None, help="script file (.yaml/.json); default: echo every model")
+    local.add_argument(
+        "--script", type=Path, default=None, metavar="FILE", help="script file (.yaml/.json; default: echo every model)"
+    )
     _add_common(local)
     local.set_defaults(func=_run_local)
 
-    replay = subparsers.add_parser(
+    replay = add_command(
+        subparsers,
         "replay-server",
-        help="replay recorded answers (RouteLLM CSV) on an OpenAI-compatible API",
+        help="replay recorded answers (RouteLLM CSV) on an OpenAI-compatible API on 127.0.0.1",
         description="Answer with recorded responses from a RouteLLM-format CSV; 404 for anything not recorded.",
     )
-    replay.add_argument("--data", type=Path, required=True, help="CSV with prompt, <model>, <model>_response columns")
-    replay.add_argument("--prompt-column", default="prompt", help="name of the prompt column (default: prompt)")
+    add_data(replay, help="RouteLLM-format CSV (prompt, <model>, <model>_response columns)")
+    replay.add_argument("--prompt-column", default="prompt", metavar="NAME", help="name of the prompt column")
     _add_common(replay)
     replay.set_defaults(func=_run_replay)
 

@@ -4,6 +4,11 @@
 (baseline) model. Every adapter (the cascade, the LangChain callback, the LiteLLM logger, the
 cache, compression, batching) records through it, so costs and baselines are computed the same
 way everywhere.
+
+Records the ledger refuses (it is down, locked or deleted) stay in memory and go out with the
+next write, on :meth:`CostAccountant.flush` or :meth:`CostAccountant.close`, and at the latest
+when the interpreter exits (an exit hook flushes every accountant still holding records, before
+ledgers with writer threads are closed).
 """
 
 from __future__ import annotations
@@ -14,8 +19,16 @@ import time
 from collections.abc import Mapping
 from typing import Any, Required, TypedDict, Unpack
 
+from langchain_costrouter.core._exit import FLUSH, at_exit
 from langchain_costrouter.core.errors import LedgerError, PricingError
-from langchain_costrouter.core.ledger import CostRecord, LedgerBackend, MemoryLedger, RecordKind, RecordOutcome
+from langchain_costrouter.core.ledger import (
+    CostRecord,
+    LedgerBackend,
+    MemoryLedger,
+    RecordKind,
+    RecordOutcome,
+    repair_record,
+)
 from langchain_costrouter.core.pricing import PriceBook
 from langchain_costrouter.core.usage import Usage
 
@@ -73,6 +86,7 @@ class CostAccountant:
         self.tenant = tenant
         self._pending: list[CostRecord] = []
         self._pending_lock = threading.Lock()
+        at_exit(self._flush_at_exit, FLUSH)
 
     def cost_usd(self, model: str, usage: Usage) -> float:
         """Dollar cost of ``usage`` on ``model``; raises ``UnknownModelPriceError``."""
@@ -122,6 +136,10 @@ class CostAccountant:
             strict: Raise on an unknown price. With ``strict=False`` (logging callbacks) the
                 record is kept with cost 0 and ``extra["price_error"]`` set, so it is visible
                 in reports instead of being lost.
+
+        A value no ledger can store (a NaN or infinite cost from an infinite price, a lone
+        surrogate in a tenant id) is repaired here by
+        :func:`~langchain_costrouter.core.ledger.repair_record` and flagged in ``extra``.
         """
         extra_d = dict(extra or {})
         try:
@@ -141,7 +159,7 @@ class CostAccountant:
             extra_d["baseline_price_error"] = str(exc)
             premium = 0.0
         baseline = premium if outcome in _ANSWER_OUTCOMES and kind in {"completion", "cache_hit", "batch"} else 0.0
-        return CostRecord(
+        rec = CostRecord(
             request_id=request_id,
             model=model,
             kind=kind,
@@ -166,6 +184,10 @@ class CostAccountant:
             source=source,
             extra=extra_d,
         )
+        fixed, repaired = repair_record(rec)
+        if repaired:
+            logger.warning("cost record of %s repaired: %s", model, ", ".join(repaired))
+        return fixed
 
     def record(self, **kwargs: Unpack[RecordFields]) -> CostRecord:
         """Builds (see :meth:`build`) and writes a record; returns it."""
@@ -212,3 +234,20 @@ class CostAccountant:
                 self._pending = batch + self._pending
             msg = f"ledger still failing, {len(batch)} record(s) pending: {exc}"
             raise LedgerError(msg) from exc
+
+    def close(self) -> None:
+        """Flushes records kept in memory (logging, not raising, if that fails) and closes the ledger."""
+        try:
+            self.flush()
+        except LedgerError as exc:
+            logger.error("%s", exc)
+        finally:
+            self.ledger.close()
+
+    def _flush_at_exit(self) -> None:
+        if not self.pending:
+            return
+        try:
+            self.flush()
+        except LedgerError as exc:
+            logger.error("at exit: %s; these records are lost", exc)

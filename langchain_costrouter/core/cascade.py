@@ -44,7 +44,13 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from langchain_costrouter.core.accounting import CostAccountant
 from langchain_costrouter.core.config import BudgetConfig, CascadeConfig, CostRouterConfig, TierSpec
-from langchain_costrouter.core.errors import BudgetExceededError, CascadeExhaustedError, ProviderError
+from langchain_costrouter.core.errors import (
+    BudgetExceededError,
+    BudgetUnavailableError,
+    CascadeExhaustedError,
+    ProviderError,
+    SpendLimitExceededError,
+)
 from langchain_costrouter.core.faults import classify_error, retry_after_s
 from langchain_costrouter.core.gates.base import BaseGate, GateVerdict
 from langchain_costrouter.core.gates.factory import JudgeClientFactory, build_gate
@@ -54,6 +60,7 @@ from langchain_costrouter.core.types import ChatRequest, Completion, OverheadCal
 from langchain_costrouter.core.usage import Usage
 
 if TYPE_CHECKING:
+    from langchain_costrouter.core.budgets import BudgetStore, Reservation
     from langchain_costrouter.core.pipeline import CallTier
 
 __all__ = [
@@ -239,6 +246,7 @@ class CascadeEngine:
         gates: Gate per tier/model name, overriding the config's gate specs.
         judge_clients: Builds model clients for judge gates (the adapter provides it).
         thresholds: Overrides gate thresholds per route and tier (online recalibration).
+        budgets: Tenant and key budgets (reserved before each call, settled after it).
     """
 
     def __init__(
@@ -250,9 +258,11 @@ class CascadeEngine:
         gates: Mapping[str, BaseGate] | None = None,
         judge_clients: JudgeClientFactory | None = None,
         thresholds: ThresholdSource | None = None,
+        budgets: BudgetStore | None = None,
     ) -> None:
         self.config = config
         self.accountant = accountant
+        self.budgets = budgets
         self.cascade: CascadeConfig = config.cascade
         self.budget: BudgetConfig = config.budget
         self.router = router or build_router(config, prices=accountant.prices)
@@ -300,8 +310,10 @@ class CascadeRun:
         self._next = 0
         self._retry: TierStep | None = None
         self._stop: str | None = None
-        self._budget_error: BudgetExceededError | None = None
+        self._budget_error: BudgetExceededError | BudgetUnavailableError | None = None
         self._prompt_tokens: int | None = None
+        self._reservation: Reservation | None = None
+        self._reserved_at = 0.0
 
     # ------------------------------------------------------------------ planning
     @property
@@ -328,7 +340,12 @@ class CascadeRun:
         return self._accepted is not None or self._stop is not None
 
     def next_step(self) -> TierStep | None:
-        """The next call to make (a retry or the next tier), or ``None`` when the cascade is over."""
+        """The next call to make (a retry or the next tier), or ``None`` when the cascade is over.
+
+        With tenant/key budgets the step's estimate is reserved here (and the previous step's
+        reservation settled with what it actually cost).
+        """
+        self.settle_budget()
         if self.done:
             return None
         if self._retry is not None:
@@ -350,9 +367,34 @@ class CascadeRun:
                 estimate_usd=estimate,
             )
             return None
+        if self.engine.budgets is not None and not self._reserve(tier, estimate):
+            return None
         if attempt == 0:
             self._next += 1
         return TierStep(index, tier, index == len(self.ladder) - 1, estimate, attempt)
+
+    def _reserve(self, tier: TierRuntime, estimate: float) -> bool:
+        """Reserves ``estimate`` on the tenant's budgets; ``False`` (and stops) when refused."""
+        assert self.engine.budgets is not None
+        try:
+            self._reservation = self.engine.budgets.reserve(self.request.tenant, self.request.key, estimate)
+        except SpendLimitExceededError as exc:
+            exc.attempts = list(self.attempts)
+            exc.next_tier = tier.name
+            self._budget_error = exc
+        except BudgetUnavailableError as exc:
+            self._budget_error = exc
+        else:
+            self._reserved_at = self.spent_usd
+            return True
+        self._stop = "budget"
+        return False
+
+    def settle_budget(self) -> None:
+        """Settles the open budget reservation with what was spent since it was made (idempotent)."""
+        res, self._reservation = self._reservation, None
+        if res is not None and self.engine.budgets is not None:
+            self.engine.budgets.settle(res, self.spent_usd - self._reserved_at)
 
     def charge(self, usd: float) -> None:
         """Adds a side cost already in the ledger (e.g. prompt compression) to this request's spend.
@@ -577,6 +619,7 @@ class CascadeRun:
             CascadeAttempt(step.index, step.tier.name, model, "cancelled", cost, latency_ms, usage, retry=step.attempt)
         )
         self._stop = "cancelled"
+        self.settle_budget()
 
     # ------------------------------------------------------------------ result
     def _over_budget(self) -> bool:
@@ -592,6 +635,7 @@ class CascadeRun:
             BudgetExceededError: the budget stopped the cascade and the config says
                 ``on_exceeded: raise`` (or nothing was answered yet).
         """
+        self.settle_budget()
         if self._accepted is not None:
             completion, attempt = self._accepted
             return CascadeResult(

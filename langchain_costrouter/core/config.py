@@ -43,6 +43,7 @@ __all__ = [
     "PriceSpec",
     "RouteSpec",
     "RoutingConfig",
+    "SpendLimits",
     "TierSpec",
     "format_loc",
 ]
@@ -59,11 +60,15 @@ Score = Annotated[float, Field(ge=0, le=1)]
 class PriceSpec(_Frozen):
     """Dollars per million tokens."""
 
-    input: NonNeg
-    output: NonNeg
-    cache_read: NonNeg | None = None
-    cache_write: NonNeg | None = None
-    reasoning: NonNeg | None = None
+    input: NonNeg = Field(description="Dollars per million uncached input (prompt) tokens")
+    output: NonNeg = Field(description="Dollars per million output (completion) tokens")
+    cache_read: NonNeg | None = Field(
+        default=None, description="Dollars per million input tokens served from the provider's cache (default: input)"
+    )
+    cache_write: NonNeg | None = Field(
+        default=None, description="Dollars per million input tokens written to the provider's cache (default: input)"
+    )
+    reasoning: NonNeg | None = Field(default=None, description="Dollars per million reasoning tokens (default: output)")
 
     def to_price(self, source: str = "override") -> ModelPrice:
         """The per-token :class:`ModelPrice`."""
@@ -107,19 +112,25 @@ class GateSpec(_Frozen):
     - ``learned``: ``path`` (a gate file written by ``costrouter calibrate``).
     """
 
-    type: GateType = "heuristic"
-    threshold: Score | None = Field(default=None, description="None: the gate kind's default")
-    min_chars: int = Field(default=20, ge=0)
-    min_overlap: Score = 0.0
-    pattern: str | None = None
-    forbid: str | None = None
-    json_schema: dict[str, Any] | None = None
-    target: str | None = None
-    judge_model: str | None = None
-    prompt: str | None = None
-    aggregate: Literal["mean", "min"] = "mean"
-    path: str | None = None
-    all_of: tuple[GateSpec, ...] = ()
+    type: GateType = Field(default="heuristic", description="The gate kind")
+    threshold: Score | None = Field(
+        default=None, description="Lowest passing score, 0-1 (default: the kind's own; 0.5, or a learned gate's)"
+    )
+    min_chars: int = Field(default=20, ge=0, description="heuristic: shortest acceptable answer, in characters")
+    min_overlap: Score = Field(default=0.0, description="heuristic: share of the question's words the answer repeats")
+    pattern: str | None = Field(default=None, description="regex: a regular expression the answer must match")
+    forbid: str | None = Field(default=None, description="regex: a regular expression the answer must not match")
+    json_schema: dict[str, Any] | None = Field(default=None, description="json_schema: the JSON Schema of the answer")
+    target: str | None = Field(
+        default=None, description="pydantic / callable: 'package.module:Name' of the model class or the function"
+    )
+    judge_model: str | None = Field(default=None, description="judge: the tier or model name that grades answers")
+    prompt: str | None = Field(default=None, description="judge: the grading prompt template (default: built in)")
+    aggregate: Literal["mean", "min"] = Field(default="mean", description="logprob: how token probabilities combine")
+    path: str | None = Field(
+        default=None, description="learned: the gate file written by 'costrouter calibrate' (relative to the config)"
+    )
+    all_of: tuple[GateSpec, ...] = Field(default=(), description="More gates that must all pass as well")
 
     @model_validator(mode="after")
     def _kind_fields(self) -> Self:
@@ -157,14 +168,21 @@ def _check_regex(pattern: str) -> None:
 class TierSpec(_Frozen):
     """One model deployment: a rung of the escalation ladder or a specialist model."""
 
-    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.\-]+$")
+    name: str = Field(
+        min_length=1,
+        pattern=r"^[A-Za-z0-9_.\-]+$",
+        description="Name used by routes, gates and the ledger",
+    )
     model: str = Field(min_length=1, description="LiteLLM model string, e.g. 'openai/gpt-4o-mini'")
-    api_base: str | None = None
+    api_base: str | None = Field(default=None, description="OpenAI-compatible endpoint URL (vLLM, Ollama, a proxy...)")
     api_key_env: str | None = Field(default=None, description="Environment variable holding the key")
     api_key: SecretStr | None = Field(default=None, description="Discouraged: prefer api_key_env")
-    price: PriceSpec | None = None
-    max_tokens: int = Field(default=1024, gt=0)
-    timeout_s: float = Field(default=60.0, gt=0)
+    price: PriceSpec | None = Field(
+        default=None,
+        description="This deployment's prices (dollars per million tokens); default: price_overrides, then LiteLLM",
+    )
+    max_tokens: int = Field(default=1024, gt=0, description="Output token limit of a call (also the budget estimate)")
+    timeout_s: float = Field(default=60.0, gt=0, description="Seconds before a call counts as a timeout")
     max_retries: int | None = Field(
         default=None,
         ge=0,
@@ -172,8 +190,10 @@ class TierSpec(_Frozen):
         description="Retries of this tier on rate limits, 5xx, timeouts and broken connections (default: "
         "cascade.retries)",
     )
-    gate: GateSpec | None = None
-    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    gate: GateSpec | None = Field(default=None, description="The quality gate of this tier's answers (none: accepted)")
+    model_kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Extra parameters passed to every call (e.g. temperature)"
+    )
 
     @field_validator("api_base")
     @classmethod
@@ -207,15 +227,15 @@ class RouteSpec(_Frozen):
     ``examples`` for the embedding router.
     """
 
-    name: str = Field(min_length=1)
-    tier: str | None = None
-    model: str | None = None
-    keywords: tuple[str, ...] = ()
-    patterns: tuple[str, ...] = ()
-    min_chars: int | None = Field(default=None, ge=0)
-    max_chars: int | None = Field(default=None, ge=0)
-    examples: tuple[str, ...] = ()
-    priority: int = 0
+    name: str = Field(min_length=1, description="The task name (the ledger's 'task')")
+    tier: str | None = Field(default=None, description="Start the ladder at this tier")
+    model: str | None = Field(default=None, description="Start on this deployment (from 'models' or 'tiers')")
+    keywords: tuple[str, ...] = Field(default=(), description="rules: words or phrases that select the route")
+    patterns: tuple[str, ...] = Field(default=(), description="rules: regular expressions that select the route")
+    min_chars: int | None = Field(default=None, ge=0, description="rules: a prompt this long or longer matches")
+    max_chars: int | None = Field(default=None, ge=0, description="rules: only prompts this long or shorter match")
+    examples: tuple[str, ...] = Field(default=(), description="embedding: example prompts of the task")
+    priority: int = Field(default=0, description="rules: the higher wins when several routes match")
 
     @model_validator(mode="after")
     def _target(self) -> Self:
@@ -230,11 +250,15 @@ class RouteSpec(_Frozen):
 class RoutingConfig(_Frozen):
     """How a request picks its task route."""
 
-    type: Literal["none", "rules", "embedding"] = "none"
-    default_route: str | None = None
-    routes: tuple[RouteSpec, ...] = ()
-    similarity_threshold: Score = 0.0
-    encoder: str = "wordllama"
+    type: Literal["none", "rules", "embedding"] = Field(
+        default="none", description="none: every request on the ladder; rules: keywords; embedding: examples"
+    )
+    default_route: str | None = Field(default=None, description="Route of a request nothing matches (else the ladder)")
+    routes: tuple[RouteSpec, ...] = Field(default=(), description="The task routes")
+    similarity_threshold: Score = Field(
+        default=0.0, description="embedding: lowest cosine similarity to a route's examples (else the default)"
+    )
+    encoder: str = Field(default="wordllama", description="embedding: sentence embedder (wordllama or minilm)")
 
     @model_validator(mode="after")
     def _routes(self) -> Self:
@@ -281,22 +305,88 @@ class CascadeConfig(_Frozen):
     escalate_on: tuple[
         Literal["rate_limit", "server", "timeout", "context_window", "refusal", "connection", "unknown"],
         ...,
-    ] = ("rate_limit", "server", "timeout", "context_window", "refusal", "connection")
+    ] = Field(
+        default=("rate_limit", "server", "timeout", "context_window", "refusal", "connection"),
+        description="Provider faults that escalate to the next tier (others are raised)",
+    )
+
+
+class SpendLimits(_Frozen):
+    """Dollar limits of one tenant or API key per UTC day and per UTC month."""
+
+    daily_usd: NonNeg | None = Field(default=None, description="USD per UTC day (None: no daily limit)")
+    monthly_usd: NonNeg | None = Field(default=None, description="USD per UTC month (None: no monthly limit)")
 
 
 class BudgetConfig(_Frozen):
-    """A dollar ceiling per request across the whole cascade."""
+    """Dollar ceilings: per request across the whole cascade, and per tenant or API key per day/month.
 
-    per_request_usd: NonNeg | None = None
-    on_exceeded: Literal["best", "raise"] = "best"
+    Tenant and key budgets reserve each call's estimated cost before it is made and settle the
+    actual cost after; with ``backend: redis`` they hold across every replica (see
+    docs/scale-out.md).
+    """
+
+    per_request_usd: NonNeg | None = Field(default=None, description="Dollar ceiling of one request (none: no limit)")
+    on_exceeded: Literal["best", "raise"] = Field(
+        default="best", description="Serve the best answer so far, flagged, or raise BudgetExceededError"
+    )
+    tenants: dict[str, SpendLimits] = Field(
+        default_factory=dict, description="Limits per tenant id; the key '*' applies to every other tenant"
+    )
+    keys: dict[str, SpendLimits] = Field(
+        default_factory=dict, description="Limits per API key id (the LiteLLM key alias or hash); '*' for the others"
+    )
+    backend: Literal["memory", "redis"] = Field(
+        default="memory", description="memory: this process only; redis: shared by every replica"
+    )
+    redis_url: SecretStr | None = Field(default=None, description="redis: URL; prefer redis_url_env")
+    redis_url_env: str = Field(
+        default="COSTROUTER_REDIS_URL",
+        description="redis: environment variable holding the URL when redis_url is unset",
+    )
+    key_prefix: str = Field(
+        default="costrouter:budget", min_length=1, description="redis: prefix of every key the budgets write"
+    )
+    on_store_down: Literal["open", "closed"] = Field(
+        default="open",
+        description="Redis unreachable: 'open' lets calls through (logged, settled later), 'closed' refuses them",
+    )
+    reservation_ttl_s: float = Field(
+        default=600.0, gt=0, description="A reservation never settled (a crashed replica) is released after this"
+    )
 
 
 class LedgerConfig(_Frozen):
-    """Where cost records go."""
+    """Where cost records go.
 
-    backend: Literal["sqlite", "memory", "none"] = "sqlite"
-    path: str = "costrouter-ledger.sqlite"
-    tenant: str = "default"
+    ``sqlite`` (the default) is one local file; ``postgres`` is a table shared by every replica,
+    written by a background thread from a local outbox (see docs/scale-out.md).
+    """
+
+    backend: Literal["sqlite", "memory", "none", "postgres"] = Field(
+        default="sqlite", description="Where cost records go"
+    )
+    path: str = Field(default="costrouter-ledger.sqlite", description="sqlite: the ledger file")
+    tenant: str = Field(default="default", description="Tenant of requests that name none")
+    url: SecretStr | None = Field(
+        default=None, description="postgres: connection URL; prefer url_env (a URL may hold a password)"
+    )
+    url_env: str = Field(
+        default="COSTROUTER_LEDGER_URL", description="postgres: environment variable holding the URL when url is unset"
+    )
+    table: str = Field(
+        default="cost_records",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$",
+        description="postgres: table name (created if missing)",
+    )
+    outbox_dir: str = Field(
+        default=".costrouter-outbox",
+        description="postgres: folder of the local outbox files that hold records until Postgres has them",
+    )
+    batch_size: int = Field(default=500, ge=1, le=10_000, description="postgres: records per INSERT batch")
+    flush_interval_s: float = Field(
+        default=0.2, gt=0, le=60, description="postgres: longest pause of the writer thread between shipments"
+    )
 
 
 SemanticMode = Literal["off", "shadow", "auto", "on"]
@@ -305,8 +395,8 @@ SemanticMode = Literal["off", "shadow", "auto", "on"]
 class CacheConfig(_Frozen):
     """Exact and semantic response cache."""
 
-    enabled: bool = False
-    exact: bool = True
+    enabled: bool = Field(default=False, description="Put the cache in front of the cascade")
+    exact: bool = Field(default=True, description="Serve byte-identical repeats")
     semantic: SemanticMode = Field(
         default="on",
         description="Semantic level: off, shadow (find candidates and measure their false-hit rate "
@@ -342,14 +432,17 @@ class CacheConfig(_Frozen):
         description="Ask the judge_model only when the cached answer's premium cost is at least this "
         "many times the judge call's estimated cost (0: always ask)",
     )
-    dir: str = ".costrouter-cache"
-    encoder: str = "wordllama"
-    similarity_threshold: Score = 0.9
-    judge_model: str | None = None
-    judge_band: Score = 0.0
-    ttl_s: float | None = Field(default=None, gt=0)
-    max_size: int = Field(default=100_000, gt=0)
-    namespace: str = "default"
+    dir: str = Field(default=".costrouter-cache", description="Folder of the cache store (relative to the config)")
+    encoder: str = Field(default="wordllama", description="Sentence embedder of the semantic level")
+    similarity_threshold: Score = Field(default=0.9, description="Lowest cosine similarity of a semantic candidate")
+    judge_model: str | None = Field(
+        default=None,
+        description="Tier or model asked whether a stored answer answers a candidate the guard leaves undecided",
+    )
+    judge_band: Score = Field(default=0.0, description="Width of the borderline similarity band the judge decides")
+    ttl_s: float | None = Field(default=None, gt=0, description="Seconds an entry lives (none: until evicted)")
+    max_size: int = Field(default=100_000, gt=0, description="Entries kept (the least recently used are evicted)")
+    namespace: str = Field(default="default", description="Key prefix: separate caches sharing a store")
     policy: str | None = Field(
         default=None, description="Guard policy JSON written by `costrouter calibrate-cache` (default: the shipped one)"
     )
@@ -371,27 +464,33 @@ class CompressionConfig(_Frozen):
     provider may hold in its prefix cache, byte-stable).
     """
 
-    enabled: bool = False
+    enabled: bool = Field(default=False, description="Compress long prompts when it pays")
     model: str | None = Field(default=None, description="Tier or model name that compresses")
-    min_tokens: int = Field(default=1000, ge=0)
-    target_ratio: Annotated[float, Field(gt=0, lt=1)] = 0.5
-    prefix_cache_discount: Score = 0.0
-    scope: Literal["last_user", "user"] = "last_user"
-    protect_instructions: bool = True
-    min_net_saving_usd: NonNeg = 0.0
-    cache_size: int = Field(default=4096, ge=1)
+    min_tokens: int = Field(default=1000, ge=0, description="Shortest compressible text, in tokens")
+    target_ratio: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.5, description="Compressed length asked for, as a share of the original"
+    )
+    prefix_cache_discount: Score = Field(
+        default=0.0, description="Share of the input price a provider prefix-cache hit saves (0: the cache-read price)"
+    )
+    scope: Literal["last_user", "user"] = Field(
+        default="last_user", description="User messages that may be compressed (last_user keeps earlier turns)"
+    )
+    protect_instructions: bool = Field(default=True, description="Keep instruction sentences byte-identical")
+    min_net_saving_usd: NonNeg = Field(default=0.0, description="Smallest net saving worth a compression call")
+    cache_size: int = Field(default=4096, ge=1, description="Compressed texts remembered (never compress twice)")
     cache_path: str | None = Field(default=None, description="SQLite file of the compression cache")
 
 
 class BatchingConfig(_Frozen):
     """Packing several independent questions into one call."""
 
-    enabled: bool = False
-    model: str | None = None
-    max_batch: int = Field(default=10, ge=1, le=100)
-    batch_api_discount: Score = 0.5
+    enabled: bool = Field(default=False, description="Batch independent questions")
+    model: str | None = Field(default=None, description="Tier or model that answers batches (default: the first tier)")
+    max_batch: int = Field(default=10, ge=1, le=100, description="Questions per call")
+    batch_api_discount: Score = Field(default=0.5, description="Share of the price the OpenAI Batch API takes off")
     max_attempts: int = Field(default=3, ge=1, le=10, description="Calls an item may take before it fails")
-    max_tokens_per_item: int = Field(default=512, gt=0)
+    max_tokens_per_item: int = Field(default=512, gt=0, description="Output tokens allowed per question")
 
 
 class CostRouterConfig(_Frozen):
@@ -402,18 +501,25 @@ class CostRouterConfig(_Frozen):
     route may start on (e.g. a translation model).
     """
 
-    version: Literal[1] = 1
-    tiers: tuple[TierSpec, ...] = Field(min_length=1)
-    models: tuple[TierSpec, ...] = ()
-    premium_tier: str | None = None
-    routing: RoutingConfig = RoutingConfig()
-    cascade: CascadeConfig = CascadeConfig()
-    budget: BudgetConfig = BudgetConfig()
-    ledger: LedgerConfig = LedgerConfig()
-    cache: CacheConfig = CacheConfig()
-    compression: CompressionConfig = CompressionConfig()
-    batching: BatchingConfig = BatchingConfig()
-    price_overrides: dict[str, PriceSpec] = Field(default_factory=dict)
+    version: Literal[1] = Field(default=1, description="Config format version")
+    tiers: tuple[TierSpec, ...] = Field(min_length=1, description="The escalation ladder, cheapest first")
+    models: tuple[TierSpec, ...] = Field(default=(), description="Specialist deployments a route may start on")
+    premium_tier: str | None = Field(default=None, description="The always-premium baseline tier (default: the last)")
+    routing: RoutingConfig = Field(default=RoutingConfig(), description="Task routing")
+    cascade: CascadeConfig = Field(default=CascadeConfig(), description="Escalation behaviour")
+    budget: BudgetConfig = Field(default=BudgetConfig(), description="A dollar ceiling per request")
+    ledger: LedgerConfig = Field(default=LedgerConfig(), description="The cost ledger")
+    cache: CacheConfig = Field(default=CacheConfig(), description="Exact and semantic response cache")
+    compression: CompressionConfig = Field(default=CompressionConfig(), description="Prompt compression")
+    batching: BatchingConfig = Field(default=BatchingConfig(), description="Batching independent questions")
+    price_overrides: dict[str, PriceSpec] = Field(
+        default_factory=dict,
+        description=(
+            "Prices by model string (e.g. 'openai/gpt-4o' or 'gpt-4o'), in dollars per million tokens; they win "
+            "over LiteLLM's bundled price map and price models that map does not know (judge, compression or "
+            "premium-baseline models named by their model string). A tier's own 'price' wins over both."
+        ),
+    )
 
     @model_validator(mode="after")
     def _references(self) -> Self:
@@ -560,6 +666,8 @@ class CostRouterConfig(_Frozen):
         }
         if self.ledger.backend == "sqlite":
             update["ledger"] = self.ledger.model_copy(update={"path": absolute(self.ledger.path)})
+        elif self.ledger.backend == "postgres":
+            update["ledger"] = self.ledger.model_copy(update={"outbox_dir": absolute(self.ledger.outbox_dir)})
         return self.model_copy(update=update)
 
     def to_yaml(self) -> str:

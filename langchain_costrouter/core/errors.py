@@ -14,6 +14,8 @@ Every error the package raises on purpose derives from :class:`CostRouterError`:
     ├── CascadeError
     │   ├── CascadeExhaustedError   every tier failed its gate or errored
     │   └── BudgetExceededError     the per-request dollar budget cannot cover the next tier
+    │       └── SpendLimitExceededError a tenant's or key's daily/monthly budget is spent
+    ├── BudgetUnavailableError      the shared budget store is down and budgets fail closed
     ├── CacheError                  the semantic cache store failed
     ├── DataError                   a benchmark/calibration data file is malformed
     └── ReplayError                 the replay server has no recording for a prompt/model
@@ -29,6 +31,7 @@ from typing import Any
 
 __all__ = [
     "BudgetExceededError",
+    "BudgetUnavailableError",
     "CacheError",
     "CascadeError",
     "CascadeExhaustedError",
@@ -42,6 +45,7 @@ __all__ = [
     "ProviderError",
     "ReplayError",
     "RoutingError",
+    "SpendLimitExceededError",
     "UnknownModelPriceError",
 ]
 
@@ -176,6 +180,41 @@ class BudgetExceededError(CascadeError):
             attempts,
             total_cost_usd,
         )
+
+
+class SpendLimitExceededError(BudgetExceededError):
+    """A tenant's or API key's daily or monthly dollar budget cannot cover the next call.
+
+    Attributes:
+        budget: Which budget, e.g. ``tenant acme daily (2026-12-04)``.
+        limit_usd: The budget's limit.
+        spent_usd: What was settled in its window so far.
+        reserved_usd: What calls in flight hold.
+        estimate_usd: What the refused call would have reserved.
+    """
+
+    def __init__(
+        self,
+        budget: str,
+        *,
+        limit_usd: float,
+        spent_usd: float,
+        reserved_usd: float,
+        estimate_usd: float,
+        next_tier: str = "",
+        attempts: Sequence[Any] = (),
+    ) -> None:
+        super().__init__(attempts, spent_usd, limit_usd=limit_usd, next_tier=next_tier, estimate_usd=estimate_usd)
+        self.budget = budget
+        self.reserved_usd = reserved_usd
+        self.args = (
+            f"{budget} budget ${limit_usd:.6f} is spent: ${spent_usd:.6f} settled, ${reserved_usd:.6f} in flight, "
+            f"next call estimated ${estimate_usd:.6f}",
+        )
+
+
+class BudgetUnavailableError(CostRouterError):
+    """The shared budget store (Redis) cannot be reached and ``budget.on_store_down`` is ``closed``."""
 
 
 class CacheError(CostRouterError):

@@ -34,6 +34,7 @@ __all__ = [
     "ReportTotals",
     "build_report",
     "iter_ledger",
+    "open_existing",
     "read_ledger",
 ]
 
@@ -289,7 +290,7 @@ def _is_call(r: CostRecord) -> bool:
 class _Bucket:
     """Mutable accumulator behind one :class:`BreakdownRow`."""
 
-    __slots__ = ("baseline", "calls", "cost", "records", "requests")
+    __slots__ = ("baseline", "calls", "cost", "n_requests", "records", "requests")
 
     def __init__(self) -> None:
         self.records = 0
@@ -297,6 +298,7 @@ class _Bucket:
         self.cost = 0.0
         self.baseline = 0.0
         self.requests: set[str] = set()
+        self.n_requests: int | None = None  # set by the SQL aggregator instead of ``requests``
 
     def add(self, r: CostRecord, request_id: str, call: bool) -> None:
         self.records += 1
@@ -311,7 +313,7 @@ class _Bucket:
             key,
             self.records,
             self.calls,
-            len(self.requests),
+            len(self.requests) if self.n_requests is None else self.n_requests,
             self.cost,
             self.baseline,
             savings,
@@ -459,11 +461,37 @@ def build_report(
     for r in records:
         if (since is None or r.ts >= since) and (until is None or r.ts < until):
             acc.add(r)
-    answered = len(acc.answer_step)
-    escalation = sum(1 for s in acc.answer_step.values() if s > 0) / answered if answered else None
+    escalated = sum(1 for s in acc.answer_step.values() if s > 0)
+    return assemble_report(
+        acc,
+        requests=acc.requests,
+        answered=len(acc.answer_step),
+        escalated=escalated,
+        overhead=acc.overheads(),
+        since=since,
+        until=until,
+        premium_model=premium_model,
+        premium_tier=premium_tier,
+    )
+
+
+def assemble_report(
+    acc: _Accumulator,
+    *,
+    requests: int,
+    answered: int,
+    escalated: int,
+    overhead: Overhead,
+    since: float | None,
+    until: float | None,
+    premium_model: str | None,
+    premium_tier: str | None,
+) -> LedgerReport:
+    """The report of an accumulator filled in one pass (:func:`build_report`) or by SQL queries."""
+    escalation = escalated / answered if answered else None
     share, premium = acc.premium_share(premium_model, premium_tier)
     totals = ReportTotals(
-        requests=len(acc._ids),
+        requests=requests,
         records=acc.records,
         calls=acc.calls,
         answered=answered,
@@ -471,7 +499,7 @@ def build_report(
         baseline_usd=acc.baseline,
         savings_usd=acc.baseline - acc.cost,
         savings_pct=_pct(acc.baseline - acc.cost, acc.baseline),
-        overhead=acc.overheads(),
+        overhead=overhead,
         errors=acc.errors,
         unpriced=acc.unpriced,
         unpriced_baseline=acc.unpriced_baseline,
@@ -494,7 +522,8 @@ def build_report(
     )
 
 
-def _open_existing(path: str | Path) -> SQLiteLedger:
+def open_existing(path: str | Path) -> SQLiteLedger:
+    """The SQLite ledger at ``path``, which must exist (a report never invents an empty ledger)."""
     p = Path(path)
     if not p.exists():
         msg = f"ledger file not found: {p}"
@@ -515,7 +544,7 @@ def iter_ledger(path: str | Path, *, since: float | None = None, until: float | 
         LedgerError: The file does not exist or is not a file (now), or is not a readable
             ledger (while iterating).
     """
-    ledger = _open_existing(path)
+    ledger = open_existing(path)
 
     def records() -> Iterator[CostRecord]:
         try:
@@ -535,7 +564,7 @@ def read_ledger(path: str | Path, *, since: float | None = None, until: float | 
     Raises:
         LedgerError: The file does not exist, is not a file, or is not a readable ledger.
     """
-    ledger = _open_existing(path)
+    ledger = open_existing(path)
     try:
         return ledger.records(since=since, until=until)
     finally:

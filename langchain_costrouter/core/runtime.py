@@ -17,13 +17,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_costrouter.core.accounting import CostAccountant
+from langchain_costrouter.core.budgets import budgets_from_config
 from langchain_costrouter.core.cascade import CascadeEngine, ThresholdSource
 from langchain_costrouter.core.config import CostRouterConfig
 from langchain_costrouter.core.embeddings import Embedder
 from langchain_costrouter.core.errors import ConfigError, UnknownModelPriceError
 from langchain_costrouter.core.gates.base import BaseGate
 from langchain_costrouter.core.gates.factory import JudgeClientFactory
-from langchain_costrouter.core.ledger import LedgerBackend, open_ledger
+from langchain_costrouter.core.ledger import LedgerBackend, ledger_from_config
 from langchain_costrouter.core.pipeline import Observer, RequestPipeline
 from langchain_costrouter.core.pricing import PriceBook
 from langchain_costrouter.core.routing import RouteDecision, Router, build_router
@@ -73,7 +74,7 @@ class CostRouterRuntime:
                     self.prices.price(spec.model)
                 except UnknownModelPriceError as exc:
                     raise ConfigError(f"{section}[{i}].price", str(exc)) from None
-        self.ledger = ledger if ledger is not None else open_ledger(config.ledger.backend, config.ledger.path)
+        self.ledger = ledger if ledger is not None else ledger_from_config(config.ledger)
         self.accountant = CostAccountant(
             self.prices,
             self.ledger,
@@ -88,6 +89,7 @@ class CostRouterRuntime:
             gates=gates,
             judge_clients=self.clients,
             thresholds=thresholds,
+            budgets=budgets_from_config(config.budget),
         )
         self.response_cache = response_cache
         if self.response_cache is None and config.cache.enabled:
@@ -137,6 +139,8 @@ class CostRouterRuntime:
                 self.response_cache.close()
         except Exception:  # closing a cache must not lose the ledger's records
             logger.warning("could not close the response cache", exc_info=True)
+        if self.engine.budgets is not None:
+            self.engine.budgets.close()
         try:
             self.accountant.flush()
         finally:

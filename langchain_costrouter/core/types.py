@@ -21,6 +21,7 @@ __all__ = [
     "OverheadCall",
     "answer_params",
     "content_text",
+    "key_of",
     "tenant_of",
 ]
 
@@ -74,6 +75,20 @@ def tenant_of(metadata: Mapping[str, Any] | None, *, user: str | None = None, de
     return default
 
 
+KEY_KEYS = ("costrouter_key", "user_api_key_alias", "user_api_key_hash")
+"""Metadata keys naming the caller's API key, for per-key budgets (the LiteLLM proxy fills the last two)."""
+
+
+def key_of(metadata: Mapping[str, Any] | None) -> str | None:
+    """The API key a request was made with (its alias or hash), when the metadata says so."""
+    meta = metadata or {}
+    for name in KEY_KEYS:
+        value = meta.get(name)
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
 def content_text(content: Any) -> str:
     """Plain text of a message ``content`` (a string or a list of OpenAI content parts)."""
     if content is None:
@@ -104,6 +119,8 @@ class ChatRequest:
         params: Every answer parameter of the call (see :data:`NEUTRAL_PARAMS`): sampling,
             ``stop``, ``seed``, ``logit_bias``, ``reasoning_effort``, ``tool_choice``...
         user: The end user the caller named (OpenAI's ``user``), when given.
+        key: The API key the request came with (alias or hash; see :func:`key_of`), for
+            per-key budgets.
     """
 
     messages: tuple[Mapping[str, Any], ...]
@@ -114,6 +131,7 @@ class ChatRequest:
     response_format: Any = None
     params: Mapping[str, Any] = field(default_factory=dict)
     user: str | None = None
+    key: str | None = None
 
     @property
     def last_user_text(self) -> str:

@@ -9,7 +9,6 @@ cheap tier); :func:`run_policy` sends items through it concurrently with a progr
 from __future__ import annotations
 
 import asyncio
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -114,11 +113,11 @@ async def run_policy(
         ProviderError: A request failed (the item and the cause are named).
     """
     from langchain_core.messages import HumanMessage
-    from tqdm import tqdm
+
+    from langchain_costrouter.offline.progress import Steps, progress_enabled
 
     sem = asyncio.Semaphore(concurrency)
     total = sum(len(ix) for _, ix in groups)
-    bar = tqdm(total=total, desc=f"{policy:<15}", unit="req", disable=not progress, file=sys.stderr, mininterval=0.5)
 
     async def one(router: ChatCostRouter, i: int) -> tuple[int, Served]:
         async with sem:
@@ -131,7 +130,7 @@ async def run_policy(
                 raise ProviderError("bench", msg_, retryable=False) from exc
         meta = msg.response_metadata["costrouter"]
         attempts = meta["attempts"]
-        bar.update(1)
+        advance(1)
         served = Served(
             meta["request_id"],
             meta["tier"],
@@ -141,10 +140,9 @@ async def run_policy(
         )
         return i, served
 
-    try:
+    with Steps(enabled=progress_enabled(not progress)) as steps:
+        advance = steps.add(f"{policy:<22}", total)
         done = await asyncio.gather(*(one(r, int(i)) for r, ix in groups for i in ix))
-    finally:
-        bar.close()
     return dict(done)
 
 

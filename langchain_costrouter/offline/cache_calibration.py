@@ -650,7 +650,7 @@ def leave_one_out(
         DataError: fewer than two calibration files.
     """
     if len(scored) < 2:
-        msg = "leave-one-dataset-out needs at least two --pairs files"
+        msg = "leave-one-dataset-out needs at least two --data files"
         raise DataError(msg)
     holdout = holdout or {}
     rows: list[dict[str, Any]] = []

@@ -262,13 +262,15 @@ def run_benchmark(
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     """The benchmark's command-line options."""
-    p.add_argument("--clients", type=int, default=50, help="concurrent clients (50)")
-    p.add_argument("--requests", type=int, default=2000, help="requests per proxy (2000)")
-    p.add_argument("--warmup", type=int, default=100, help="warm-up requests per proxy, not measured (100)")
-    p.add_argument("--rounds", type=int, default=3, help="alternating plain/hooks rounds (3)")
+    p.add_argument("--clients", type=int, default=50, help="concurrent clients")
+    p.add_argument("--requests", type=int, default=2000, help="requests per proxy")
+    p.add_argument("--warmup", type=int, default=100, help="warm-up requests per proxy, not measured")
+    p.add_argument("--rounds", type=int, default=3, help="alternating plain/hooks rounds")
     p.add_argument("--cache", action="store_true", help="turn the cascade's response cache on in the hooked proxy")
     p.add_argument("--unique-questions", action="store_true", help="number every question (no cache hit is possible)")
-    p.add_argument("--json", type=Path, help="also write the figures to this JSON file")
+    p.add_argument(
+        "--json", dest="json_out", metavar="PATH|-", help="also write the figures as JSON to PATH ('-': stdout)"
+    )
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -298,8 +300,10 @@ def run_cli(args: argparse.Namespace) -> int:
         f"(rounds: {', '.join(f'{r:.3f}' for r in res['round_ratios'])}); "
         f"ledger records: {res['ledger_records']} (expected {expected})\n"
     )
-    if args.json is not None:
-        args.json.write_text(json.dumps(res, indent=2), encoding="utf-8")
+    if args.json_out == "-":
+        sys.stdout.write(json.dumps(res, indent=2) + "\n")
+    elif args.json_out is not None:
+        Path(args.json_out).write_text(json.dumps(res, indent=2), encoding="utf-8")
     failed = res["plain"]["errors"] + res["hooks"]["errors"]
     return 1 if failed else 0
 

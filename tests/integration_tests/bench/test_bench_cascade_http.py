@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from langchain_costrouter.cli import main
+from langchain_costrouter.cli._render import fmt_usd
 from langchain_costrouter.core.gates.heuristic import HeuristicGate
 from langchain_costrouter.core.ledger import SQLiteLedger
 from langchain_costrouter.core.pricing import ModelPrice, PriceBook
@@ -218,8 +219,16 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert rc == 0
     for name in ("cascade.png", "demo-report.png", "cascade.json", "demo-ledger.sqlite"):
         assert (out / name).is_file(), name
-    assert "Cascade benchmark: 60 items" in text
-    assert "Ledger report" in text and "Savings" in text
-    assert "The learned gate kept" in text
+    assert "Cascade benchmark: 60 questions" in text
+    assert "The ledger" in text and "The learned gate kept" in text
+    columns = ("policy", "via", "quality", "% of premium quality", "cost", "% of premium cost", "premium calls", "APGR")
+    for column in columns:
+        assert f"\n  {column}  " in text, column  # every column is defined under the table
     rows = _rows(out / "cascade.json")
     assert set(rows) == POLICIES
+    # The last line is the saving in money, from the table's own figures.
+    learned, premium = rows["learned"]["cost_usd"], rows["always_premium"]["cost_usd"]
+    assert text.strip().splitlines()[-1] == (
+        f"On this traffic: {fmt_usd(learned * 1000 / 60)} per 1,000 requests instead of {fmt_usd(premium * 1000 / 60)}."
+    )
+    assert text.count("always-premium baseline of") == 1  # the ledger's estimate explained, not a second table

@@ -66,7 +66,7 @@ def _args(**kw: object) -> argparse.Namespace:
         "margin_z": 1.0,
         "concurrency": 8,
         "overhead_requests": 0,
-        "ledger": None,
+        "ledger_out": None,
         "no_progress": True,
     }
     base.update(kw)

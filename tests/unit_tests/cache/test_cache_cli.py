@@ -32,7 +32,7 @@ def test_cache_status_reads_entries_and_the_shadow_bound(
         assert cache.store(scope, "Where is my order?", "On its way.", model="m", gate_passed=True).stored
         for _ in range(60):
             cache.shadow.record(agreed=True)
-    assert main(["cache", "status", "--config", str(path), "--json"]) == 0
+    assert main(["cache", "status", "--config", str(path), "--json", "-"]) == 0
     st = json.loads(capsys.readouterr().out)
     assert st["entries"] == 1 and st["mode"] == "auto"
     assert st["shadow"]["observed"] == 60 and st["shadow"]["false_hits"] == 0
@@ -43,7 +43,7 @@ def test_cache_status_reads_entries_and_the_shadow_bound(
 
 
 def test_cache_status_of_an_empty_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["cache", "status", "--config", str(_config(tmp_path)), "--json"]) == 0
+    assert main(["cache", "status", "-c", str(_config(tmp_path)), "--json", "-"]) == 0
     st = json.loads(capsys.readouterr().out)
     assert st["entries"] == 0 and st["shadow"]["observed"] == 0 and st["serving_semantic"] is True
 
@@ -62,8 +62,8 @@ def test_leave_one_out_reports_each_file_and_the_holdouts(tmp_path: Path, capsys
     two = _pairs(tmp_path / "two.jsonl", rows[1::2])
     held = _pairs(tmp_path / "held.jsonl", rows[:40])
     report = tmp_path / "lodo.json"
-    args = ["calibrate-cache", "--pairs", str(one), "--pairs", str(two), "--holdout", str(held)]
-    assert main([*args, "--leave-one-out", "--max-false-hit-rate", "0.05", "--report", str(report)]) == 0
+    args = ["calibrate-cache", "--data", str(one), "--data", str(two), "--holdout", str(held)]
+    assert main([*args, "--leave-one-out", "--max-false-hit-rate", "0.05", "--json", str(report)]) == 0
     out = json.loads(report.read_text())
     assert [r["left_out"] for r in out["rows"]] == ["one.jsonl", "two.jsonl", "all"]
     assert set(out["rows"][0]["measured"]) == {"one.jsonl", "held.jsonl"}
@@ -75,4 +75,4 @@ def test_leave_one_out_reports_each_file_and_the_holdouts(tmp_path: Path, capsys
 def test_leave_one_out_needs_two_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     one = _pairs(tmp_path / "one.jsonl", [("a", "b", True), ("c", "d", False)])
     assert main(["calibrate-cache", "--pairs", str(one), "--leave-one-out"]) == 2
-    assert "at least two --pairs files" in capsys.readouterr().err
+    assert "at least two --data files" in capsys.readouterr().err
