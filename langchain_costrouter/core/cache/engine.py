@@ -245,9 +245,12 @@ class ResponseCache:
         :class:`~.judges.LLMJudge` on ``cfg.judge_model`` (through ``clients(name)``, which the
         adapters supply), else a :class:`~.judges.CrossEncoderJudge` on ``cfg.cross_encoder``.
 
+        Without ``clients``, a configured ``judge_model`` is left out (with a warning) and the
+        candidates it would have judged are refused.
+
         Raises:
-            ConfigError: ``cache.policy`` cannot be read as a policy; ``cache.judge_model`` is
-                set but no ``clients`` factory was given; the cross-encoder cannot be loaded.
+            ConfigError: ``cache.policy`` cannot be read as a policy, or the cross-encoder cannot
+                be loaded.
         """
         from langchain_costrouter.core.cache.judges import CrossEncoderJudge, LLMJudge
         from langchain_costrouter.core.cache.policy import default_policy, load_policy
@@ -266,9 +269,12 @@ class ResponseCache:
             upd["judge_band"] = cfg.judge_band
         if upd:
             pol = GuardPolicy.from_dict({**pol.to_dict(), **upd, "source": "config"})
-        if judge is None and cfg.judge_model:
-            if clients is None:
-                raise ConfigError("cache.judge_model", "set, but the adapter supplied no model clients")
+        if judge is None and cfg.judge_model and clients is None:
+            logger.warning(
+                "cache.judge_model %r is set but no model clients were given: undecided candidates are refused",
+                cfg.judge_model,
+            )
+        elif judge is None and cfg.judge_model and clients is not None:
             client = clients(cfg.judge_model)
             judge = LLMJudge(client, accountant=accountant, min_saving_ratio=cfg.judge_min_saving_ratio)
         if judge is None and cfg.cross_encoder:
