@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from langchain_costrouter._version import __version__
 from langchain_costrouter.core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ __all__ = [
     "CostRouterLLMCache",
     "LowQualityError",
     "UnknownModelPriceError",
+    "__version__",
     "build_fallback_chain",
     "get_cost_callback",
 ]

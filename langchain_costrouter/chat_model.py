@@ -196,8 +196,13 @@ class ChatCostRouter(BaseChatModel):
 
     # ------------------------------------------------------------------ requests and answers
     def _request(
-        self, messages: list[BaseMessage], stop: list[str] | None, run_manager: Any, kwargs: Mapping[str, Any]
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None,
+        meta: Mapping[str, Any] | None,
+        kwargs: Mapping[str, Any],
     ) -> ChatRequest:
+        """The core request of a call (``meta``: the run's metadata, where tenants and keys are named)."""
         if "model" in kwargs:
             msg = (
                 "ChatCostRouter chooses the model of each call; a per-call 'model' override is not "
@@ -207,7 +212,6 @@ class ChatCostRouter(BaseChatModel):
         call = dict(kwargs)
         if stop:
             call["stop"] = stop
-        meta = getattr(run_manager, "metadata", None)
         user = call.get("user")
         tenant = self._runtime.tenant(meta, user=user if isinstance(user, str) else None, default=self.tenant)
         return request_from_messages(messages, tenant=tenant, kwargs=call, key=key_of(meta))
@@ -269,7 +273,7 @@ class ChatCostRouter(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, run_manager, kwargs)
+        request = self._request(messages, stop, _metadata(run_manager), kwargs)
         io = _TierIO(self, messages, kwargs)
         return self._chat_result(run_sync(self._runtime.pipeline.flow(request, decision=self._start), io))
 
@@ -280,7 +284,7 @@ class ChatCostRouter(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, run_manager, kwargs)
+        request = self._request(messages, stop, _metadata(run_manager), kwargs)
         io = _TierIO(self, messages, kwargs)
         return self._chat_result(await run_async(self._runtime.pipeline.flow(request, decision=self._start), io))
 
@@ -291,7 +295,7 @@ class ChatCostRouter(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, run_manager, kwargs)
+        request = self._request(messages, stop, _metadata(run_manager), kwargs)
         flow = self._runtime.pipeline.flow(request, stream=True, decision=self._start)
         for chunk in stream_sync(flow, _TierIO(self, messages, kwargs), self._finish):
             if run_manager is not None and chunk.text:
@@ -305,7 +309,7 @@ class ChatCostRouter(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, run_manager, kwargs)
+        request = self._request(messages, stop, _metadata(run_manager), kwargs)
         flow = self._runtime.pipeline.flow(request, stream=True, decision=self._start)
         async for chunk in stream_async(flow, _TierIO(self, messages, kwargs), self._finish):
             if run_manager is not None and chunk.text:
@@ -373,6 +377,11 @@ class _TierIO:
     def collect(self, effect: CallTier, chunks: Sequence[ChatGenerationChunk]) -> Completion:
         raw = self._raw.pop(id(effect), [])
         return completion_from_message(_aggregate(raw), model=effect.step.tier.model)
+
+
+def _metadata(run_manager: Any) -> Mapping[str, Any] | None:
+    meta = getattr(run_manager, "metadata", None)
+    return meta if isinstance(meta, Mapping) else None
 
 
 def _message_of(result: ChatResult) -> AIMessage:

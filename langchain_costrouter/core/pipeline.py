@@ -49,6 +49,7 @@ __all__ = [
     "RequestPipeline",
     "Sleep",
     "StoreCache",
+    "StreamDeadlineError",
     "StreamIO",
     "StreamOutcome",
     "TierIO",
@@ -108,6 +109,10 @@ class CallFailed(Exception):  # noqa: N818 - an event thrown into the flow, not 
         self.latency_ms = latency_ms
         self.partial = partial
         self.sent = sent
+
+
+class StreamDeadlineError(TimeoutError):
+    """A tier's stream ran past its ``timeout_s`` (a total deadline, not a per-read one)."""
 
 
 class Abandoned(BaseException):
@@ -357,6 +362,32 @@ def _ms(t0: float) -> float:
     return (time.perf_counter() - t0) * 1000
 
 
+def _check_deadline(effect: CallTier, t0: float) -> None:
+    """Ends a stream that runs past its tier's ``timeout_s`` (checked between chunks)."""
+    limit = effect.step.tier.spec.timeout_s
+    if time.perf_counter() - t0 > limit:
+        msg = f"tier {effect.step.tier.name!r} streamed for more than its timeout_s={limit:g}"
+        raise StreamDeadlineError(msg)
+
+
+def _close(source: Iterator[Any]) -> None:
+    close = getattr(source, "close", None)
+    if callable(close):
+        try:
+            close()
+        except Exception:  # releasing a broken stream must not hide why it broke
+            logger.debug("closing a tier stream failed", exc_info=True)
+
+
+async def _aclose(source: AsyncIterator[Any]) -> None:
+    aclose = getattr(source, "aclose", None)
+    if callable(aclose):
+        try:
+            await aclose()
+        except Exception:  # releasing a broken stream must not hide why it broke
+            logger.debug("closing a tier stream failed", exc_info=True)
+
+
 def run_sync(flow: Generator[Effect, Any, CascadeResult], io: TierIO) -> CascadeResult:
     """Drives a flow to its result with synchronous I/O."""
     send: Any = None
@@ -469,13 +500,16 @@ def stream_sync(
         chunks: list[ChunkT] = []
         direct = effect.stream == "direct"
         t0 = time.perf_counter()
+        source = io.stream(effect)
         try:
-            for chunk in io.stream(effect):
+            for chunk in source:
                 chunks.append(chunk)
                 if direct:
                     buffers.streamed = True
                     yield chunk
+                _check_deadline(effect, t0)
         except Exception as exc:
+            _close(source)
             throw = CallFailed(exc, _ms(t0), partial=io.collect(effect, chunks), sent=direct and bool(chunks))
             continue
         except BaseException as exc:  # the caller stopped reading (GeneratorExit) or was interrupted
@@ -516,13 +550,16 @@ async def stream_async(
         chunks: list[ChunkT] = []
         direct = effect.stream == "direct"
         t0 = time.perf_counter()
+        asource = io.astream(effect)
         try:
-            async for chunk in io.astream(effect):
+            async for chunk in asource:
                 chunks.append(chunk)
                 if direct:
                     buffers.streamed = True
                     yield chunk
+                _check_deadline(effect, t0)
         except Exception as exc:
+            await _aclose(asource)
             throw = CallFailed(exc, _ms(t0), partial=io.collect(effect, chunks), sent=direct and bool(chunks))
             continue
         except BaseException as exc:  # cancelled, or the caller closed the stream

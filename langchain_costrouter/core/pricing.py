@@ -199,10 +199,6 @@ class PriceBook:
         self._resolved: dict[str, ModelPrice] = {}
         self._lock = threading.Lock()
 
-    def with_overrides(self, overrides: Mapping[str, ModelPrice]) -> PriceBook:
-        """A new book with more overrides (the new ones win)."""
-        return PriceBook({**self._overrides, **overrides}, use_litellm_map=self._use_map)
-
     @staticmethod
     def candidates(model: str) -> list[str]:
         """Map keys tried for ``model``, in order."""

@@ -27,8 +27,20 @@ EXPECTED_ALL = [
     "CostRouterLLMCache",
     "LowQualityError",
     "UnknownModelPriceError",
+    "__version__",
     "build_fallback_chain",
     "get_cost_callback",
+]
+
+EXPECTED_LITELLM_ALL = [
+    "CostLogger",
+    "CostRouterHooks",
+    "LiteLLMModelClient",
+    "__version__",
+    "batch_runner",
+    "build_model_list",
+    "build_router",
+    "render_proxy_config",
 ]
 
 
@@ -39,9 +51,13 @@ def _core_modules() -> list[str]:
 
 
 def test_public_api_is_pinned() -> None:
+    import litellm_hooks
+
     assert sorted(langchain_costrouter.__all__) == sorted(EXPECTED_ALL)
     for name in EXPECTED_ALL:
         assert getattr(langchain_costrouter, name) is not None
+    assert sorted(litellm_hooks.__all__) == sorted(EXPECTED_LITELLM_ALL)
+    assert langchain_costrouter.__version__ == litellm_hooks.__version__
 
 
 def test_every_core_module_declares_all() -> None:

@@ -37,6 +37,7 @@ SCRIPT = Script(
         "cheap-429": ModelScript(reply=GOOD, faults=(FaultSpec(kind="429", retry_after=1),)),
         "cheap-500": ModelScript(reply=GOOD, faults=(FaultSpec(kind="500"),)),
         "cheap-429once": ModelScript(reply=GOOD, faults=(FaultSpec(kind="429", retry_after=0, times=1),)),
+        "cheap-dawdle": ModelScript(reply=" ".join([GOOD] * 6), token_delay_s=0.05),
         "cheap-slow": ModelScript(reply=GOOD, faults=(FaultSpec(kind="timeout", delay_s=3.0),)),
         "cheap-broken": ModelScript(reply=GOOD + " " + GOOD, faults=(FaultSpec(kind="broken_stream", after_chunks=2),)),
     },
@@ -64,7 +65,7 @@ def make_router(
             "api_base": server.base_url,
             "price": {"input": inp, "output": out},
             "max_tokens": 200,
-            "timeout_s": 0.5 if model == "cheap-slow" else 10,
+            "timeout_s": 0.5 if model in {"cheap-slow", "cheap-dawdle"} else 10,
         }
         if i < len(tiers) - 1:
             spec["gate"] = {"type": "heuristic", "min_chars": 20}
@@ -123,6 +124,11 @@ def test_provider_faults_are_retried_then_escalate(server: LocalOpenAIServer, mo
         ("error", f"t0-{model}", 1),
         ("accepted", "t1-premium", 0),
     ]
+    errors = ledger.records()[:2]
+    if kind == "timeout":  # the provider processed the prompt: billed at least that, flagged as an estimate
+        assert all(r.input_tokens > 0 and r.cost_usd > 0 and r.extra.get("estimated") for r in errors)
+    else:  # refused before any work: nothing billed
+        assert all(r.input_tokens == 0 and r.cost_usd == 0 for r in errors)
 
 
 def test_a_retry_that_succeeds_stays_on_the_tier(server: LocalOpenAIServer) -> None:
@@ -242,3 +248,53 @@ async def test_astream_buffers_like_stream(server: LocalOpenAIServer) -> None:
     llm = make_router(server, "cheap", "premium")
     parts = [c async for c in llm.astream("hard question")]
     assert "".join(str(c.content) for c in parts) == "The premium tier gives a careful, complete answer here."
+
+
+def test_fallback_chain_runs_the_cascade_with_each_attempt_as_a_child_run(server: LocalOpenAIServer) -> None:
+    from langchain_core.callbacks import BaseCallbackHandler
+
+    from langchain_costrouter import build_fallback_chain
+
+    class Starts(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.models: list[str] = []
+
+        def on_chat_model_start(self, serialized: Any, messages: Any, **kwargs: Any) -> None:
+            self.models.append(str((kwargs.get("invocation_params") or {}).get("model")))
+
+    ledger = MemoryLedger()
+    cfg = make_router(server, "cheap", "mid", "premium").config
+    chain = build_fallback_chain(cfg, ledger=ledger)
+    starts = Starts()
+    msg = chain.invoke("This is a very hard question", config={"callbacks": [starts], "metadata": {"tenant": "t1"}})
+    t = trail(msg)
+    assert msg.content.startswith("The premium tier") and t["escalations"] == 2
+    assert starts.models == ["cheap", "mid", "premium"]  # every attempt traced as a child run
+    assert [(r.outcome, r.tenant) for r in ledger.records()] == [
+        ("rejected", "t1"),
+        ("rejected", "t1"),
+        ("accepted", "t1"),
+    ]
+
+
+async def test_fallback_chain_async(server: LocalOpenAIServer) -> None:
+    from langchain_costrouter import build_fallback_chain
+
+    chain = build_fallback_chain(make_router(server, "cheap", "premium").config, ledger=MemoryLedger())
+    msg = await chain.ainvoke("What is the capital of France?")
+    assert msg.content == GOOD and trail(msg)["tier"] == "t0-cheap"
+
+
+@pytest.mark.parametrize("mode", ["stream", "astream"])
+async def test_timeout_s_is_a_total_deadline_on_streams(server: LocalOpenAIServer, mode: str) -> None:
+    # every chunk arrives within the 0.5 s read timeout, but the whole answer takes longer
+    ledger = MemoryLedger()
+    llm = make_router(server, "cheap-dawdle", "premium", ledger=ledger, cascade={"retries": 0})
+    if mode == "stream":
+        text = "".join(str(c.content) for c in llm.stream("capital of France?"))
+    else:
+        text = "".join([str(c.content) async for c in llm.astream("capital of France?")])
+    assert text.startswith("The premium tier")
+    error, accepted = ledger.records()
+    assert (error.outcome, error.error, accepted.outcome) == ("error", "timeout", "accepted")
+    assert error.output_tokens > 0 and error.extra.get("estimated")  # the chunks it had sent were billed
