@@ -1,4 +1,4 @@
-"""Cache commands: ``costrouter bench cache`` and ``costrouter calibrate-cache``."""
+"""Cache commands: ``costrouter cache status``, ``costrouter bench cache`` and ``costrouter calibrate-cache``."""
 
 from __future__ import annotations
 
@@ -19,8 +19,29 @@ __all__ = ["register", "register_bench"]
 
 
 def register(subparsers: Any) -> None:
-    """Adds ``calibrate-cache`` (``bench cache`` is added by :mod:`.bench`)."""
-    from langchain_costrouter.cli._style import add_command, add_out, add_progress
+    """Adds ``cache status`` and ``calibrate-cache`` (``bench cache`` is added by :mod:`.bench`)."""
+    from langchain_costrouter.cli._style import add_command, add_config, add_json, add_out, add_progress
+
+    c = add_command(
+        subparsers,
+        "cache",
+        help="the response cache: its status (entries, semantic mode, shadow false-hit rate)",
+        description="The response cache of a config. 'costrouter cache status -c costrouter.yaml' prints "
+        "its entries, its semantic mode and the false-hit rate measured in shadow comparisons.",
+    )
+    csub = c.add_subparsers(dest="subcommand", required=True, metavar="ACTION")
+    st = add_command(
+        csub,
+        "status",
+        help="entries, semantic mode and the shadow false-hit rate with its 95%% upper bound",
+        description="Reads the cache directory of the config (cache.dir) without opening the cache: the "
+        "entry count, the cache.semantic mode, whether semantic hits are served now, and the false-hit "
+        "rate measured in shadow comparisons (a fresh answer against the stored answer a semantic hit "
+        "would have served) with its one-sided 95% Wilson upper bound.",
+    )
+    add_config(st)
+    add_json(st)
+    st.set_defaults(func=_status)
 
     p = add_command(
         subparsers,
@@ -75,7 +96,26 @@ def register(subparsers: Any) -> None:
         help="synonyms of the word alignment: wordnet (listed + WordNet first senses) or none (listed only)",
     )
     _add_encoder(p)
+    p.add_argument(
+        "--question-budget",
+        default="0",
+        help="content words a question pair may leave unexplained and still reach the verifier ('none': no limit)",
+    )
     p.add_argument("--folds", type=int, default=5, help="cross-validation folds for the honest estimate (0: skip)")
+    p.add_argument(
+        "--leave-one-out",
+        action="store_true",
+        help="leave-one-dataset-out instead of k folds: calibrate without each --data file, measure on it",
+    )
+    p.add_argument(
+        "--holdout",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="FILE",
+        help="pairs file only ever measured, never calibrated on (repeatable; with --leave-one-out)",
+    )
+    add_json(p, help="with --leave-one-out: also write its figures as JSON to PATH ('-': stdout)")
     add_out(p, help="write the calibrated policy JSON here (the file 'cache.policy' names)")
     add_progress(p)
     p.set_defaults(func=_calibrate)
@@ -118,6 +158,13 @@ def register_bench(sub: Any) -> None:
     p.add_argument("--queries", type=int, default=1000, help="timed lookups per size")
     p.add_argument("--no-latency", action="store_true", help="skip the latency part")
     p.add_argument("--no-gptcache", action="store_true", help="skip GPTCache's default setup")
+    p.add_argument(
+        "--judge-sim-error",
+        type=float,
+        metavar="RATE",
+        help="also run each file with a simulated judge wrong at this rate (undecided candidates go to it), "
+        "priced as a cheap model, and print its cost and the net saving",
+    )
     _add_encoder(p)
     add_progress(p)
     p.set_defaults(func=_bench)
@@ -172,6 +219,17 @@ def _bench(args: argparse.Namespace) -> int:
                     f"  GPTCache default: recall {_fmt(base['recall'])}  false-hit rate "
                     f"{_fmt(base['false_hit_rate'])}  precision {_fmt(base['precision'])}"
                 )
+            if args.judge_sim_error is not None:
+                from langchain_costrouter.offline.cache_bench import bench_judge
+
+                j = bench_judge(pairs, emb, policy=policy, error=args.judge_sim_error)
+                entry["simulated_judge"] = j
+                out(
+                    f"  with a simulated judge (error {args.judge_sim_error}): recall {_fmt(j['recall'])}  "
+                    f"false-hit rate {_fmt(j['false_hit_rate'])}  precision {_fmt(j['precision'])}; "
+                    f"{j['judge_calls']} judge calls ${j['judge_cost_usd']:.4f}, hits save "
+                    f"${j['hits_saving_usd']:.4f}, net ${j['net_saving_usd']:.4f}"
+                )
             result["pair_files"][str(path)] = entry
         first = result["pair_files"][str(args.pairs[0])]["costrouter"]
         result |= {k: first[k] for k in ("recall", "false_hit_rate", "precision")}
@@ -207,13 +265,15 @@ _SCORE_CHUNK = 256  # pairs scored per progress step
 def _calibrate(args: argparse.Namespace) -> int:
     from langchain_costrouter.cli._style import require
     from langchain_costrouter.core.cache import make_embedder
-    from langchain_costrouter.core.cache.verifier import BASE_FEATURES, PAIR_FEATURES
     from langchain_costrouter.core.cache.wordnet import LEXICON_NAME
     from langchain_costrouter.offline.cache_calibration import calibrate, cross_validate, load_pairs, score_pairs
     from langchain_costrouter.offline.progress import Steps, progress_enabled
 
     require(args, "pairs", "--data")
     emb = make_embedder(args.encoder)
+    budget = _budget(args.question_budget)
+    if args.leave_one_out:
+        return _leave_one_out(args, emb, budget)
     pairs = [p for path in args.pairs for p in load_pairs(path)]
     lexicon = LEXICON_NAME if args.lexicon == "wordnet" else ""
     with Steps(enabled=progress_enabled(args.no_progress)) as steps:
@@ -223,15 +283,7 @@ def _calibrate(args: argparse.Namespace) -> int:
         for chunk in chunks:
             scored.extend(score_pairs(chunk, emb, lexicon=lexicon))
             advance(len(chunk))
-        opts: dict[str, Any] = {
-            "max_false_hit_rate": args.max_false_hit_rate,
-            "method": args.method,
-            "min_similarity": args.min_similarity,
-            "repeats": args.repeats,
-            "margin": args.margin,
-            "confidence": args.confidence,
-            "features": PAIR_FEATURES if args.features == "all" else BASE_FEATURES,
-        }
+        opts = _options(args, budget)
         source = "calibrated:" + ",".join(Path(p).name for p in args.pairs)
         res = steps.run("calibrating the guard", calibrate, scored, source=source, **opts)
         cv: dict[str, Any] | None = None
@@ -277,6 +329,84 @@ def _calibrate(args: argparse.Namespace) -> int:
     if args.out:
         args.out.write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
         print(f"wrote {args.out}")
+    return 0
+
+
+def _budget(value: str) -> int | None:
+    from langchain_costrouter.core.errors import ConfigError
+
+    if str(value).lower() == "none":
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise ConfigError("--question-budget", f"expected a count of words or 'none', got {value!r}") from None
+    if n < 0:
+        raise ConfigError("--question-budget", f"must be 0 or more, got {n}")
+    return n
+
+
+def _options(args: argparse.Namespace, budget: int | None) -> dict[str, Any]:
+    from langchain_costrouter.core.cache.verifier import BASE_FEATURES, PAIR_FEATURES
+
+    return {
+        "question_budget": budget,
+        "max_false_hit_rate": args.max_false_hit_rate,
+        "method": args.method,
+        "min_similarity": args.min_similarity,
+        "repeats": args.repeats,
+        "margin": args.margin,
+        "confidence": args.confidence,
+        "features": PAIR_FEATURES if args.features == "all" else BASE_FEATURES,
+    }
+
+
+def _leave_one_out(args: argparse.Namespace, emb: Any, budget: int | None) -> int:
+    from langchain_costrouter.cli._style import write_json
+    from langchain_costrouter.core.cache.wordnet import LEXICON_NAME
+    from langchain_costrouter.offline.cache_calibration import leave_one_out, load_pairs, score_pairs
+
+    lexicon = LEXICON_NAME if args.lexicon == "wordnet" else ""
+    scored = {Path(p).name: score_pairs(load_pairs(p), emb, lexicon=lexicon) for p in args.pairs}
+    held = {Path(p).name: score_pairs(load_pairs(p), emb, lexicon=lexicon) for p in args.holdout}
+    result = leave_one_out(scored, holdout=held, **_options(args, budget))
+    out = _printer(args)
+    out("leave-one-dataset-out (calibrated without the left-out file; holdout files never calibrated on):")
+    for row in result["rows"]:
+        fitted = "all files" if row["left_out"] == "all" else f"without {row['left_out']}"
+        for name, m in row["measured"].items():
+            role = "left out" if name == row["left_out"] else "holdout"
+            out(
+                f"  {fitted:<36} {role:<8} {name:<28} recall {m['recall']:.3f}  "
+                f"false hits {m['false_hits']}/{m['negatives']} ({m['false_hit_rate']:.3f})  "
+                f"precision {m['precision']:.3f}"
+            )
+    if args.json_out:
+        write_json(args.json_out, result)
+        if args.json_out != "-":
+            out(f"wrote {args.json_out}")
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from langchain_costrouter.cli._style import write_json
+    from langchain_costrouter.core.cache.status import cache_status
+    from langchain_costrouter.core.config import CostRouterConfig
+
+    cfg = CostRouterConfig.from_yaml(args.config)
+    st = cache_status(cfg.cache)
+    out = _printer(args)
+    sh = st["shadow"]
+    entries = "unreadable" if st["entries"] is None else st["entries"]
+    out(f"cache {st['directory']}: {entries} entries, semantic mode {st['mode']}")
+    rate = "n/a" if sh["false_hit_rate"] is None else f"{sh['false_hit_rate']:.4f}"
+    out(
+        f"shadow comparisons: {sh['observed']}, false hits {sh['false_hits']} (rate {rate}, "
+        f"95% upper bound {sh['upper_bound_95']:.4f}; target {st['max_false_hit_rate']})"
+    )
+    out(f"semantic hits served now: {'yes' if st['serving_semantic'] else 'no'}")
+    if args.json_out:
+        write_json(args.json_out, st)
     return 0
 
 

@@ -389,16 +389,56 @@ class LedgerConfig(_Frozen):
     )
 
 
+SemanticMode = Literal["off", "shadow", "auto", "on"]
+
+
 class CacheConfig(_Frozen):
     """Exact and semantic response cache."""
 
     enabled: bool = Field(default=False, description="Put the cache in front of the cascade")
     exact: bool = Field(default=True, description="Serve byte-identical repeats")
-    semantic: bool = Field(default=True, description="Serve paraphrases that pass the false-hit guard")
+    semantic: SemanticMode = Field(
+        default="on",
+        description="Semantic level: off, shadow (find candidates and measure their false-hit rate "
+        "against fresh answers, serve none), auto (serve while that rate's 95% upper bound is under "
+        "max_false_hit_rate), on (serve what the guard accepts). true/false mean on/off.",
+    )
+    max_false_hit_rate: Score = Field(
+        default=0.02, description="auto mode: serve semantic hits only while the shadow bound is at most this"
+    )
+    shadow_sample_rate: Score = Field(
+        default=0.05,
+        description="auto mode: share of accepted semantic candidates answered fresh anyway and "
+        "compared (keeps the shadow bound current)",
+    )
+    min_shadow_observations: int = Field(
+        default=100, ge=1, description="auto mode: shadow comparisons needed before semantic hits are served"
+    )
+    answer_agreement: Score = Field(
+        default=0.8,
+        description="Shadow comparisons without a verifier: the answers' embedding cosine at which a "
+        "fresh and a stored answer agree (their numbers must also match)",
+    )
+    cross_encoder: str | None = Field(
+        default=None,
+        description="Local sentence-transformers CrossEncoder model path used as the cache verifier "
+        "(needs the minilm extra)",
+    )
+    cross_encoder_threshold: Score = Field(
+        default=0.5, description="Cross-encoder score at which a candidate is served"
+    )
+    judge_min_saving_ratio: NonNeg = Field(
+        default=2.0,
+        description="Ask the judge_model only when the cached answer's premium cost is at least this "
+        "many times the judge call's estimated cost (0: always ask)",
+    )
     dir: str = Field(default=".costrouter-cache", description="Folder of the cache store (relative to the config)")
     encoder: str = Field(default="wordllama", description="Sentence embedder of the semantic level")
     similarity_threshold: Score = Field(default=0.9, description="Lowest cosine similarity of a semantic candidate")
-    judge_model: str | None = Field(default=None, description="Tier or model that confirms borderline candidates")
+    judge_model: str | None = Field(
+        default=None,
+        description="Tier or model asked whether a stored answer answers a candidate the guard leaves undecided",
+    )
     judge_band: Score = Field(default=0.0, description="Width of the borderline similarity band the judge decides")
     ttl_s: float | None = Field(default=None, gt=0, description="Seconds an entry lives (none: until evicted)")
     max_size: int = Field(default=100_000, gt=0, description="Entries kept (the least recently used are evicted)")
@@ -406,6 +446,13 @@ class CacheConfig(_Frozen):
     policy: str | None = Field(
         default=None, description="Guard policy JSON written by `costrouter calibrate-cache` (default: the shipped one)"
     )
+
+    @field_validator("semantic", mode="before")
+    @classmethod
+    def _semantic_bool(cls, value: Any) -> Any:
+        if isinstance(value, bool):
+            return "on" if value else "off"
+        return value
 
 
 class CompressionConfig(_Frozen):

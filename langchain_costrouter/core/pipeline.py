@@ -34,6 +34,7 @@ from langchain_costrouter.core.routing import RouteDecision
 from langchain_costrouter.core.types import ChatRequest, Completion
 
 if TYPE_CHECKING:
+    from langchain_costrouter.core.cache.shadow import ShadowCandidate
     from langchain_costrouter.core.compression import CompressedMessages, PromptCompressor
     from langchain_costrouter.core.pipeline_cache import CacheStep
 
@@ -149,7 +150,7 @@ class Compress:
 
 @dataclass(frozen=True, slots=True)
 class LookupCache:
-    """Look the request up in the response cache; reply a hit or ``None`` (never raises)."""
+    """Look the request up in the response cache; reply a ``Found`` (never raises)."""
 
     cache: CacheStep
     run: CascadeRun
@@ -162,6 +163,7 @@ class StoreCache:
     cache: CacheStep
     run: CascadeRun
     result: CascadeResult
+    shadow: ShadowCandidate | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,12 +214,14 @@ class RequestPipeline:
         """
         run = self.engine.start(request, decision=decision)
         cache = self.cache
+        shadow = None
         if cache is not None and cache.enabled:
-            hit = yield LookupCache(cache, run)
-            if hit is not None:
-                result = cache.served(run, hit)
+            found = yield LookupCache(cache, run)
+            if found.hit is not None:
+                result = cache.served(run, found.hit, found.latency_ms)
                 self._observe(request, result)
                 return result
+            shadow = found.shadow
         while (step := run.next_step()) is not None:
             messages = request.messages
             if self.compressor is not None:
@@ -246,7 +250,7 @@ class RequestPipeline:
             run.on_answer(step, reply.completion, reply.latency_ms, verdict)
         result = run.result()
         if cache is not None and cache.enabled and cache.storable(run, result):
-            yield StoreCache(cache, run, result)
+            yield StoreCache(cache, run, result, shadow)
         self._observe(request, result)
         return result
 
@@ -326,7 +330,7 @@ def _perform(effect: Effect) -> Any:
     if isinstance(effect, LookupCache):
         return effect.cache.lookup(effect.run)
     if isinstance(effect, StoreCache):
-        effect.cache.store(effect.run, effect.result)
+        effect.cache.store(effect.run, effect.result, effect.shadow)
         return None
     if isinstance(effect, Sleep):
         time.sleep(effect.seconds)
@@ -349,7 +353,7 @@ async def _aperform(effect: Effect) -> Any:
     if isinstance(effect, LookupCache):
         return await effect.cache.alookup(effect.run)
     if isinstance(effect, StoreCache):
-        await effect.cache.astore(effect.run, effect.result)
+        await effect.cache.astore(effect.run, effect.result, effect.shadow)
         return None
     if isinstance(effect, Sleep):
         await asyncio.sleep(effect.seconds)

@@ -12,20 +12,40 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_costrouter.core.accounting import CostAccountant
 from langchain_costrouter.core.cache.engine import ResponseCache
-from langchain_costrouter.core.cache.entries import CacheHit, record_cache_hit
-from langchain_costrouter.core.cache.scope import CacheScope
+from langchain_costrouter.core.cache.entries import CacheHit, CacheLookup, record_cache_hit
+from langchain_costrouter.core.cache.scope import CacheScope, cache_scope
+from langchain_costrouter.core.cache.shadow import ShadowCandidate
 from langchain_costrouter.core.cascade import CascadeResult, CascadeRun
 from langchain_costrouter.core.gates.base import AlwaysPass
 from langchain_costrouter.core.types import Completion
 from langchain_costrouter.core.usage import Usage
 
-__all__ = ["CacheStep"]
+__all__ = ["CacheStep", "Found"]
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A lookup's outcome and how long it took."""
+
+    lookup: CacheLookup
+    latency_ms: float
+
+    @property
+    def hit(self) -> CacheHit | None:
+        """The answer to serve, if any."""
+        return self.lookup.hit
+
+    @property
+    def shadow(self) -> ShadowCandidate | None:
+        """A candidate to compare with the fresh answer (``cache.semantic: shadow`` / ``auto``)."""
+        return self.lookup.shadow
 
 
 class CacheStep:
@@ -45,41 +65,37 @@ class CacheStep:
         self.errors = 0
 
     def scope(self, run: CascadeRun) -> CacheScope:
-        """The run's scope: its ladder stands for the model; the tenant refines the namespace."""
-        ladder = "|".join(t.model for t in run.ladder)
-        return CacheScope.from_request(
-            run.request, model=f"costrouter:{ladder}", namespace=f"{self.namespace}:{run.request.tenant}"
-        )
+        """The run's scope: the cache's key function on the request, its ladder and namespace."""
+        return cache_scope(run.request, ladder=[t.model for t in run.ladder], namespace=self.namespace)
 
     def _failed(self, what: str, exc: Exception) -> None:
         self.errors += 1
         logger.warning("response cache %s failed; the request goes on without it", what, exc_info=exc)
 
-    def lookup(self, run: CascadeRun) -> tuple[CacheHit, float] | None:
-        """A hit for the run's request with the lookup latency in ms (``None``: a miss or a failure)."""
+    def lookup(self, run: CascadeRun) -> Found:
+        """What the cache has for the run's request (a miss when the lookup fails)."""
         t0 = time.perf_counter()
         try:
-            hit = self.cache.lookup(self.scope(run), run.request.last_user_text, request_id=run.request.request_id)
+            found = self.cache.find(self.scope(run), run.request.last_user_text, request_id=run.request.request_id)
         except Exception as exc:
             self._failed("lookup", exc)
-            return None
-        return None if hit is None else (hit, (time.perf_counter() - t0) * 1000)
+            return Found(CacheLookup(), 0.0)
+        return Found(found, (time.perf_counter() - t0) * 1000)
 
-    async def alookup(self, run: CascadeRun) -> tuple[CacheHit, float] | None:
+    async def alookup(self, run: CascadeRun) -> Found:
         """Async :meth:`lookup`."""
         t0 = time.perf_counter()
         try:
-            hit = await self.cache.alookup(
+            found = await self.cache.afind(
                 self.scope(run), run.request.last_user_text, request_id=run.request.request_id
             )
         except Exception as exc:
             self._failed("lookup", exc)
-            return None
-        return None if hit is None else (hit, (time.perf_counter() - t0) * 1000)
+            return Found(CacheLookup(), 0.0)
+        return Found(found, (time.perf_counter() - t0) * 1000)
 
-    def served(self, run: CascadeRun, found: tuple[CacheHit, float]) -> CascadeResult:
+    def served(self, run: CascadeRun, hit: CacheHit, latency_ms: float) -> CascadeResult:
         """Records a hit in the ledger and returns it as the run's result."""
-        hit, latency_ms = found
         records = record_cache_hit(
             self.accountant,
             hit,
@@ -138,18 +154,20 @@ class CacheStep:
             "request_id": run.request.request_id,
         }
 
-    def store(self, run: CascadeRun, result: CascadeResult) -> None:
-        """Offers an accepted answer to the cache (never raises)."""
+    def store(self, run: CascadeRun, result: CascadeResult, shadow: ShadowCandidate | None = None) -> None:
+        """Offers an accepted answer to the cache (never raises); a shadow candidate is compared with it."""
         try:
+            self.cache.observe_shadow(shadow, result.completion.text)
             self.cache.store(
                 self.scope(run), run.request.last_user_text, result.completion.text, **self._store_kwargs(run, result)
             )
         except Exception as exc:
             self._failed("store", exc)
 
-    async def astore(self, run: CascadeRun, result: CascadeResult) -> None:
+    async def astore(self, run: CascadeRun, result: CascadeResult, shadow: ShadowCandidate | None = None) -> None:
         """Async :meth:`store`."""
         try:
+            await self.cache.aobserve_shadow(shadow, result.completion.text)
             await self.cache.astore(
                 self.scope(run), run.request.last_user_text, result.completion.text, **self._store_kwargs(run, result)
             )

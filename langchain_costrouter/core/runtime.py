@@ -99,7 +99,9 @@ class CostRouterRuntime:
                 require(module, extra="cache", feature="cache.enabled")
             from langchain_costrouter.core.cache.engine import ResponseCache
 
-            self.response_cache = ResponseCache.from_config(config.cache, accountant=self.accountant)
+            self.response_cache = ResponseCache.from_config(
+                config.cache, accountant=self.accountant, clients=self.clients
+            )
         cache_step = None
         if self.response_cache is not None:
             from langchain_costrouter.core.pipeline_cache import CacheStep

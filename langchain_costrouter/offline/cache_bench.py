@@ -24,13 +24,17 @@ from typing import Any
 import numpy as np
 
 from langchain_costrouter.core.cache.engine import ResponseCache
+from langchain_costrouter.core.cache.entries import JudgeVerdict
 from langchain_costrouter.core.cache.guard import GuardPolicy
 from langchain_costrouter.core.cache.scope import CacheScope
 from langchain_costrouter.core.cache.store import disable_runtime_install
-from langchain_costrouter.core.embeddings import Embedder
+from langchain_costrouter.core.embeddings import Embedder, estimate_tokens
+from langchain_costrouter.core.pricing import ModelPrice
+from langchain_costrouter.core.types import OverheadCall
+from langchain_costrouter.core.usage import Usage
 from langchain_costrouter.offline.cache_calibration import LabelledPair
 
-__all__ = ["bench_gptcache_default", "bench_latency", "bench_pairs", "synthetic_queries"]
+__all__ = ["bench_gptcache_default", "bench_judge", "bench_latency", "bench_pairs", "synthetic_queries"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +78,71 @@ def bench_pairs(
     out = _metrics(hits, pairs)
     out["policy"] = used.to_dict()
     out["rejections"] = dict(reasons)
+    return out
+
+
+class _SimulatedJudge:
+    """A judge that knows each pair's label and is wrong with probability ``error`` (seeded).
+
+    It stands in for a cheap-tier LLM judge (none can be called offline); its calls are priced
+    like one: the prompt's tokens and a one-token reply.
+    """
+
+    def __init__(self, labels: dict[tuple[str, str], bool], error: float, seed: int = 0) -> None:
+        self.labels = labels
+        self.error = error
+        self.rng = random.Random(seed)
+        self.calls = 0
+        self.input_tokens = 0
+
+    def judge(self, query: str, cached_query: str, answer: str = "") -> JudgeVerdict:
+        self.calls += 1
+        tokens = 120 + estimate_tokens([query, cached_query, answer])  # the prompt template is ~120 tokens
+        self.input_tokens += tokens
+        same = self.labels.get((cached_query, query), False) != (self.rng.random() < self.error)
+        return JudgeVerdict(same, OverheadCall("judge-sim", Usage(tokens, 1), "judge"))
+
+
+def bench_judge(
+    pairs: Sequence[LabelledPair],
+    embedder: Embedder,
+    *,
+    policy: GuardPolicy | None = None,
+    error: float = 0.05,
+    judge_price: ModelPrice | None = None,
+    premium_price: ModelPrice | None = None,
+    answer_usage: Usage | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """The cache with a simulated judge on ``pairs``: recall, false hits, judge cost and net saving.
+
+    Every candidate the guard leaves undecided (a question over its budget that the verifier would
+    serve, a verifier score near its threshold) goes to the judge. The saving of a hit is
+    ``answer_usage`` on the premium model; the judge's cost is its prompt and reply on the cheap
+    model. Defaults: a gpt-4o-mini-priced judge ($0.15 / $0.60 per million tokens), a gpt-4o-priced
+    premium answer ($2.50 / $10.00) of 200 input and 300 output tokens.
+    """
+    judge_price = judge_price or ModelPrice.per_million(0.15, 0.60)
+    premium_price = premium_price or ModelPrice.per_million(2.50, 10.00)
+    answer_usage = answer_usage or Usage(200, 300)
+    labels = {(p.a, p.b): p.same_answer for p in pairs}
+    judge = _SimulatedJudge(labels, error, seed)
+    hits: list[bool] = []
+    with ResponseCache(embedder, policy=policy, judge=judge, max_size=max(10, 2 * len(pairs))) as cache:
+        for i, p in enumerate(pairs):
+            cache.store(p.scope("a", f"pair-{i}"), p.a, f"answer {i}", model="bench", gate_passed=True)
+            hits.append(cache.lookup(p.scope("b", f"pair-{i}"), p.b) is not None)
+    out = _metrics(hits, pairs)
+    served = sum(hits)
+    judge_cost = judge_price.cost(Usage(judge.input_tokens, judge.calls)).total_usd
+    saving = served * premium_price.cost(answer_usage).total_usd
+    out |= {
+        "judge_error": error,
+        "judge_calls": judge.calls,
+        "judge_cost_usd": judge_cost,
+        "hits_saving_usd": saving,
+        "net_saving_usd": saving - judge_cost,
+    }
     return out
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -36,12 +35,14 @@ import numpy as np
 from langchain_costrouter.core.cache.features import extract
 from langchain_costrouter.core.cache.guard import (
     GuardPolicy,
+    over_question_budget,
     structural_reasons,
     synonyms_with,
     unexplained_counts,
     within_budget,
 )
 from langchain_costrouter.core.cache.scope import CacheScope, query_of
+from langchain_costrouter.core.cache.shadow import wilson_upper
 from langchain_costrouter.core.cache.textform import semantic_form
 from langchain_costrouter.core.cache.verifier import HARD_VETOES, PAIR_FEATURES, fit_verifier, pair_features
 from langchain_costrouter.core.cache.wordnet import LEXICON_NAME
@@ -56,6 +57,7 @@ __all__ = [
     "calibrate_budget",
     "cross_validate",
     "evaluate",
+    "leave_one_out",
     "load_pairs",
     "score_pairs",
     "wilson_upper",
@@ -109,6 +111,7 @@ class ScoredPair:
     features: Any = None
     lexicon: str = ""
     other_scope: bool = False
+    question: bool = False
 
     def vetoed(self, policy: GuardPolicy) -> bool:
         """Whether the scope, a hard structural check or the similarity floor refuses the pair."""
@@ -119,7 +122,7 @@ class ScoredPair:
     def served(self, policy: GuardPolicy) -> bool:
         """Whether ``policy`` serves ``b`` from ``a``'s entry (no judge)."""
         if policy.verifier is not None:
-            if self.vetoed(policy):
+            if self.vetoed(policy) or over_question_budget(self.question, self.counts, policy):
                 return False
             return policy.verifier.probability(policy.verifier.pick(self.features)) >= policy.verifier.threshold
         if self.other_scope or self.similarity < policy.similarity_threshold:
@@ -193,14 +196,26 @@ def load_pairs(path: str | Path) -> list[LabelledPair]:
     ``subtype``).
 
     Raises:
-        DataError: a missing file, bad JSON or a row without the required keys.
+        DataError: a missing, empty, binary or non-UTF-8 file, bad or truncated JSON, or a row
+            without the required keys (always one line naming the file and what to fix).
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        raw = p.read_bytes()
     except OSError as exc:
         msg = f"cannot read pairs file {p}: {exc.strerror or exc}"
         raise DataError(msg) from None
+    if b"\x00" in raw[:4096]:
+        msg = f"{p}: a binary file, not JSON lines or a JSON array of pairs"
+        raise DataError(msg)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        msg = f"{p}: not UTF-8 text (byte {exc.start}); save the pairs file as UTF-8"
+        raise DataError(msg) from None
+    if not text.strip():
+        msg = f"{p}: empty file, no pairs"
+        raise DataError(msg)
     stripped = text.lstrip()
     if stripped.startswith("["):
         return _from_mock(p, stripped)
@@ -303,7 +318,9 @@ def score_pairs(
         counts = unexplained_counts(fb, fa, known)
         feats = pair_features(fb, fa, sim, reasons, counts, known=known, synonyms=synonyms)
         other = pair.scope("a", "pair").key != pair.scope("b", "pair").key
-        out.append(ScoredPair(pair, sim, reasons[0] if reasons else "", counts, reasons, feats, lexicon, other))
+        question = bool(fa.form or fb.form)
+        first = reasons[0] if reasons else ""
+        out.append(ScoredPair(pair, sim, first, counts, reasons, feats, lexicon, other, question))
     return out
 
 
@@ -329,20 +346,6 @@ def evaluate(scored: Iterable[ScoredPair], policy: GuardPolicy) -> Metrics:
     )
 
 
-def wilson_upper(k: int, n: int, z: float = 1.645) -> float:
-    """Upper end of the one-sided Wilson score interval of a rate ``k / n`` (95 % at z=1.645).
-
-    See :func:`z_of` for other confidence levels.
-    """
-    if n == 0:
-        return 1.0
-    p = k / n
-    denom = 1 + z * z / n
-    centre = p + z * z / (2 * n)
-    margin = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
-    return min(1.0, (centre + margin) / denom)
-
-
 def z_of(confidence: float) -> float:
     """The one-sided normal quantile of ``confidence`` (0.95 -> 1.645, 0.80 -> 0.842).
 
@@ -360,6 +363,7 @@ def calibrate_budget(
     *,
     max_false_hit_rate: float = 0.01,
     source: str = "calibrated",
+    confidence: float = 0.95,
 ) -> CalibrationResult:
     """The hand guard's grid setting with the highest recall whose false-hit rate is provably under target.
 
@@ -377,7 +381,7 @@ def calibrate_budget(
                     continue  # the budget is off: strict_words does not matter
                 pol = GuardPolicy(similarity_threshold=thr, max_unexplained=mu, strict_words=sw, source=source)
                 m = evaluate(scored, pol)
-                ub = wilson_upper(m.false_hits, m.negatives)
+                ub = wilson_upper(m.false_hits, m.negatives, z_of(confidence))
                 grid.append({"threshold": thr, "strict_words": sw, "max_unexplained": mu, "upper": ub} | m.to_dict())
                 strictness = (thr, -mu, sw)
                 if ub <= max_false_hit_rate:
@@ -405,6 +409,7 @@ def cross_validate(
     confidence: float = 0.95,
     features: Sequence[str] = PAIR_FEATURES,
     repeats: int = DEFAULT_REPEATS,
+    question_budget: int | None = None,
 ) -> dict[str, Any]:
     """K-fold estimate: calibrate on k-1 folds, measure on the held-out fold, pool the counts.
 
@@ -427,6 +432,7 @@ def cross_validate(
             confidence=confidence,
             features=features,
             repeats=repeats,
+            question_budget=question_budget,
         )
         m = evaluate(test, res.policy)
         for s in test:
@@ -525,6 +531,7 @@ def calibrate(
     confidence: float = 0.95,
     features: Sequence[str] = PAIR_FEATURES,
     repeats: int = DEFAULT_REPEATS,
+    question_budget: int | None = None,
 ) -> CalibrationResult:
     """A precision-first policy for these pairs (see the module docstring).
 
@@ -543,13 +550,15 @@ def calibrate(
         features: Verifier features, by name (default: all of :data:`.verifier.PAIR_FEATURES`).
         repeats: Shufflings of the inner folds whose out-of-fold probabilities are averaged
             before the threshold is chosen.
+        question_budget: Unexplained content words a question pair may have (``None``: any);
+            see :attr:`.guard.GuardPolicy.question_budget`. Applied on top of the fitted verifier.
 
     Raises:
         DataError: an unknown ``method`` or feature, a ``confidence`` outside (0.5, 1) or
             ``repeats`` below 1.
     """
     if method == "budget":
-        return calibrate_budget(scored, max_false_hit_rate=max_false_hit_rate, source=source)
+        return calibrate_budget(scored, max_false_hit_rate=max_false_hit_rate, source=source, confidence=confidence)
     if method != "verifier":
         msg = f"unknown calibration method {method!r} (use 'verifier' or 'budget')"
         raise DataError(msg)
@@ -561,7 +570,12 @@ def calibrate(
     if unknown or not features:
         msg = f"unknown verifier features {unknown} (known: {list(PAIR_FEATURES)})"
         raise DataError(msg)
-    base = GuardPolicy(similarity_threshold=min_similarity, vetoes=HARD_VETOES, source=source)
+    base = GuardPolicy(
+        similarity_threshold=min_similarity, vetoes=HARD_VETOES, source=source, question_budget=question_budget
+    )
+    # The verifier and its threshold are fitted on every pair the vetoes let through; the question
+    # budget is applied on top (it only refuses more), so statements keep a threshold learned from
+    # the different-answer questions rather than none when the pairs hold no different-answer statement.
     eligible = [s for s in scored if not s.vetoed(base)]
     negatives = sum(not s.pair.same_answer for s in scored)
     labels = {s.pair.same_answer for s in eligible}
@@ -601,8 +615,50 @@ def calibrate(
     thr, _ = chosen
     verifier = fit_verifier(x, y, _weights(eligible), c=c, features=features).with_threshold(thr)
     lexicon = scored[0].lexicon if scored else ""
-    policy = GuardPolicy(similarity_threshold=min_similarity, verifier=verifier, source=source, lexicon=lexicon)
+    policy = GuardPolicy(
+        similarity_threshold=min_similarity,
+        verifier=verifier,
+        source=source,
+        lexicon=lexicon,
+        question_budget=question_budget,
+    )
     m = evaluate(scored, policy)
     oof_fp = int((oof[~y] >= thr).sum())
     ub = wilson_upper(oof_fp, negatives, z)
     return CalibrationResult(policy, m, max_false_hit_rate, ub, True, confidence=confidence, oof_false_hits=oof_fp)
+
+
+def leave_one_out(
+    scored: Mapping[str, Sequence[ScoredPair]],
+    *,
+    holdout: Mapping[str, Sequence[ScoredPair]] | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """Leave-one-dataset-out: calibrate without each pair file, measure on it.
+
+    Every row is a policy fitted on all calibration files but one and measured on that one (and
+    on every ``holdout`` file, which no policy ever sees). The last row, ``all``, is the policy
+    fitted on every calibration file, measured on the holdout files: what shipping it would do on
+    traffic nobody tuned for.
+
+    Args:
+        scored: Scored pairs per calibration file (at least two files).
+        holdout: Scored pairs per file that is only ever measured.
+        options: Passed to :func:`calibrate` (target, confidence, question budget...).
+
+    Raises:
+        DataError: fewer than two calibration files.
+    """
+    if len(scored) < 2:
+        msg = "leave-one-dataset-out needs at least two --data files"
+        raise DataError(msg)
+    holdout = holdout or {}
+    rows: list[dict[str, Any]] = []
+    for left in [*scored, "all"]:
+        train = [s for name, pairs in scored.items() if name != left for s in pairs]
+        res = calibrate(train, source=f"without:{left}", **options)
+        measured = {name: evaluate(pairs, res.policy).to_dict() for name, pairs in holdout.items()}
+        if left != "all":
+            measured = {left: evaluate(scored[left], res.policy).to_dict(), **measured}
+        rows.append({"left_out": left, "feasible": res.feasible, "measured": measured})
+    return {"calibration_files": list(scored), "holdout_files": list(holdout), "rows": rows}

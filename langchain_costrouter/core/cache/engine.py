@@ -3,17 +3,22 @@
 Framework-neutral; the LangChain ``BaseCache``, ``ChatCostRouter`` and the LiteLLM hook all
 call :class:`ResponseCache`. Entries live in GPTCache's data manager (SQLite + faiss, see
 :mod:`.store`); an in-memory id -> entry index serves lookups without touching SQLite.
+
+The cache is a side concern of a request: :meth:`ResponseCache.find`, :meth:`~ResponseCache.lookup`,
+:meth:`~ResponseCache.store` and :meth:`~ResponseCache.observe_shadow` never raise (a failure is
+logged and counted in ``stats.errors``), and a store whose files cannot be read is cleared and
+rebuilt with one warning. The bulky state (entries, vectors, the embedder) lives in one
+``__slots__`` holder, so a host that inspects the object (LiteLLM's ``/cache/ping`` walks
+``vars()`` of its cache backend) sees a few small fields, whatever the cache holds.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import re
+import random
 import shutil
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -21,10 +26,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from langchain_costrouter.core.cache.entries import CacheEntry, CacheHit, CacheJudge, CacheStats, StoreOutcome
+from langchain_costrouter.core.cache import admission
+from langchain_costrouter.core.cache._index import PAYLOAD_VERSION, EntryIndex, safe_name
+from langchain_costrouter.core.cache.entries import (
+    CacheEntry,
+    CacheHit,
+    CacheJudge,
+    CacheLookup,
+    CacheStats,
+    StoreOutcome,
+)
 from langchain_costrouter.core.cache.guard import FalseHitGuard, GuardPolicy
 from langchain_costrouter.core.cache.scope import CacheScope, normalize_query
-from langchain_costrouter.core.cache.store import HNSWFaissStore, open_data_manager, read_rows
+from langchain_costrouter.core.cache.shadow import ShadowCandidate, ShadowStats, answers_agree
 from langchain_costrouter.core.cache.textform import semantic_form
 from langchain_costrouter.core.embeddings import Embedder, estimate_tokens, make_embedder
 from langchain_costrouter.core.errors import CacheError, ConfigError, DataError
@@ -33,19 +47,33 @@ from langchain_costrouter.core.usage import Usage
 
 if TYPE_CHECKING:
     from langchain_costrouter.core.accounting import CostAccountant
+    from langchain_costrouter.core.client import ModelClient
     from langchain_costrouter.core.config import CacheConfig
 
-__all__ = ["ResponseCache"]
+__all__ = ["SEMANTIC_MODES", "ResponseCache"]
 
 logger = logging.getLogger(__name__)
 
-_REFUSAL_RE = re.compile(
-    r"^\s*(i'?m sorry,? but |sorry,? )?(i can(?:'|no)t|i cannot|i am unable to|i'm unable to|i won'?t) "
-    r"(help|assist|comply|provide|do that)",
-    re.IGNORECASE,
-)
-_OK_FINISH = frozenset({None, "", "stop", "end_turn", "eos", "complete"})
 _MAX_CANDIDATES = 4
+SEMANTIC_MODES = ("off", "shadow", "auto", "on")
+
+
+class _Parts:
+    """The cache's collaborators and entries, kept out of the instance ``__dict__`` (module docstring)."""
+
+    __slots__ = ("accountant", "embedder", "guard", "index", "judge", "shadow")
+
+    def __init__(self, embedder: Embedder, guard: FalseHitGuard) -> None:
+        self.embedder = embedder
+        self.guard = guard
+        self.judge: CacheJudge | None = None
+        self.accountant: CostAccountant | None = None
+        self.shadow: ShadowStats | None = None
+        self.index: EntryIndex | None = None
+
+    def __repr__(self) -> str:
+        n = len(self.index) if self.index is not None else 0
+        return f"<cache parts: {self.embedder.name}, {n} entries>"
 
 
 class ResponseCache:
@@ -56,13 +84,21 @@ class ResponseCache:
         directory: Where GPTCache's SQLite file and the vector index live (a fresh temporary
             directory, removed on :meth:`close`, when ``None``).
         exact: Enable the exact level.
-        semantic: Enable the semantic level.
+        semantic: The semantic level's mode: ``off``, ``shadow``, ``auto`` or ``on`` (``True``
+            / ``False`` mean ``on`` / ``off``); see :meth:`find`.
         policy: Guard thresholds (default: the calibrated policy shipped with the package).
         ttl_s: Entry lifetime in seconds (``None``: no expiry).
         max_size: Entries kept; least recently used ones are evicted beyond it.
-        judge: Optional cheap judge for candidates within ``policy.judge_band`` of the threshold.
+        judge: Optional verifier for candidates the guard leaves undecided (:mod:`.judges`).
         accountant: Records paid overheads (API embeddings, judge calls) in the ledger.
         clock: Time source (tests).
+        max_false_hit_rate: ``auto`` mode serves semantic hits only while the shadow false-hit
+            rate's 95 % upper bound is at most this.
+        min_shadow_observations: ``auto`` mode serves nothing before this many comparisons.
+        shadow_sample_rate: ``auto`` mode answers this share of accepted candidates fresh anyway
+            and compares them, so the bound follows the traffic.
+        answer_agreement: Answers whose embeddings' cosine reaches this agree (shadow checks).
+        rng: Random source of the sampling (tests).
     """
 
     def __init__(
@@ -71,42 +107,122 @@ class ResponseCache:
         *,
         directory: str | Path | None = None,
         exact: bool = True,
-        semantic: bool = True,
+        semantic: bool | str = True,
         policy: GuardPolicy | None = None,
         ttl_s: float | None = None,
         max_size: int = 100_000,
         judge: CacheJudge | None = None,
         accountant: CostAccountant | None = None,
         clock: Callable[[], float] = time.time,
+        max_false_hit_rate: float = 0.02,
+        min_shadow_observations: int = 100,
+        shadow_sample_rate: float = 0.05,
+        answer_agreement: float = 0.8,
+        rng: random.Random | None = None,
     ) -> None:
         if max_size <= 0:
             msg = f"max_size must be positive, got {max_size}"
             raise CacheError(msg)
+        mode = ("on" if semantic else "off") if isinstance(semantic, bool) else semantic
+        if mode not in SEMANTIC_MODES:
+            msg = f"cache.semantic must be one of {', '.join(SEMANTIC_MODES)}, got {semantic!r}"
+            raise CacheError(msg)
         from langchain_costrouter.core.cache.policy import default_policy
 
-        self.embedder: Embedder = embedder if embedder is not None else make_embedder("wordllama")
+        emb = embedder if embedder is not None else make_embedder("wordllama")
+        pol = policy if policy is not None else default_policy(emb.name)
+        self._s = _Parts(emb, FalseHitGuard(pol, known_word=getattr(emb, "known_word", None)))
+        self._s.judge = judge
+        self._s.accountant = accountant
         self.exact = exact
-        self.semantic = semantic
-        self.policy = policy if policy is not None else default_policy(self.embedder.name)
-        self.guard = FalseHitGuard(self.policy, known_word=getattr(self.embedder, "known_word", None))
+        self.mode = mode
         self.ttl_s = ttl_s
         self.max_size = max_size
-        self.judge = judge
-        self.accountant = accountant
+        self.max_false_hit_rate = max_false_hit_rate
+        self.min_shadow_observations = min_shadow_observations
+        self.shadow_sample_rate = shadow_sample_rate
+        self.answer_agreement = answer_agreement
         self.stats = CacheStats()
         self._clock = clock
-        self._lock = threading.RLock()
-        self._entries: dict[int, CacheEntry] = {}
-        self._exact: dict[tuple[str, str], int] = {}
-        # Semantic form of each entry's query (set at store; lazily for entries loaded from disk),
-        # so that a lookup does not normalise its candidates' texts again.
-        self._forms: dict[int, str] = {}
+        self._rng = rng or random.Random()
         self._tmp = directory is None
         root = Path(tempfile.mkdtemp(prefix="costrouter-cache-")) if directory is None else Path(directory)
-        self.directory = root / _safe(self.embedder.name)
-        self._vectors = HNSWFaissStore(str(self.directory / "hnsw.index"), self.embedder.dimension)
-        self._dm = open_data_manager(self.directory, self._vectors, max_size=max_size, on_evict=self._on_evict)
-        self._load()
+        self.directory = root / safe_name(emb.name)
+        self._open()
+
+    def _open(self) -> None:
+        """Opens the store; an unreadable one is cleared and rebuilt with one warning."""
+        try:
+            self._s.index = self._new_index()
+        except Exception as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+            logger.warning(
+                "cache store %s could not be read (%s); it was cleared and starts empty", self.directory, first
+            )
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self._s.index = self._new_index()
+        self._s.shadow = ShadowStats(self.directory)
+
+    def _new_index(self) -> EntryIndex:
+        return EntryIndex(
+            self.directory, self.embedder.dimension, max_size=self.max_size, stats=self.stats, clock=self._clock
+        )
+
+    @property
+    def _ix(self) -> EntryIndex:
+        assert self._s.index is not None
+        return self._s.index
+
+    # ------------------------------------------------------------ properties
+    @property
+    def embedder(self) -> Embedder:
+        """The query embedder."""
+        return self._s.embedder
+
+    @property
+    def guard(self) -> FalseHitGuard:
+        """The false-hit guard."""
+        return self._s.guard
+
+    @property
+    def policy(self) -> GuardPolicy:
+        """The guard's policy."""
+        return self._s.guard.policy
+
+    @property
+    def judge(self) -> CacheJudge | None:
+        """The verifier plug-in, if any."""
+        return self._s.judge
+
+    @property
+    def accountant(self) -> CostAccountant | None:
+        """Where paid overheads are recorded."""
+        return self._s.accountant
+
+    @property
+    def semantic(self) -> bool:
+        """Whether the semantic level looks for candidates (any mode but ``off``)."""
+        return self.mode != "off"
+
+    @property
+    def shadow(self) -> ShadowStats:
+        """The shadow comparisons on this store (persisted next to it)."""
+        assert self._s.shadow is not None
+        return self._s.shadow
+
+    @property
+    def serving(self) -> bool:
+        """Whether semantic hits are served now (``on``; ``auto`` while its bound is under target)."""
+        if self.mode == "on":
+            return True
+        if self.mode != "auto":
+            return False
+        sh = self.shadow
+        return sh.observed >= self.min_shadow_observations and sh.upper_bound <= self.max_false_hit_rate
+
+    @property
+    def _entries(self) -> dict[int, CacheEntry]:
+        return self._ix.entries
 
     @classmethod
     def from_config(
@@ -117,6 +233,7 @@ class ResponseCache:
         judge: CacheJudge | None = None,
         accountant: CostAccountant | None = None,
         policy: GuardPolicy | None = None,
+        clients: Callable[[str], ModelClient] | None = None,
     ) -> ResponseCache:
         """A cache built from ``CostRouterConfig.cache``.
 
@@ -124,11 +241,18 @@ class ResponseCache:
         values only when they differ from the config defaults (0.9 / 0.0 are the defaults).
         With a verifier policy ``similarity_threshold`` is the candidate cosine floor. The
         policy is ``policy``, else ``cfg.policy`` (a ``calibrate-cache`` file), else the one
-        shipped for the configured encoder.
+        shipped for the configured encoder. The verifier plug-in is ``judge``, else an
+        :class:`~.judges.LLMJudge` on ``cfg.judge_model`` (through ``clients(name)``, which the
+        adapters supply), else a :class:`~.judges.CrossEncoderJudge` on ``cfg.cross_encoder``.
+
+        Without ``clients``, a configured ``judge_model`` is left out (with a warning) and the
+        candidates it would have judged are refused.
 
         Raises:
-            ConfigError: ``cache.policy`` cannot be read as a policy.
+            ConfigError: ``cache.policy`` cannot be read as a policy, or the cross-encoder cannot
+                be loaded.
         """
+        from langchain_costrouter.core.cache.judges import CrossEncoderJudge, LLMJudge
         from langchain_costrouter.core.cache.policy import default_policy, load_policy
 
         emb = embedder if embedder is not None else make_embedder(cfg.encoder)
@@ -145,6 +269,16 @@ class ResponseCache:
             upd["judge_band"] = cfg.judge_band
         if upd:
             pol = GuardPolicy.from_dict({**pol.to_dict(), **upd, "source": "config"})
+        if judge is None and cfg.judge_model and clients is None:
+            logger.warning(
+                "cache.judge_model %r is set but no model clients were given: undecided candidates are refused",
+                cfg.judge_model,
+            )
+        elif judge is None and cfg.judge_model and clients is not None:
+            client = clients(cfg.judge_model)
+            judge = LLMJudge(client, accountant=accountant, min_saving_ratio=cfg.judge_min_saving_ratio)
+        if judge is None and cfg.cross_encoder:
+            judge = CrossEncoderJudge(cfg.cross_encoder, threshold=cfg.cross_encoder_threshold)
         return cls(
             emb,
             directory=cfg.dir,
@@ -155,89 +289,155 @@ class ResponseCache:
             max_size=cfg.max_size,
             judge=judge,
             accountant=accountant,
+            max_false_hit_rate=cfg.max_false_hit_rate,
+            min_shadow_observations=cfg.min_shadow_observations,
+            shadow_sample_rate=cfg.shadow_sample_rate,
+            answer_agreement=cfg.answer_agreement,
         )
 
     # ------------------------------------------------------------------ lookup
     def lookup(self, scope: CacheScope, query: str, *, request_id: str | None = None) -> CacheHit | None:
-        """The cached answer for ``query`` in ``scope``, or ``None``.
-
-        Exact level first (same scope, same normalised text), then the semantic level: the
-        nearest stored queries of the same scope, each checked by the guard (and the judge
-        near the threshold).
-        """
-        self.stats.bump("lookups")
-        norm = normalize_query(query)
-        if not norm:
-            self.stats.bump("misses")
-            return None
-        now = self._clock()
-        if self.exact:
-            with self._lock:
-                eid = self._exact.get((scope.key, norm))
-                entry = self._entries.get(eid) if eid is not None else None
-                if entry is not None and entry.expired(now):
-                    self._drop([entry.id], "expirations")
-                    entry = None
-                if entry is not None:
-                    self._touch(entry.id)
-            if entry is not None:
-                self.stats.bump("exact_hits")
-                return self._hit(entry, "exact", 1.0, now, ())
-        if not self.semantic:
-            self.stats.bump("misses")
-            return None
-        overhead: list[OverheadCall] = []
-        form = self._form(norm)
-        vec = self._embed([form], overhead)[0]
-        hit = self._semantic(scope, form, vec, now, overhead)
-        self._record_overhead(overhead, request_id, scope.namespace)
-        if hit is None:
-            self.stats.bump("misses")
-        return hit
+        """The cached answer to serve for ``query`` in ``scope``, or ``None`` (see :meth:`find`)."""
+        return self.find(scope, query, request_id=request_id).hit
 
     async def alookup(self, scope: CacheScope, query: str, *, request_id: str | None = None) -> CacheHit | None:
         """Async :meth:`lookup` (runs in a worker thread: embedders and judges may block)."""
-        return await asyncio.to_thread(self.lookup, scope, query, request_id=request_id)
+        return (await self.afind(scope, query, request_id=request_id)).hit
+
+    def find(self, scope: CacheScope, query: str, *, request_id: str | None = None) -> CacheLookup:
+        """Looks ``query`` up in ``scope``; never raises (a failure is a miss, logged and counted).
+
+        Exact level first: the same scope and the same query text, byte for byte. Then the
+        semantic level: the nearest stored queries of the same scope, each checked by the guard
+        (and the judge where the guard leaves it undecided). What the semantic level does with
+        an accepted candidate depends on the mode: ``on`` serves it (``.hit``); ``shadow``
+        returns it as ``.shadow`` for :meth:`observe_shadow` and serves nothing; ``auto`` serves
+        it while :attr:`serving`, except a ``shadow_sample_rate`` share returned as ``.shadow``.
+        """
+        self.stats.bump("lookups")
+        try:
+            found = self._find(scope, query, request_id)
+        except Exception:
+            logger.warning("cache lookup failed; answering without the cache", exc_info=True)
+            self.stats.bump("errors", reason="lookup")
+            found = CacheLookup()
+        if found.hit is None:
+            self.stats.bump("misses")
+        return found
+
+    async def afind(self, scope: CacheScope, query: str, *, request_id: str | None = None) -> CacheLookup:
+        """Async :meth:`find` (runs in a worker thread)."""
+        return await asyncio.to_thread(self.find, scope, query, request_id=request_id)
+
+    def _find(self, scope: CacheScope, query: str, request_id: str | None) -> CacheLookup:  # noqa: PLR0911
+        if not query.strip() and not scope.attachments:
+            return CacheLookup()
+        now = self._clock()
+        if self.exact:
+            with self._ix.lock:
+                eid = self._ix.exact.get((scope.key, query))
+                entry = self._ix.entries.get(eid) if eid is not None else None
+                if entry is not None and entry.expired(now):
+                    self._ix.drop([entry.id], "expirations")
+                    entry = None
+                if entry is not None:
+                    self._ix.touch(entry.id)
+            if entry is not None:
+                self.stats.bump("exact_hits")
+                return CacheLookup(self._hit(entry, "exact", 1.0, now, ()))
+        norm = normalize_query(query)
+        if self.mode == "off" or not norm:
+            return CacheLookup()
+        overhead: list[OverheadCall] = []
+        form = self._form(norm)
+        vec = self._embed([form], overhead)[0]
+        try:
+            found = self._semantic(scope, query, form, vec, now=now, overhead=overhead)
+        finally:
+            self._record_overhead(overhead, request_id, scope.namespace)
+        if found is None:
+            return CacheLookup()
+        entry, sim = found
+        if self.serving and not (self.mode == "auto" and self._rng.random() < self.shadow_sample_rate):
+            with self._ix.lock:
+                if entry.id not in self._ix.entries:
+                    return CacheLookup()
+                self._ix.touch(entry.id)
+            self.stats.bump("semantic_hits")
+            return CacheLookup(self._hit(entry, "semantic", sim, now, tuple(overhead)))
+        self.stats.bump("shadow_candidates")
+        cand = ShadowCandidate(query, entry.query, entry.text, float(sim), entry.id, scope.key, scope.namespace)
+        return CacheLookup(shadow=cand)
 
     def _semantic(
-        self, scope: CacheScope, query: str, vec: np.ndarray, now: float, overhead: list[OverheadCall]
-    ) -> CacheHit | None:
+        self,
+        scope: CacheScope,
+        query: str,
+        form: str,
+        vec: np.ndarray,
+        *,
+        now: float,
+        overhead: list[OverheadCall],
+    ) -> tuple[CacheEntry, float] | None:
+        """The first candidate the guard (and the judge, asked about ``query`` as sent) accepts."""
         pol = self.policy
         low = pol.similarity_threshold - (pol.judge_band if pol.verifier is None else 0.0)
         for sim, entry in self._candidates(scope.key, vec, low, now):
-            decision = self.guard.check_forms(query, self._entry_form(entry), sim)
+            decision = self.guard.check_forms(form, self._entry_form(entry), sim)
             if decision.verdict == "judge":
-                if self.judge is None:
-                    ok = bool(decision.details.get("accept", sim >= self.policy.similarity_threshold))
-                else:
-                    self.stats.bump("judge_calls")
-                    verdict = self.judge.judge(query, entry.query)
-                    if verdict.overhead is not None:
-                        overhead.append(verdict.overhead)
-                    ok = verdict.same
-                if not ok:
-                    self.stats.bump("rejections", reason="judge" if self.judge else "similarity")
+                if not self._judged(query, entry, decision.details, overhead):
                     continue
             elif decision.verdict == "miss":
                 self.stats.bump("rejections", reason=decision.reason)
                 continue
-            with self._lock:
-                if entry.id not in self._entries:
-                    continue
-                self._touch(entry.id)
-            self.stats.bump("semantic_hits")
-            return self._hit(entry, "semantic", sim, now, tuple(overhead))
+            return entry, sim
         return None
+
+    def _judged(self, query: str, entry: CacheEntry, details: Mapping[str, Any], overhead: list[OverheadCall]) -> bool:
+        """The judge's verdict on an undecided candidate (without a judge: the guard's own lean)."""
+        judge = self.judge
+        if judge is None:
+            ok = bool(details.get("accept", False))
+            if not ok:
+                self.stats.bump("rejections", reason=str(details.get("why", "similarity")))
+            return ok
+        pays = getattr(judge, "pays", None)
+        if callable(pays) and not pays(query, entry.query, entry.text, self._saving_usd(entry)):
+            self.stats.bump("judge_skipped")
+            self.stats.bump("rejections", reason="judge_cost")
+            return False
+        self.stats.bump("judge_calls")
+        try:
+            verdict = judge.judge(query, entry.query, entry.text)
+        except Exception:
+            logger.warning("cache judge failed; the candidate is not served", exc_info=True)
+            self.stats.bump("errors", reason="judge")
+            return False
+        if verdict.overhead is not None:
+            overhead.append(verdict.overhead)
+        if not verdict.same:
+            self.stats.bump("rejections", reason="judge")
+        return verdict.same
+
+    def _saving_usd(self, entry: CacheEntry) -> float | None:
+        """What serving ``entry`` saves: its tokens on the premium model (``None``: unknown)."""
+        acc = self.accountant
+        if acc is None or entry.usage.total_tokens == 0:
+            return None
+        try:
+            return acc.premium_cost_usd(entry.usage) or acc.cost_usd(entry.model, entry.usage)
+        except Exception:
+            return None
 
     def _candidates(self, scope_key: str, vec: np.ndarray, low: float, now: float) -> list[tuple[float, CacheEntry]]:
         k = 16
         expired: list[int] = []
         while True:
-            found = self._vectors.search(vec, top_k=k)
+            found = self._ix.vectors.search(vec, top_k=k)
             out: list[tuple[float, CacheEntry]] = []
-            with self._lock:
+            with self._ix.lock:
                 for sim, eid in found:
-                    entry = self._entries.get(eid)
+                    entry = self._ix.entries.get(eid)
                     if entry is None or sim < low or entry.scope_key != scope_key:
                         continue
                     if entry.expired(now):
@@ -249,8 +449,8 @@ class ResponseCache:
                 break
             k *= 8
         if expired:
-            with self._lock:
-                self._drop(expired, "expirations")
+            with self._ix.lock:
+                self._ix.drop(expired, "expirations")
         return out[:_MAX_CANDIDATES]
 
     def _hit(
@@ -269,6 +469,49 @@ class ResponseCache:
             age_s=max(0.0, now - entry.created_at),
             overhead=overhead,
         )
+
+    # ------------------------------------------------------------------ shadow
+    def observe_shadow(self, candidate: ShadowCandidate | None, fresh_text: str) -> bool | None:
+        """Compares a shadow candidate's stored answer with the fresh answer; counts the outcome.
+
+        Answers agree when they state the same numbers and their embeddings' cosine reaches
+        ``answer_agreement``. A disagreement is a false hit the cache would have served; the
+        counts (and their upper bound, :attr:`shadow`) persist with the store. Never raises.
+
+        Returns:
+            Whether the answers agreed (``None``: nothing to compare, or the comparison failed).
+        """
+        if candidate is None or not fresh_text or not fresh_text.strip():
+            return None
+        try:
+            vecs = self.embedder.embed([fresh_text, candidate.cached_answer])
+            cosine = float(np.dot(vecs[0], vecs[1]))
+            agreed = answers_agree(fresh_text, candidate.cached_answer, cosine=cosine, min_cosine=self.answer_agreement)
+            self.shadow.record(agreed=agreed)
+        except Exception:
+            logger.warning("cache shadow comparison failed", exc_info=True)
+            self.stats.bump("errors", reason="observe")
+            return None
+        self.stats.bump("shadow_observed")
+        return agreed
+
+    async def aobserve_shadow(self, candidate: ShadowCandidate | None, fresh_text: str) -> bool | None:
+        """Async :meth:`observe_shadow` (runs in a worker thread)."""
+        return await asyncio.to_thread(self.observe_shadow, candidate, fresh_text)
+
+    def status(self) -> dict[str, Any]:
+        """Mode, size, counters and the shadow false-hit rate with its bound (``costrouter cache status``)."""
+        return {
+            "directory": str(self.directory),
+            "entries": len(self),
+            "mode": self.mode,
+            "serving_semantic": self.serving,
+            "max_false_hit_rate": self.max_false_hit_rate,
+            "policy": self.policy.source,
+            "judge": type(self.judge).__name__ if self.judge is not None else None,
+            "shadow": self.shadow.snapshot(),
+            "stats": self.stats.snapshot(),
+        }
 
     # ------------------------------------------------------------------- store
     def store(
@@ -289,37 +532,69 @@ class ResponseCache:
         message: Mapping[str, Any] | None = None,
         request_id: str | None = None,
     ) -> StoreOutcome:
-        """Stores an answer that passed its quality gate.
+        """Stores an answer that passed its quality gate; never raises.
 
-        Never stores errors, refusals, failed gates, partial or truncated streams, tool-call
-        turns or empty answers; the outcome says why an answer was skipped.
+        Admission (:func:`.admission.refuse_reason`): never stores errors, refusals, failed
+        gates, partial or truncated answers, tool-call turns or empty answers, whichever tier
+        produced them; the outcome says why an answer was skipped. A write failure (a locked
+        database, a full disk) is logged and counted (``stats.errors["store"]``) and returns
+        ``StoreOutcome(False, "error")``: the request it belongs to was already paid for.
         """
-        reason = self.refuse_reason(
-            answer,
-            gate_passed=gate_passed,
-            finish_reason=finish_reason,
-            tool_calls=tool_calls,
-            refusal=refusal,
-            error=error,
-            partial=partial,
-        )
-        norm = normalize_query(query)
-        if not reason and not norm:
+        try:
+            return self._store(
+                scope,
+                query,
+                answer,
+                model=model,
+                tier=tier,
+                usage=usage,
+                reason=admission.refuse_reason(
+                    answer,
+                    gate_passed=gate_passed,
+                    finish_reason=finish_reason,
+                    tool_calls=tool_calls,
+                    refusal=refusal,
+                    error=error,
+                    partial=partial,
+                ),
+                message=message,
+                request_id=request_id,
+            )
+        except Exception:
+            logger.warning("cache store failed; the answer is returned uncached", exc_info=True)
+            self.stats.bump("errors", reason="store")
+            return StoreOutcome(False, "error")
+
+    def _store(
+        self,
+        scope: CacheScope,
+        query: str,
+        answer: str,
+        *,
+        model: str,
+        tier: str | None,
+        usage: Usage | None,
+        reason: str,
+        message: Mapping[str, Any] | None,
+        request_id: str | None,
+    ) -> StoreOutcome:
+        if not reason and not query.strip() and not scope.attachments:
             reason = "empty_query"
         if reason:
             self.stats.bump("skipped", reason=reason)
             return StoreOutcome(False, reason)
         now = self._clock()
-        with self._lock:
-            old = self._exact.get((scope.key, norm))
-            if old is not None and old in self._entries and not self._entries[old].expired(now):
+        with self._ix.lock:
+            old = self._ix.exact.get((scope.key, query))
+            if old is not None and old in self._ix.entries and not self._ix.entries[old].expired(now):
                 self.stats.bump("skipped", reason="duplicate")
                 return StoreOutcome(False, "duplicate", old)
         overhead: list[OverheadCall] = []
-        form = self._form(norm) if self.semantic else norm
-        vec = self._embed([form], overhead)[0] if self.semantic else self._placeholder()
+        norm = normalize_query(query)
+        form = self._form(norm) if self.semantic and norm else norm
+        vec = self._embed([form], overhead)[0] if self.semantic and norm else self._placeholder()
         payload = {
-            "v": 1,
+            "v": PAYLOAD_VERSION,
             "scope": scope.key,
             "ns": scope.namespace,
             "text": answer,
@@ -330,7 +605,7 @@ class ResponseCache:
             "expires": now + self.ttl_s if self.ttl_s else None,
             "message": dict(message or {}),
         }
-        ids = self._insert([(norm, payload, vec, form)])
+        ids = self._ix.insert([(query, payload, vec, form)])
         self._record_overhead(overhead, request_id, scope.namespace)
         self.stats.bump("stores")
         return StoreOutcome(True, "", ids[0])
@@ -339,31 +614,7 @@ class ResponseCache:
         """Async :meth:`store` (runs in a worker thread)."""
         return await asyncio.to_thread(lambda: self.store(scope, query, answer, **kwargs))
 
-    @staticmethod
-    def refuse_reason(
-        answer: str,
-        *,
-        gate_passed: bool,
-        finish_reason: str | None = None,
-        tool_calls: Sequence[Any] = (),
-        refusal: str | None = None,
-        error: str | None = None,
-        partial: bool = False,
-    ) -> str:
-        """Why an answer must not be cached (``""`` when it may be)."""
-        checks = (
-            (error is not None, "error"),
-            (not gate_passed, "gate_failed"),
-            (bool(tool_calls) or finish_reason in {"tool_calls", "function_call"}, "tool_call"),
-            (bool(refusal) or finish_reason == "content_filter", "refusal"),
-            (partial or finish_reason == "length" or finish_reason not in _OK_FINISH | {"tool_calls"}, "partial"),
-            (not answer or not answer.strip(), "empty"),
-            (bool(answer) and _REFUSAL_RE.match(answer) is not None, "refusal"),
-        )
-        for failed, why in checks:
-            if failed:
-                return why
-        return ""
+    refuse_reason = staticmethod(admission.refuse_reason)
 
     def bulk_load(self, rows: Sequence[tuple[CacheScope, str, str]], *, model: str, batch: int = 5000) -> int:
         """Stores many ``(scope, query, answer)`` rows in large transactions (benchmarks, warm-up)."""
@@ -378,89 +629,43 @@ class ResponseCache:
             else:
                 vecs = np.tile(self._placeholder(), (len(chunk), 1))
             items = []
-            for (scope, _, answer), norm, vec, form in zip(chunk, norms, vecs, forms, strict=True):
-                payload = {"v": 1, "scope": scope.key, "ns": scope.namespace, "text": answer, "model": model}
-                payload |= {"tier": None, "usage": Usage().to_openai(), "created": now, "expires": None, "message": {}}
-                items.append((norm, payload, vec, form))
-            n += len(self._insert(items))
+            for (scope, query, answer), vec, form in zip(chunk, vecs, forms, strict=True):
+                payload = {"v": PAYLOAD_VERSION, "scope": scope.key, "ns": scope.namespace, "text": answer}
+                payload |= {"model": model, "tier": None, "usage": Usage().to_openai(), "created": now}
+                payload |= {"expires": None, "message": {}}
+                items.append((query, payload, vec, form))
+            n += len(self._ix.insert(items))
         self.stats.bump("stores", n)
         return n
-
-    def _insert(self, items: Sequence[tuple[str, dict[str, Any], np.ndarray, str]]) -> list[int]:
-        """Writes ``(query, payload, vector, semantic form)`` items; returns their ids."""
-        from gptcache.manager.scalar_data.base import CacheData
-        from gptcache.manager.vector_data.base import VectorData
-
-        datas = [
-            CacheData(question=q, answers=json.dumps(p), embedding_data=v.astype(np.float32)) for q, p, v, _ in items
-        ]
-        with self._lock:
-            try:
-                ids = [int(i) for i in self._dm.s.batch_insert(datas)]
-                self._dm.v.mul_add([VectorData(id=i, data=v) for i, (_, _, v, _) in zip(ids, items, strict=True)])
-            except Exception as exc:
-                msg = f"cache store failed: {exc}"
-                raise CacheError(msg) from exc
-            for eid, (q, p, _, form) in zip(ids, items, strict=True):
-                entry = _entry(eid, q, p)
-                self._entries[eid] = entry
-                self._exact[(entry.scope_key, q)] = eid
-                self._forms[eid] = form
-            self._dm.eviction_base.put(ids)  # may evict older entries through _on_evict
-        return ids
 
     # ------------------------------------------------------ invalidation, TTL
     def invalidate(self, namespace: str) -> int:
         """Drops every entry of ``namespace``; returns how many."""
-        with self._lock:
-            ids = [e.id for e in self._entries.values() if e.namespace == namespace]
-            self._drop(ids, "invalidations")
+        with self._ix.lock:
+            ids = [e.id for e in self._ix.entries.values() if e.namespace == namespace]
+            self._ix.drop(ids, "invalidations")
         return len(ids)
 
     def purge_expired(self) -> int:
         """Drops every expired entry now; returns how many."""
         now = self._clock()
-        with self._lock:
-            ids = [e.id for e in self._entries.values() if e.expired(now)]
-            self._drop(ids, "expirations")
+        with self._ix.lock:
+            ids = [e.id for e in self._ix.entries.values() if e.expired(now)]
+            self._ix.drop(ids, "expirations")
         return len(ids)
 
     def clear(self) -> int:
         """Drops every entry."""
-        with self._lock:
-            ids = list(self._entries)
-            self._drop(ids, "invalidations")
+        with self._ix.lock:
+            ids = list(self._ix.entries)
+            self._ix.drop(ids, "invalidations")
         return len(ids)
 
     def __len__(self) -> int:
-        return len(self._entries)
+        return len(self._ix.entries)
 
-    def _drop(self, ids: Sequence[int], counter: str) -> None:
-        if not ids:
-            return
-        for eid in ids:
-            entry = self._entries.pop(eid, None)
-            self._forms.pop(eid, None)
-            if entry is not None and self._exact.get((entry.scope_key, entry.query)) == eid:
-                del self._exact[(entry.scope_key, entry.query)]
-            self._dm.eviction_base._cache.pop(eid, None)
-        self._dm.s.mark_deleted(list(ids))
-        self._vectors.delete(list(ids))
-        self.stats.bump(counter, len(ids))
-
-    def _on_evict(self, ids: list[int]) -> None:
-        with self._lock:
-            n = 0
-            for eid in ids:
-                entry = self._entries.pop(eid, None)
-                if entry is not None:
-                    n += 1
-                    if self._exact.get((entry.scope_key, entry.query)) == eid:
-                        del self._exact[(entry.scope_key, entry.query)]
-        self.stats.bump("evictions", n)
-
-    def _touch(self, eid: int) -> None:
-        self._dm.hit_cache_callback((None, eid))  # in-memory LRU recency; no SQLite write
+    def __repr__(self) -> str:
+        return f"ResponseCache(directory={str(self.directory)!r}, entries={len(self)}, semantic={self.mode!r})"
 
     # ----------------------------------------------------------------- helpers
     def _form(self, text: str) -> str:
@@ -469,12 +674,12 @@ class ResponseCache:
 
     def _entry_form(self, entry: CacheEntry) -> str:
         """An entry's semantic form, kept from its store (computed once for entries loaded from disk)."""
-        form = self._forms.get(entry.id)
+        form = self._ix.forms.get(entry.id)
         if form is None:
-            form = self._form(entry.query)
-            with self._lock:
-                if entry.id in self._entries:  # not for an entry dropped meanwhile
-                    self._forms[entry.id] = form
+            form = self._form(normalize_query(entry.query))
+            with self._ix.lock:
+                if entry.id in self._ix.entries:  # not for an entry dropped meanwhile
+                    self._ix.forms[entry.id] = form
         return form
 
     def _embed(self, texts: list[str], overhead: list[OverheadCall]) -> np.ndarray:
@@ -514,69 +719,20 @@ class ResponseCache:
         vec[0] = 1.0
         return vec
 
-    def _load(self) -> None:
-        now = self._clock()
-        rows = list(read_rows(self.directory / "sqlite.db"))
-        expired: list[int] = []
-        missing: list[tuple[int, bytes]] = []
-        indexed = {int(i) for i in self._vectors.ids()}
-        for row in rows:
-            entry = _entry(row.id, row.question, row.payload())
-            if entry.expired(now):
-                expired.append(row.id)
-                continue
-            self._entries[row.id] = entry
-            self._exact[(entry.scope_key, entry.query)] = row.id
-            if row.id not in indexed and row.embedding:
-                missing.append((row.id, row.embedding))
-        stale = indexed - set(self._entries) - set(expired)
-        if stale:
-            self._vectors.delete(sorted(stale))
-        if missing:
-            from gptcache.manager.vector_data.base import VectorData
-
-            self._vectors.mul_add([VectorData(id=i, data=np.frombuffer(b, dtype=np.float32)) for i, b in missing])
-        with self._lock:
-            self._drop(expired, "expirations")
-        if rows:
-            logger.info("cache %s: loaded %d entries", self.directory, len(self._entries))
-
     def flush(self) -> None:
         """Persists the vector index (SQLite is written on every store)."""
-        with self._lock:
-            self._dm.flush()
+        self._ix.flush()
 
     def close(self) -> None:
         """Flushes and releases the store (a temporary directory is removed)."""
-        with self._lock:
-            try:
-                self._dm.close()
-            finally:
-                if self._tmp:
-                    shutil.rmtree(self.directory.parent, ignore_errors=True)
+        try:
+            self._ix.close()
+        finally:
+            if self._tmp:
+                shutil.rmtree(self.directory.parent, ignore_errors=True)
 
     def __enter__(self) -> ResponseCache:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _safe(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.\-]+", "_", name)[:80] or "embedder"
-
-
-def _entry(eid: int, query: str, p: Mapping[str, Any]) -> CacheEntry:
-    return CacheEntry(
-        id=eid,
-        scope_key=str(p.get("scope", "")),
-        namespace=str(p.get("ns", "")),
-        query=query,
-        text=str(p.get("text", "")),
-        model=str(p.get("model", "")),
-        tier=p.get("tier"),
-        usage=Usage.from_openai(p.get("usage")),
-        created_at=float(p.get("created", 0.0)),
-        expires_at=None if p.get("expires") is None else float(p["expires"]),
-        message=p.get("message") or {},
-    )

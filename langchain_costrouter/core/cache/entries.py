@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
+from langchain_costrouter.core.cache.shadow import ShadowCandidate
 from langchain_costrouter.core.types import OverheadCall
 from langchain_costrouter.core.usage import Usage
 
@@ -20,6 +21,7 @@ __all__ = [
     "CacheEntry",
     "CacheHit",
     "CacheJudge",
+    "CacheLookup",
     "CacheStats",
     "JudgeVerdict",
     "StoreOutcome",
@@ -102,16 +104,35 @@ class JudgeVerdict:
 
 @runtime_checkable
 class CacheJudge(Protocol):
-    """A cheap model asked whether two queries have the same answer (near the threshold)."""
+    """A verifier asked whether a cached answer also answers a new query (see :mod:`.judges`)."""
 
-    def judge(self, query: str, cached_query: str) -> JudgeVerdict:
-        """True when an answer to ``cached_query`` also answers ``query``."""
+    def judge(self, query: str, cached_query: str, answer: str = "") -> JudgeVerdict:
+        """True when ``answer``, stored for ``cached_query``, also answers ``query``."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class CacheLookup:
+    """What a lookup found: a hit to serve, or a shadow candidate to check against the fresh answer.
+
+    Attributes:
+        hit: The answer to serve (``None``: answer the request fresh).
+        shadow: A semantic candidate the guard accepted but the mode did not serve
+            (``cache.semantic: shadow``, ``auto`` before its bound is proven, or a sampled hit):
+            after the fresh answer, call ``cache.observe_shadow(lookup.shadow, fresh_text)``.
+    """
+
+    hit: CacheHit | None = None
+    shadow: ShadowCandidate | None = None
 
 
 @dataclass
 class CacheStats:
-    """Counters of one cache (thread-safe through :meth:`bump`)."""
+    """Counters of one cache (thread-safe through :meth:`bump`).
+
+    ``errors`` counts failures the cache swallowed so that a request never fails because of it
+    (``lookup``, ``store``, ``observe``, ``judge``), by operation.
+    """
 
     lookups: int = 0
     exact_hits: int = 0
@@ -122,8 +143,12 @@ class CacheStats:
     expirations: int = 0
     invalidations: int = 0
     judge_calls: int = 0
+    judge_skipped: int = 0
+    shadow_candidates: int = 0
+    shadow_observed: int = 0
     rejections: Counter[str] = field(default_factory=Counter)
     skipped: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def bump(self, name: str, n: int = 1, *, reason: str | None = None) -> None:
@@ -153,8 +178,12 @@ class CacheStats:
                 "expirations": self.expirations,
                 "invalidations": self.invalidations,
                 "judge_calls": self.judge_calls,
+                "judge_skipped": self.judge_skipped,
+                "shadow_candidates": self.shadow_candidates,
+                "shadow_observed": self.shadow_observed,
                 "rejections": dict(self.rejections),
                 "skipped": dict(self.skipped),
+                "errors": dict(self.errors),
             }
 
 

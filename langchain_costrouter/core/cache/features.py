@@ -27,6 +27,7 @@ from langchain_costrouter.core.cache.lexicon import (
     SCOPE_GROUPS,
     WH_CLASSES,
 )
+from langchain_costrouter.core.cache.signals import compounds, question_form, sign_tokens
 
 __all__ = ["TextFeatures", "edit_distance", "extract", "negative_word", "opposite_sides", "stem", "typo_variant"]
 
@@ -161,6 +162,9 @@ class TextFeatures:
             parts ("JavaScript" -> j, s): what an acronym of the other text may spell.
         word_ones: How many of ``numbers`` are a "1" written as a word ("one", "single"), which
             reads like the article "a".
+        form: The question form of the text (:func:`.signals.question_form`).
+        signs: Tokens carrying a sign, such as ``c++`` or ``o-`` (:func:`.signals.sign_tokens`).
+        compounds: Compound identifiers split into parts (:func:`.signals.compounds`).
     """
 
     words: tuple[str, ...]
@@ -180,6 +184,9 @@ class TextFeatures:
     acronyms: frozenset[str] = frozenset()
     units: tuple[tuple[str, str, bool, str], ...] = ()
     word_ones: int = 0
+    form: str = ""
+    signs: frozenset[str] = frozenset()
+    compounds: frozenset[tuple[str, ...]] = frozenset()
 
     def mentions(self, word: str) -> bool:
         """Whether ``word`` (or its stem) occurs in the text."""
@@ -358,6 +365,9 @@ def extract(text: str) -> TextFeatures:  # noqa: PLR0912, PLR0915
         acronyms=frozenset(acronyms),
         units=tuple(units),
         word_ones=word_ones,
+        form=question_form(_norm(text)),
+        signs=sign_tokens(text),
+        compounds=compounds(text),
     )
 
 

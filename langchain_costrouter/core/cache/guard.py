@@ -45,6 +45,7 @@ from langchain_costrouter.core.cache.features import (
     typo_variant,
 )
 from langchain_costrouter.core.cache.lexicon import FUNCTION_WORDS, NEGATION_PREFIXES, SYNONYM_GROUPS
+from langchain_costrouter.core.cache.signals import forms_conflict, identifiers_differ, roles_swapped
 from langchain_costrouter.core.cache.textform import semantic_form
 from langchain_costrouter.core.cache.verifier import HARD_VETOES, PairVerifier, pair_features
 from langchain_costrouter.core.cache.wordnet import LEXICON_NAME, wordnet
@@ -54,6 +55,7 @@ __all__ = [
     "FalseHitGuard",
     "GuardDecision",
     "GuardPolicy",
+    "over_question_budget",
     "structural_mismatch",
     "structural_reasons",
     "synonyms_of",
@@ -85,6 +87,9 @@ class GuardPolicy:
         vetoes: Structural reasons that refuse a candidate outright in verifier mode.
         lexicon: Extra synonyms the verifier's word alignment was fitted with: ``""`` (the
             listed ones only) or ``"wordnet-3.1"`` (also WordNet synonyms of the first senses).
+        question_budget: In verifier mode, the most content words of either text of a question
+            pair that the other may leave unexplained (``None``: no limit). A short question is
+            its slots: "the future of engineering" / "the future of an IT engineer".
     """
 
     similarity_threshold: float = 0.8
@@ -96,6 +101,7 @@ class GuardPolicy:
     verifier: PairVerifier | None = None
     vetoes: tuple[str, ...] = HARD_VETOES
     lexicon: str = ""
+    question_budget: int | None = None
 
     def __post_init__(self) -> None:
         if self.lexicon not in {"", LEXICON_NAME}:
@@ -298,7 +304,14 @@ def _entity_explained(  # noqa: PLR0911
     return False
 
 
-def structural_reasons(a: TextFeatures, b: TextFeatures, known: Callable[[str], bool] | None = None) -> tuple[str, ...]:
+@lru_cache(maxsize=65536)
+def _stems(words: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(stem(w) for w in words)
+
+
+def structural_reasons(  # noqa: PLR0912 - one check per kind of meaning change
+    a: TextFeatures, b: TextFeatures, known: Callable[[str], bool] | None = None
+) -> tuple[str, ...]:
     """Every structural difference found between two texts (empty when none), in check order."""
     out: list[str] = []
     opposite, spent = _opposition(a, b)
@@ -320,9 +333,16 @@ def structural_reasons(a: TextFeatures, b: TextFeatures, known: Callable[[str], 
         out.append("scope")
     if a.wh and b.wh and not (a.wh & b.wh):
         out.append("question_type")
+    if forms_conflict(a.form, b.form):
+        out.append("question_form")
+    if a.signs != b.signs:
+        out.append("symbols")
+    if identifiers_differ(a.compounds, b.compounds):
+        out.append("identifiers")
     if any(not y.mentions(p) for x, y in ((a, b), (b, a)) for p in x.persons):
         out.append("person")
-    if _roles_swapped(a, b):
+    # word order carries roles in questions; statements are reworded freely (active / passive)
+    if _roles_swapped(a, b) or (a.form and b.form and roles_swapped(_stems(a.words), _stems(b.words))):
         out.append("roles")
     return tuple(out)
 
@@ -375,6 +395,14 @@ def unexplained_counts(
 def within_budget(counts: tuple[tuple[int, int], tuple[int, int]], policy: GuardPolicy) -> bool:
     """Whether both texts stay within the policy's unexplained-content budget."""
     return all(m <= policy.max_unexplained * max(0, n - policy.strict_words) + 1e-9 for m, n in counts)
+
+
+def over_question_budget(
+    question: str | bool, counts: tuple[tuple[int, int], tuple[int, int]], policy: GuardPolicy
+) -> bool:
+    """Whether a question pair leaves more content words unexplained than ``policy.question_budget``."""
+    budget = policy.question_budget
+    return bool(question) and budget is not None and max(m for m, _ in counts) > budget
 
 
 class FalseHitGuard:
@@ -438,6 +466,11 @@ class FalseHitGuard:
         )
         prob = verifier.probability(feats)
         details = {"probability": prob, "accept": prob >= verifier.threshold}
+        if over_question_budget(a.form or b.form, counts, p):
+            # words the cache cannot match: never served on the guard's word, a judge may decide
+            if prob < verifier.threshold:
+                return GuardDecision("miss", "content", similarity, share, details)
+            return GuardDecision("judge", "content", similarity, share, {**details, "accept": False, "why": "content"})
         if p.judge_band > 0 and abs(prob - verifier.threshold) <= p.judge_band:
             return GuardDecision("judge", "", similarity, share, details)
         if prob < verifier.threshold:

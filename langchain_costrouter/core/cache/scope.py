@@ -1,10 +1,14 @@
-"""What a cached answer is valid for: :class:`CacheScope`.
+"""What a cached answer is valid for: :class:`CacheScope`, built by :func:`cache_scope`.
 
-An answer may only be served to a request with the same namespace (tenant/user), model or
-tier, sampling parameters, system prompt, tool schemas, structured-output format and earlier
-turns. All of that is hashed into :attr:`CacheScope.key`; only the varying last user turn is
-embedded and compared. Exact and semantic lookups both filter on the key, so no answer ever
-crosses a tenant, a system prompt or a model.
+An answer may only be served to a request with the same namespace (tenant), end user, model
+ladder, answer parameters (sampling, ``stop``, ``seed``, ``logit_bias``, ``reasoning_effort``,
+``n``, ``logprobs``, unknown ones...), system prompt, tool schemas and tool choice,
+structured-output format, earlier turns (every content part), and the same non-text parts
+(images, files, audio, by content hash) in the last user turn. All of that is hashed into
+:attr:`CacheScope.key`; only the text of the last user turn varies. The exact level matches that
+text byte for byte (whitespace, Unicode forms and case included); only the semantic level
+normalises it (:func:`normalize_query`) and compares meanings. Exact and semantic lookups both
+filter on the key, so no answer ever crosses a tenant, a user, a system prompt or a model.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from typing import Any
 
 from langchain_costrouter.core.types import ChatRequest, content_text
 
-__all__ = ["NON_SEMANTIC_PARAMS", "CacheScope", "normalize_query", "query_of"]
+__all__ = ["NON_SEMANTIC_PARAMS", "CacheScope", "cache_scope", "normalize_query", "query_of"]
 
 # Request parameters that do not change the answer (transport, tracing, streaming).
 NON_SEMANTIC_PARAMS: frozenset[str] = frozenset(
@@ -53,9 +57,10 @@ _WS = re.compile(r"\s+")
 
 
 def normalize_query(text: str) -> str:
-    """The exact-match form of a query: Unicode NFKC, whitespace collapsed, ends stripped.
+    """The semantic level's input form of a query: Unicode NFKC, whitespace collapsed, ends stripped.
 
-    Case and punctuation are kept: the exact level must never merge two different questions.
+    The exact level does not use it: "2¹⁰" and "210", or two code snippets differing only in
+    indentation, are different requests there.
     """
     return _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip()
 
@@ -81,6 +86,9 @@ class CacheScope:
         tools: Digest of the tool schemas and tool choice.
         history: Digest of the earlier turns.
         response_format: Digest of the structured-output format.
+        user: The end user the request names (OpenAI's ``user``), ``""`` when none.
+        attachments: Digest of the last user turn's content layout: its non-text parts (images,
+            files, audio) by content hash and where its text parts stand (``""`` for plain text).
     """
 
     namespace: str
@@ -90,13 +98,24 @@ class CacheScope:
     tools: str = ""
     history: str = ""
     response_format: str = ""
+    user: str = ""
+    attachments: str = ""
 
     @property
     def key(self) -> str:
         """A stable hash of the whole scope."""
-        return _digest(
-            [self.namespace, self.model, self.params, self.system, self.tools, self.history, self.response_format]
-        )
+        parts: list[str] = [
+            self.namespace,
+            self.model,
+            self.params,
+            self.system,
+            self.tools,
+            self.history,
+            self.response_format,
+        ]
+        if self.user or self.attachments:  # keys of scopes without them stay as they were
+            parts += [self.user, self.attachments]
+        return _digest(parts)
 
     @classmethod
     def build(
@@ -108,11 +127,13 @@ class CacheScope:
         params: Mapping[str, Any] | None = None,
         tools: Sequence[Mapping[str, Any]] = (),
         response_format: Any = None,
+        user: str | None = None,
     ) -> CacheScope:
         """A scope from OpenAI-format parts; ``messages`` is the whole conversation.
 
-        The last user message is the query (not part of the scope); system/developer messages
-        form ``system``; every other message before the last user turn forms ``history``.
+        The text of the last user message is the query (not part of the scope), its other parts
+        are (``attachments``); system/developer messages form ``system``; every other message
+        before the last user turn forms ``history``.
         """
         last_user = _last_user_index(messages)
         system_parts: list[str] = []
@@ -122,7 +143,10 @@ class CacheScope:
             if i == last_user:
                 continue
             if role in {"system", "developer"}:
-                system_parts.append(content_text(m.get("content")))
+                content = m.get("content")
+                text = content_text(content)
+                # a system prompt with images or files: its parts count, not only its text
+                system_parts.append(text if isinstance(content, str | None) else f"{text}\x00{_digest(content)}")
             else:
                 history.append(
                     {
@@ -145,6 +169,8 @@ class CacheScope:
             tools=_digest([list(tools), tool_choice]) if tools or tool_choice else "",
             history=_digest(history) if history else "",
             response_format=_digest(_jsonable(rf)) if rf is not None else "",
+            user=user if user is not None else str((params or {}).get("user") or ""),
+            attachments=_attachments(messages[last_user].get("content")) if last_user >= 0 else "",
         )
 
     @classmethod
@@ -171,7 +197,49 @@ class CacheScope:
             params=params if params is not None else request.params,
             tools=request.tools,
             response_format=request.response_format,
+            user=request.user,
         )
+
+
+def cache_scope(request: ChatRequest, *, ladder: Sequence[str], namespace: str) -> CacheScope:
+    """The cache key of a request: the one function both adapters' pipeline calls.
+
+    Args:
+        request: The core request; everything in it that can change the answer is keyed: every
+            content part (non-text ones by content hash), every answer parameter
+            (``request.params``: unknown ones included), tools and tool choice, the response
+            format, the end ``user`` and the ``tenant``.
+        ladder: The model names of the route's ladder, cheapest first: an answer of any tier of
+            that ladder (that passed its gate) may serve the request, no other answer may.
+        namespace: The configured cache namespace (``cache.namespace``); the tenant refines it.
+
+    Returns:
+        The scope; look the request up with ``cache.lookup(scope, request.last_user_text)``
+        (:func:`query_of` gives ``None`` when the conversation does not end on a user turn:
+        such a request is not cacheable).
+    """
+    return CacheScope.build(
+        namespace=f"{namespace}:{request.tenant}",
+        model="ladder:" + "|".join(ladder),
+        messages=request.messages,
+        params=request.params,
+        tools=request.tools,
+        response_format=request.response_format,
+        user=request.user,
+    )
+
+
+def _attachments(content: Any) -> str:
+    """Digest of a content list's layout: non-text parts by content hash, text parts as slots."""
+    if content is None or isinstance(content, str):
+        return ""
+    layout: list[Any] = []
+    for part in content if isinstance(content, Sequence) else [content]:
+        if isinstance(part, str) or (isinstance(part, Mapping) and part.get("type") == "text"):
+            layout.append("text")
+        else:
+            layout.append(_digest(part))
+    return "" if layout == ["text"] else _digest(layout)
 
 
 def _last_user_index(messages: Sequence[Mapping[str, Any]]) -> int:

@@ -43,7 +43,17 @@ __all__ = ["BASE_FEATURES", "HARD_VETOES", "PAIR_FEATURES", "PairVerifier", "fit
 logger = logging.getLogger(__name__)
 
 # Structural reasons that always refuse a candidate.
-HARD_VETOES: tuple[str, ...] = ("negation", "opposite", "numbers", "dates", "entities", "roles")
+HARD_VETOES: tuple[str, ...] = (
+    "negation",
+    "opposite",
+    "numbers",
+    "dates",
+    "entities",
+    "roles",
+    "question_form",
+    "symbols",
+    "identifiers",
+)
 
 BASE_FEATURES: tuple[str, ...] = (
     "similarity",

@@ -95,6 +95,11 @@ CASES: dict[str, tuple[list[str], dict[str, str]]] = {
         {"--data": "csv"},
     ),
     "calibrate-cache": (["calibrate-cache", "--data", "{pairs}", "--folds", "0"], {"--data": "pairs"}),
+    "calibrate-cache --holdout": (
+        ["calibrate-cache", "--data", "{pairs}", "--data", "{pairs}", "--leave-one-out", "--holdout", "{pairs}"],
+        {"--holdout": "pairs"},
+    ),
+    "cache status": (["cache", "status", "-c", "{config}"], {"-c": "config"}),
     "batch": (
         ["batch", "--data", "{questions}", "-o", "{out}", "-c", "{config}", "--system-prompt", "{text}"],
         {"--data": "questions", "-c": "config", "--system-prompt": "text"},
