@@ -220,3 +220,69 @@ def test_judge_gate_cost_is_recorded_as_overhead() -> None:
     assert overhead.cost_usd == pytest.approx(200 * 0.1e-6 + 2 * 0.4e-6)
     assert res.attempts[0].overhead_usd == pytest.approx(overhead.cost_usd)
     assert res.total_cost_usd == pytest.approx(sum(r.cost_usd for r in led.records()))
+
+
+def _engine_with(cfg: CostRouterConfig, **kw: Any) -> tuple[CascadeEngine, MemoryLedger]:
+    led = MemoryLedger()
+    acc = CostAccountant(PriceBook(cfg.price_overrides_map()), led, premium_model=cfg.premium.model)
+    return CascadeEngine(cfg, acc, **kw), led
+
+
+def test_a_gate_that_raises_is_a_rejection_and_the_paid_answer_is_recorded() -> None:
+    from langchain_costrouter.core.gates.validators import CallableGate
+
+    def broken(question: str, answer: str) -> bool:
+        raise RuntimeError("gate bug")
+
+    engine, led = _engine_with(_config(), gates={"cheap": CallableGate(broken)})
+    res = engine.run(REQ, scripted({"cheap": GOOD, "mid": GOOD}))
+    assert res.answered_by == "mid" and res.accepted
+    cheap = led.records()[0]
+    assert (cheap.tier, cheap.outcome, cheap.extra["reason"]) == ("cheap", "rejected", "gate error: RuntimeError")
+    assert cheap.cost_usd > 0
+
+
+async def test_cancellation_while_a_judge_runs_records_the_paid_answer_and_the_judge() -> None:
+    import asyncio
+
+    cfg = _config()
+    tiers = cfg.model_dump()["tiers"]
+    tiers[0]["gate"] = {"type": "judge", "judge_model": "cheap", "threshold": 0.7}
+    cfg = _config(tiers=tiers)
+
+    class SlowJudge(_Judge):
+        async def acomplete(self, messages: Sequence[Mapping[str, Any]], **params: Any) -> Completion:
+            await asyncio.sleep(30)
+            return self.complete(messages, **params)
+
+    engine, led = _engine_with(cfg, judge_clients=lambda name: SlowJudge("9"))
+
+    async def acall(tier: TierRuntime, request: ChatRequest) -> Completion:
+        return scripted({"cheap": GOOD})(tier, request)
+
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(engine.arun(REQ, acall), timeout=0.2)
+    kinds = [(r.kind, r.outcome, r.tier) for r in led.records()]
+    assert kinds == [("judge", "overhead", "cheap"), ("completion", "error", "cheap")]
+    judge, answer = led.records()
+    assert judge.extra["estimated"] and judge.cost_usd > 0
+    assert answer.output_tokens == 50 and answer.cost_usd > 0 and answer.error == "cancelled: CancelledError"
+
+
+def test_the_budget_counts_a_judge_before_the_call() -> None:
+    cfg = _config()
+    tiers = cfg.model_dump()["tiers"]
+    tiers[0]["gate"] = {"type": "judge", "judge_model": "premium", "threshold": 0.7}  # a pricey judge
+    # the cheap call alone (~$0.00005) fits $0.0002; with its judge (~$0.0025 on premium) it does not
+    cfg = _config(tiers=tiers, budget={"per_request_usd": 0.0002, "on_exceeded": "raise"})
+
+    class PremiumJudge(_Judge):
+        @property
+        def model(self) -> str:
+            return "t/premium"
+
+    engine, led = _engine_with(cfg, judge_clients=lambda name: PremiumJudge("9"))
+    with pytest.raises(BudgetExceededError) as info:
+        engine.run(REQ, scripted({"cheap": GOOD}))
+    assert info.value.next_tier == "cheap" and info.value.estimate_usd > 0.0002
+    assert led.records() == []  # nothing was called, nothing paid
