@@ -20,7 +20,8 @@ YAML starts with a comment naming them and the environment variables every repli
 (:func:`shared_backends`); :func:`render_compose` renders a docker-compose file of N proxy
 replicas on one Postgres and one Redis (docs/scale-out.md).
 
-With ``hooks=False`` it renders the plain proxy over the same tiers (no cascade), for comparisons.
+With ``hooks=False`` it renders the plain proxy over the same tiers (no cascade; the entry model
+is the first tier), for comparisons.
 """
 
 from __future__ import annotations
@@ -91,8 +92,11 @@ def render_proxy_config(
             },
         }
     else:
+        tiers = tier_model_list(config, secrets=False)
+        entry = {"model_name": entry_model, "litellm_params": dict(tiers[0]["litellm_params"])}
         out = {
-            "model_list": tier_model_list(config, secrets=False),
+            # the entry model answers from the first tier, so clients of the cascade work unchanged
+            "model_list": [*tiers, entry] if entry_model not in {t["model_name"] for t in tiers} else tiers,
             "router_settings": {"num_retries": 0},
             "litellm_settings": {"drop_params": False},
         }

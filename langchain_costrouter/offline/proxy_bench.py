@@ -1,11 +1,12 @@
-r"""Load benchmark: the LiteLLM proxy with the costrouter hooks against the same proxy without them.
+r"""Load benchmark: the LiteLLM proxy serving the cascade against the plain proxy over the same tiers.
 
-Both proxies serve the same rendered ``model_list``, fallbacks and retry policy in front of the
-project's local OpenAI-compatible server (its own process, no artificial latency); the only
-difference is ``litellm_settings.callbacks`` (routing hook, quality gate, cost logger writing
-a SQLite ledger). ``clients`` concurrent clients send ``requests`` chat completions in total to
-the entry model over loopback; every answer passes the first tier's gate, so both proxies make
-exactly one upstream call per request and the difference is the hooks' cost. Both proxies run
+Both proxies are rendered from one ``costrouter.yaml`` (``costrouter litellm-config`` with and
+without ``--no-hooks``) in front of the project's local OpenAI-compatible server (its own process,
+no artificial latency). The plain proxy's entry model is the first tier; the other runs the
+cascade (routing, the quality gate, the SQLite ledger, and the cache when asked). ``clients``
+concurrent clients send ``requests`` chat completions in total to the entry model over loopback;
+every answer passes the first tier's gate, so both proxies make exactly one upstream call per
+request and the difference is the cascade's cost. Both proxies run
 side by side and are loaded in alternating rounds (medians reported)::
 
     costrouter bench proxy --clients 50 --requests 2000

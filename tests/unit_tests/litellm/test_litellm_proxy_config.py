@@ -47,6 +47,8 @@ def test_plain_proxy_config_serves_the_tiers_without_the_cascade(config_file: Pa
     assert "environment_variables" not in out
     premium = out["model_list"][2]["litellm_params"]
     assert premium["api_key"] == "os.environ/PREMIUM_KEY"
+    entry = out["model_list"][-1]
+    assert entry["model_name"] == "costrouter" and entry["litellm_params"] == out["model_list"][0]["litellm_params"]
     with pytest.raises(ValueError, match="config_path"):
         render_proxy_config(cfg)
 
