@@ -152,6 +152,8 @@ def response_of(result: CascadeResult, *, model_name: str) -> Any:
     raw = result.completion.raw
     if isinstance(raw, ModelResponse):
         response = raw
+    elif callable(getattr(raw, "model_dump", None)):  # the openai SDK's ChatCompletion (OpenAI-compatible tiers)
+        response = ModelResponse(**raw.model_dump(exclude_none=True))
     else:
         c = result.completion
         message: dict[str, Any] = {"role": "assistant", "content": c.text}

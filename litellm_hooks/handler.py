@@ -35,6 +35,7 @@ from langchain_costrouter.core.runtime import CostRouterRuntime
 from langchain_costrouter.core.types import Completion, key_of
 from litellm_hooks import _convert as cv
 from litellm_hooks._client import deployment_params
+from litellm_hooks._direct import DirectClients, collect_chunks, is_openai_compatible
 
 __all__ = ["PROVIDER", "CascadeHandler", "register", "unregister"]
 
@@ -48,6 +49,7 @@ TIER_TARGET = "tier:"
 
 _registry_lock = threading.Lock()
 _registry: dict[str, CostRouterRuntime] = {}
+_direct: dict[str, DirectClients] = {}
 
 
 def register(fingerprint: str, runtime: CostRouterRuntime) -> None:
@@ -56,6 +58,7 @@ def register(fingerprint: str, runtime: CostRouterRuntime) -> None:
 
     with _registry_lock:
         _registry[fingerprint] = runtime
+        _direct[fingerprint] = DirectClients()
         if not any(p.get("provider") == PROVIDER for p in litellm.custom_provider_map):
             litellm.custom_provider_map = [
                 *litellm.custom_provider_map,
@@ -71,13 +74,15 @@ def unregister(fingerprint: str, runtime: CostRouterRuntime) -> None:
     with _registry_lock:
         if _registry.get(fingerprint) is runtime:
             del _registry[fingerprint]
+            _direct.pop(fingerprint, None)
 
 
-def _resolve(model: str) -> tuple[CostRouterRuntime, str]:
+def _resolve(model: str) -> tuple[CostRouterRuntime, DirectClients, str]:
     fingerprint, _, target = model.partition(":")
     with _registry_lock:
         runtime = _registry.get(fingerprint)
-    if runtime is None:
+        direct = _direct.get(fingerprint)
+    if runtime is None or direct is None:
         from langchain_costrouter.core.errors import ConfigError
 
         raise ConfigError(
@@ -85,7 +90,7 @@ def _resolve(model: str) -> tuple[CostRouterRuntime, str]:
             f"no costrouter configuration {fingerprint!r} in this process: build the router and the hooks "
             "from the same costrouter.yaml (CostRouterHooks.install / build_router)",
         )
-    return runtime, target
+    return runtime, direct, target
 
 
 def _wants_logprobs(gate: Any) -> bool:
@@ -107,7 +112,7 @@ class _Call:
     def __init__(
         self, model: str, messages: Sequence[Any], optional_params: Mapping[str, Any], litellm_params: Any
     ) -> None:
-        self.runtime, target = _resolve(model)
+        self.runtime, direct, target = _resolve(model)
         params = dict(optional_params or {})
         meta = cv.metadata_of({"litellm_params": litellm_params or {}})
         call_id = cv.get(litellm_params, "litellm_call_id")
@@ -116,7 +121,7 @@ class _Call:
         tenant = self.runtime.tenant(meta, user=user if isinstance(user, str) else None)
         self.request = cv.request_of(messages, params, request_id=request_id, tenant=tenant, key=key_of(meta))
         self.decision = self._decision(target)
-        self.io = _TierIO(self.runtime)
+        self.io = _TierIO(self.runtime, direct)
 
     def _decision(self, target: str) -> RouteDecision | None:
         if target == ROUTE_TARGET:
@@ -227,10 +232,11 @@ class CascadeHandler(_base()):  # type: ignore[misc]
 
 
 class _TierIO:
-    """Calls a tier through ``litellm.completion`` / ``acompletion`` for the pipeline."""
+    """Calls a tier for the pipeline: OpenAI-compatible endpoints with the ``openai`` SDK, others with LiteLLM."""
 
-    def __init__(self, runtime: CostRouterRuntime) -> None:
+    def __init__(self, runtime: CostRouterRuntime, direct: DirectClients) -> None:
         self.runtime = runtime
+        self.direct = direct
 
     def _kwargs(self, effect: CallTier, *, stream: bool) -> dict[str, Any]:
         tier = effect.step.tier
@@ -253,24 +259,39 @@ class _TierIO:
             kwargs["stream_options"] = {"include_usage": True}
         return kwargs
 
+    @staticmethod
+    def _fast(effect: CallTier) -> bool:
+        return is_openai_compatible(effect.step.tier.spec)
+
     def call(self, effect: CallTier) -> Completion:
+        if self._fast(effect):
+            return self.direct.call(effect, logprobs=_wants_logprobs(effect.step.tier.gate))
         import litellm
 
         response = litellm.completion(**self._kwargs(effect, stream=False))
         return cv.completion_from_response(response, model=effect.step.tier.model)
 
     async def acall(self, effect: CallTier) -> Completion:
+        if self._fast(effect):
+            return await self.direct.acall(effect, logprobs=_wants_logprobs(effect.step.tier.gate))
         import litellm
 
         response = await litellm.acompletion(**self._kwargs(effect, stream=False))
         return cv.completion_from_response(response, model=effect.step.tier.model)
 
     def stream(self, effect: CallTier) -> Iterator[Any]:
+        if self._fast(effect):
+            yield from self.direct.stream(effect, logprobs=_wants_logprobs(effect.step.tier.gate))
+            return
         import litellm
 
         yield from litellm.completion(**self._kwargs(effect, stream=True))
 
     async def astream(self, effect: CallTier) -> AsyncIterator[Any]:
+        if self._fast(effect):
+            async for chunk in self.direct.astream(effect, logprobs=_wants_logprobs(effect.step.tier.gate)):
+                yield chunk
+            return
         import litellm
 
         response = await litellm.acompletion(**self._kwargs(effect, stream=True))
@@ -278,15 +299,4 @@ class _TierIO:
             yield chunk
 
     def collect(self, effect: CallTier, chunks: Sequence[Any]) -> Completion:
-        model = effect.step.tier.model
-        if not chunks:
-            return Completion(text="", model=model)
-        import litellm
-
-        try:
-            built = litellm.stream_chunk_builder(list(chunks))
-        except Exception:  # a broken stream's partial chunks: keep their text (it is priced as seen)
-            logger.debug("cannot assemble a partial stream", exc_info=True)
-            text = "".join(cv.generic_chunk(c)["text"] for c in chunks)
-            return Completion(text=text, model=model)
-        return cv.completion_from_response(built, model=model)
+        return collect_chunks(chunks, model=effect.step.tier.model)

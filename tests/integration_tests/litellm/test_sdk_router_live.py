@@ -173,3 +173,15 @@ async def test_exhausted_cascade_serves_the_best_answer(local_server: LocalOpenA
         assert recs[-1].tier == trail["tier"] and recs[-1].cost_usd == 0
     finally:
         hooks.close()
+
+
+def test_several_event_loops_in_a_row(sdk: tuple[Any, CostRouterHooks]) -> None:
+    """A script calling ``asyncio.run`` repeatedly: tier clients belong to the loop that made them."""
+    import asyncio
+
+    router, _ = sdk
+    for _ in range(3):
+        resp = asyncio.run(
+            router.acompletion(model="costrouter", messages=[{"role": "user", "content": "Capital of France?"}])
+        )
+        assert resp.choices[0].message.content == GOOD
