@@ -79,7 +79,8 @@ def draw_figure(report: LedgerReport) -> Any:
     from matplotlib.figure import Figure
 
     t = report.totals
-    fig = Figure(figsize=(10, 11), layout="constrained")
+    quality = report.quality
+    fig = Figure(figsize=(10, 11 if quality is None else 15), layout="constrained")
     FigureCanvasAgg(fig)
     fig.suptitle(
         _text(
@@ -92,10 +93,14 @@ def draw_figure(report: LedgerReport) -> Any:
         ax.axis("off")
         ax.text(0.5, 0.5, "No records in the ledger for this window.", ha="center", va="center", fontsize="large")
         return fig
-    grid = fig.add_gridspec(2, 2, height_ratios=(1.2, 1))
+    grid = fig.add_gridspec(2 if quality is None else 3, 2, height_ratios=(1.2, 1) if quality is None else (1.2, 1, 1))
     _daily(fig.add_subplot(grid[0, :]), report.breakdowns["day"])
     _bars(fig.add_subplot(grid[1, 0]), report.breakdowns["tier"], "Spend by tier")
     _bars(fig.add_subplot(grid[1, 1]), report.breakdowns["model"], f"Spend by model (top {_TOP})")
+    if quality is not None:
+        from langchain_costrouter.cli._quality import draw_quality
+
+        draw_quality(fig.add_subplot(grid[2, :]), quality)
     return fig
 
 
@@ -142,6 +147,12 @@ def _html(report: LedgerReport, svg: str, source: str | None) -> str:
             for r in rows
         ]
         parts.append(_html_table(f"Spend by {dim}", header, cells))
+    if report.quality is not None:
+        from langchain_costrouter.cli._quality import html_quality_rows
+
+        q_header, q_rows = html_quality_rows(report.quality)
+        parts.append(_html_table("Realised quality (intervals)", q_header, q_rows))
+        parts += [f"<p><b>quality alarm:</b> {html.escape(a)}</p>" for a in report.quality.alarms]
     title = "costrouter report" + (f" - {source}" if source else "")
     style = (
         "body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin-bottom:1em}"

@@ -19,6 +19,7 @@ import argparse
 import dataclasses
 import math
 import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,7 +66,11 @@ def register_bench(subparsers: Any) -> None:
     add_json(p, help="also write one object per policy as a JSON list to PATH ('-': stdout)")
     p.add_argument("--plot", type=Path, metavar="PATH", help="draw the cost-quality curve (.png, .svg or .pdf)")
     add_bench_arguments(p)
+    from langchain_costrouter.cli._bench_online import add_online_arguments, register_drift
+
+    add_online_arguments(p)
     p.set_defaults(func=run)
+    register_drift(subparsers)
 
 
 def add_bench_arguments(p: argparse.ArgumentParser) -> None:
@@ -275,21 +280,23 @@ def print_prices(console: Console, settings: CascadeBenchSettings) -> None:
         )
 
 
-def write_json(result: CascadeBenchResult, path: str | Path) -> None:
-    """Writes one object per policy (a JSON list) to a file, or to stdout for ``-``."""
+def write_json(result: CascadeBenchResult, path: str | Path, extra: Sequence[Mapping[str, Any]] = ()) -> None:
+    """Writes one object per policy (a JSON list) to a file, or to stdout for ``-``; ``extra`` rows last."""
     from langchain_costrouter.cli import _style
     from langchain_costrouter.offline.cascade_policies import rows_to_json
 
-    _style.write_json(path, rows_to_json(result.rows))
+    _style.write_json(path, [*rows_to_json(result.rows), *extra])
 
 
 def run(args: argparse.Namespace) -> int:
     """Runs the benchmark and prints its table."""
     from rich.console import Console
 
+    from langchain_costrouter.cli._bench_online import check_online_args, run_online_row
     from langchain_costrouter.offline.cascade_bench import run_cascade_bench
 
     _check_outputs(args)
+    check_online_args(args)
     settings = settings_from_args(args)
     resolve_or_explain(settings)
     if args.gate_file is not None:
@@ -301,8 +308,9 @@ def run(args: argparse.Namespace) -> int:
     print_prices(console, settings)
     result = run_cascade_bench(args.data, settings, limit=args.limit, base_url=args.server_url)
     render_bench(console, result)
+    online = run_online_row(args, settings, result, console)
     if args.json_out is not None:
-        write_json(result, args.json_out)
+        write_json(result, args.json_out, [] if online is None else [online])
         if args.json_out != "-":
             console.print(f"JSON written to {args.json_out}")
     if args.plot is not None:

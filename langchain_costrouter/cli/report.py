@@ -11,7 +11,10 @@ Examples::
 The database does the aggregation (SQLite or Postgres): a large ledger is never loaded.
 
 Savings are ``baseline - spend``; spend includes every overhead (rejected attempts, judge,
-embedding and compression calls), which have no baseline. Dates are UTC; a bare date given to
+embedding, compression and quality-monitor shadow calls), which have no baseline. When the
+ledger holds quality-monitor grades, the report adds the realised quality relative to premium
+and the acceptance error rate, with confidence intervals, per route, tier, tenant and day, and
+its alarms (also logged as warnings). Dates are UTC; a bare date given to
 ``--until`` includes that whole day.
 """
 
@@ -214,6 +217,12 @@ def run(args: argparse.Namespace) -> int:
     console = Console(stderr=to_stdout)
     if not to_stdout:
         render_report(console, report, source=str(path))
+    if report.quality is not None:
+        from langchain_costrouter.cli._quality import log_alarms, render_quality
+
+        log_alarms(report.quality)
+        if not to_stdout:
+            render_quality(console, report.quality)
     if args.json_out is not None:
         write_json(args.json_out, report_json(path, report))
         if not to_stdout:

@@ -200,6 +200,8 @@ class CascadeResult:
             ``None`` when a tier answered.
         over_budget: The request spent more than ``budget.per_request_usd`` (a judge or a
             long answer cost more than estimated).
+        rejected: The answers a gate rejected before, with their attempts (the quality monitor
+            grades them against the premium answer that replaced them).
     """
 
     request_id: str
@@ -213,6 +215,7 @@ class CascadeResult:
     baseline_cost_usd: float = 0.0
     cache: Mapping[str, Any] | None = None
     over_budget: bool = False
+    rejected: tuple[tuple[CascadeAttempt, Completion], ...] = field(default=(), repr=False, compare=False)
 
     @property
     def escalations(self) -> int:
@@ -669,6 +672,7 @@ class CascadeRun:
             flag,
             self.baseline_usd,
             over_budget=self._over_budget(),
+            rejected=self._rejected(),
         )
 
     def _best(self, flag: str) -> CascadeResult:
@@ -692,6 +696,9 @@ class CascadeRun:
         )
         self.baseline_usd += rec.baseline_cost_usd
         return self._served(completion, attempt, flag)
+
+    def _rejected(self) -> tuple[tuple[CascadeAttempt, Completion], ...]:
+        return tuple((a, c) for _, _, c, a in self._answers if a.outcome == "rejected")
 
 
 class _FunctionIO:

@@ -40,6 +40,7 @@ __all__ = [
     "CostRouterConfig",
     "GateSpec",
     "LedgerConfig",
+    "MonitorConfig",
     "PriceSpec",
     "RouteSpec",
     "RoutingConfig",
@@ -493,6 +494,75 @@ class BatchingConfig(_Frozen):
     max_tokens_per_item: int = Field(default=512, gt=0, description="Output tokens allowed per question")
 
 
+class MonitorConfig(_Frozen):
+    """The quality monitor: shadow evaluation of served answers and online recalibration.
+
+    A sample of the answers a gate accepted on a lower tier is also asked of the premium tier,
+    off the request path, and graded; the estimates (with confidence intervals) are in
+    ``costrouter report``. With ``recalibrate``, gate thresholds move to hold ``target_quality``.
+    See docs/monitor.md.
+    """
+
+    enabled: bool = Field(default=False, description="Turn the monitor on")
+    shadow_rate: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.05, description="Share of accepted lower-tier answers also asked of the premium tier"
+    )
+    min_daily_samples: int = Field(
+        default=20,
+        ge=0,
+        description="Each route and tenant is shadowed in full until it has this many shadows today (small strata)",
+    )
+    max_daily_usd: NonNeg = Field(default=1.0, description="Spend cap of shadow and grading calls per UTC day")
+    shadow_tier: str | None = Field(default=None, description="Tier or model that answers shadows (default: premium)")
+    grader: Literal["agreement", "judge", "feedback"] = Field(
+        default="agreement", description="How a served answer is graded against the premium answer"
+    )
+    agreement: Literal["auto", "number", "choice", "json", "text", "embedding"] = Field(
+        default="auto", description="agreement grader: which final answers to compare"
+    )
+    json_fields: tuple[str, ...] = Field(default=(), description="agreement grader, json: the fields that count")
+    similarity_threshold: Score = Field(
+        default=0.9, description="agreement grader, embedding: answers at least this similar agree"
+    )
+    judge_model: str | None = Field(default=None, description="judge grader: the tier or model that grades")
+    judge_rubric: str | None = Field(
+        default=None, description="judge grader: template with {question}, {reference}, {answer}; reply 0-10"
+    )
+    target_quality: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.95, description="Share of requests that must get an answer as good as the premium tier's"
+    )
+    confidence: Annotated[float, Field(gt=0.5, lt=1)] = Field(
+        default=0.95, description="Confidence of the report's intervals and of the controller's risk bound"
+    )
+    recalibrate: bool = Field(default=False, description="Move gate thresholds online to hold target_quality")
+    window: int = Field(default=2000, ge=10, description="Recent gated answers per route and tier the controller uses")
+    min_graded: int = Field(default=30, ge=1, description="Grades needed before a threshold moves")
+    update_every: int = Field(default=10, ge=1, description="Grades between two threshold updates")
+    max_step: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=0.05, description="Largest change of a threshold per update"
+    )
+    min_threshold: Score = Field(default=0.0, description="Lowest threshold the controller may set")
+    max_threshold: Score = Field(default=1.0, description="Highest threshold the controller may set")
+    state_path: str | None = Field(
+        default=".costrouter-monitor.json",
+        description="Thresholds, windows and spend, shared by the processes of this config (null: in memory)",
+    )
+    max_queue: int = Field(default=1000, ge=1, description="Observations waiting for the worker; beyond, dropped")
+    close_timeout_s: NonNeg = Field(default=5.0, description="How long close() drains the queue before abandoning it")
+    feedback_ttl_s: float = Field(default=86400.0, gt=0, description="How long record_feedback can name a request")
+    seed: int | None = Field(default=None, description="Seed of the sampling draws (reproducible runs; default random)")
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Self:
+        if self.min_threshold > self.max_threshold:
+            msg = f"min_threshold {self.min_threshold} is above max_threshold {self.max_threshold}"
+            raise ValueError(msg)
+        if self.grader == "judge" and self.judge_model is None:
+            msg = "the judge grader needs judge_model"
+            raise ValueError(msg)
+        return self
+
+
 class CostRouterConfig(_Frozen):
     """Everything the router needs; load it with :meth:`from_yaml`.
 
@@ -512,6 +582,9 @@ class CostRouterConfig(_Frozen):
     cache: CacheConfig = Field(default=CacheConfig(), description="Exact and semantic response cache")
     compression: CompressionConfig = Field(default=CompressionConfig(), description="Prompt compression")
     batching: BatchingConfig = Field(default=BatchingConfig(), description="Batching independent questions")
+    monitor: MonitorConfig = Field(
+        default=MonitorConfig(), description="Quality monitor: shadow evaluation, quality report, online thresholds"
+    )
     price_overrides: dict[str, PriceSpec] = Field(
         default_factory=dict,
         description=(
@@ -552,9 +625,20 @@ class CostRouterConfig(_Frozen):
                     (section, idx, "gate", "judge_model"),
                     f"unknown judge model {gate.judge_model!r}; known: {names}",
                 )
-        for section, ref in (("compression", self.compression.model), ("batching", self.batching.model)):
+        for section, ref in (
+            ("compression", self.compression.model),
+            ("batching", self.batching.model),
+            ("monitor", self.monitor.shadow_tier),
+        ):
             if ref is not None and ref not in names:
-                raise _LocError((section, "model"), f"unknown model {ref!r}; known: {names}")
+                raise _LocError(
+                    (section, "model" if section != "monitor" else "shadow_tier"),
+                    f"unknown model {ref!r}; known: {names}",
+                )
+        if self.monitor.judge_model is not None and self.monitor.judge_model not in names:
+            raise _LocError(
+                ("monitor", "judge_model"), f"unknown judge model {self.monitor.judge_model!r}; known: {names}"
+            )
         return self
 
     # ----------------------------------------------------------------- lookups
@@ -664,6 +748,8 @@ class CostRouterConfig(_Frozen):
                 | ({"policy": absolute(self.cache.policy)} if self.cache.policy else {})
             ),
         }
+        if self.monitor.state_path is not None:
+            update["monitor"] = self.monitor.model_copy(update={"state_path": absolute(self.monitor.state_path)})
         if self.ledger.backend == "sqlite":
             update["ledger"] = self.ledger.model_copy(update={"path": absolute(self.ledger.path)})
         elif self.ledger.backend == "postgres":

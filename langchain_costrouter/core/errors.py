@@ -17,6 +17,7 @@ Every error the package raises on purpose derives from :class:`CostRouterError`:
     │       └── SpendLimitExceededError a tenant's or key's daily/monthly budget is spent
     ├── BudgetUnavailableError      the shared budget store is down and budgets fail closed
     ├── CacheError                  the semantic cache store failed
+    ├── MonitorError                the quality monitor's state cannot be read or written
     ├── DataError                   a benchmark/calibration data file is malformed
     └── ReplayError                 the replay server has no recording for a prompt/model
 
@@ -41,6 +42,7 @@ __all__ = [
     "GateError",
     "LedgerError",
     "LowQualityError",
+    "MonitorError",
     "PricingError",
     "ProviderError",
     "ReplayError",
@@ -219,6 +221,10 @@ class BudgetUnavailableError(CostRouterError):
 
 class CacheError(CostRouterError):
     """The cache store failed."""
+
+
+class MonitorError(CostRouterError):
+    """The quality monitor's state file cannot be read or written (``monitor.state_path``)."""
 
 
 class DataError(CostRouterError, ValueError):

@@ -24,6 +24,7 @@ from typing import Any
 
 from langchain_costrouter.core.errors import LedgerError
 from langchain_costrouter.core.ledger import CostRecord, SQLiteLedger
+from langchain_costrouter.core.monitor.quality import QualityAccumulator, QualityReport
 
 __all__ = [
     "BREAKDOWN_DIMENSIONS",
@@ -82,6 +83,7 @@ class Overhead:
         judge_usd: LLM-judge gate calls.
         embedding_usd: Embedding calls (semantic cache, embedding gates).
         compression_usd: Prompt compression calls.
+        shadow_usd: Quality monitor shadow calls (premium answers asked for comparison).
     """
 
     rejected_usd: float = 0.0
@@ -89,11 +91,19 @@ class Overhead:
     judge_usd: float = 0.0
     embedding_usd: float = 0.0
     compression_usd: float = 0.0
+    shadow_usd: float = 0.0
 
     @property
     def total_usd(self) -> float:
         """All overheads together."""
-        return self.rejected_usd + self.error_usd + self.judge_usd + self.embedding_usd + self.compression_usd
+        return (
+            self.rejected_usd
+            + self.error_usd
+            + self.judge_usd
+            + self.embedding_usd
+            + self.compression_usd
+            + self.shadow_usd
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +194,7 @@ class LedgerReport:
         totals: Whole-window figures.
         breakdowns: Rows per dimension (see :data:`BREAKDOWN_DIMENSIONS`); days in date order,
             the other dimensions by decreasing cost.
+        quality: Realised quality from the quality monitor's grades (``None`` without any).
     """
 
     since: float | None
@@ -192,6 +203,7 @@ class LedgerReport:
     last_ts: float | None
     totals: ReportTotals
     breakdowns: Mapping[str, tuple[BreakdownRow, ...]]
+    quality: QualityReport | None = None
 
     @property
     def empty(self) -> bool:
@@ -225,6 +237,7 @@ class LedgerReport:
                     "judge_usd": o.judge_usd,
                     "embedding_usd": o.embedding_usd,
                     "compression_usd": o.compression_usd,
+                    "shadow_usd": o.shadow_usd,
                 },
                 "errors": t.errors,
                 "unpriced": t.unpriced,
@@ -263,6 +276,7 @@ class LedgerReport:
                 ]
                 for dim, rows in self.breakdowns.items()
             },
+            "quality": None if self.quality is None else self.quality.to_dict(),
         }
 
 
@@ -347,7 +361,8 @@ class _Accumulator:
         self.last_ts: float | None = None
         self._ids: dict[str, str] = {}
         self.answer_step: dict[str, int] = {}
-        self.overhead = dict.fromkeys(("rejected", "error", "judge", "embedding", "compression"), 0.0)
+        self.overhead = dict.fromkeys(("rejected", "error", "judge", "embedding", "compression", "shadow"), 0.0)
+        self.quality = QualityAccumulator()
         self.rejected: dict[tuple[str, int], float] = defaultdict(float)
         self.served_rejects: set[tuple[str, int]] = set()
         self.premium_votes: dict[str, int] = defaultdict(int)
@@ -377,7 +392,8 @@ class _Accumulator:
             self.answer_step[rid] = max(self.answer_step.get(rid, 0), r.escalation_step)
         if _is_fallback_served(r):
             self.served_rejects.add((rid, r.escalation_step))
-        if r.kind in ("judge", "embedding", "compression"):
+        self.quality.add(r)
+        if r.kind in ("judge", "embedding", "compression", "shadow"):
             self.overhead[r.kind] += r.cost_usd
         elif r.outcome == "error":
             self.overhead["error"] += r.cost_usd
@@ -519,6 +535,7 @@ def assemble_report(
         last_ts=acc.last_ts,
         totals=totals,
         breakdowns={dim: acc.breakdown(dim) for dim in BREAKDOWN_DIMENSIONS},
+        quality=acc.quality.build(),
     )
 
 

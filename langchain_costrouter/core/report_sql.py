@@ -22,7 +22,7 @@ from langchain_costrouter.core.report import (
 
 __all__ = ["SqlLedger", "build_report_sql"]
 
-_OVERHEAD_KINDS = "('judge', 'embedding', 'compression')"
+_OVERHEAD_KINDS = "('judge', 'embedding', 'compression', 'shadow')"
 _CALL_KINDS = "('completion', 'batch')"
 _ANSWER_KINDS = "('completion', 'batch', 'cache_hit')"
 _ANSWER_OUTCOMES = "('accepted', 'served', 'unrated')"
@@ -48,6 +48,15 @@ class _Dialect:
     def has(self, key: str, alias: str = "") -> str:
         col = f"{alias}extra"
         return f"({col} -> '{key}') IS NOT NULL" if self.pg else f"json_type({col}, '$.{key}') IS NOT NULL"
+
+    def text(self, key: str, alias: str = "") -> str:
+        """A text field of ``extra`` (NULL when absent)."""
+        col = f"{alias}extra"
+        return f"({col} ->> '{key}')" if self.pg else f"json_extract({col}, '$.{key}')"
+
+    def num(self, key: str) -> str:
+        """A number field of ``extra`` (NULL when absent)."""
+        return f"CAST(extra ->> '{key}' AS DOUBLE PRECISION)" if self.pg else f"json_extract(extra, '$.{key}')"
 
     def day(self) -> str:
         return "to_char(to_timestamp(ts) AT TIME ZONE 'UTC', 'YYYY-MM-DD')" if self.pg else "date(ts, 'unixepoch')"
@@ -96,7 +105,7 @@ def build_report_sql(
     t = d.table
     call = f"CASE WHEN {d.call()} THEN 1 ELSE 0 END"
     acc = _Accumulator()
-    ((n, calls, cost, base, first, last, errors, unp, unp_b, hits, hit_sav, reqs, judge, emb, comp, err),) = (
+    ((n, calls, cost, base, first, last, errors, unp, unp_b, hits, hit_sav, reqs, judge, emb, comp, err, shadow),) = (
         ledger.query(
             f"SELECT COUNT(*), SUM({call}), SUM(cost_usd), SUM(baseline_cost_usd), MIN(ts), MAX(ts), "  # noqa: S608
             "SUM(CASE WHEN outcome = 'error' THEN 1 ELSE 0 END), "
@@ -108,7 +117,8 @@ def build_report_sql(
             "SUM(CASE WHEN kind = 'judge' THEN cost_usd ELSE 0 END), "
             "SUM(CASE WHEN kind = 'embedding' THEN cost_usd ELSE 0 END), "
             "SUM(CASE WHEN kind = 'compression' THEN cost_usd ELSE 0 END), "
-            f"SUM(CASE WHEN kind NOT IN {_OVERHEAD_KINDS} AND outcome = 'error' THEN cost_usd ELSE 0 END) "
+            f"SUM(CASE WHEN kind NOT IN {_OVERHEAD_KINDS} AND outcome = 'error' THEN cost_usd ELSE 0 END), "
+            "SUM(CASE WHEN kind = 'shadow' THEN cost_usd ELSE 0 END) "
             f"FROM {t} WHERE {w}",
             args,
         )
@@ -169,7 +179,9 @@ def build_report_sql(
         judge_usd=_n(judge),
         embedding_usd=_n(emb),
         compression_usd=_n(comp),
+        shadow_usd=_n(shadow),
     )
+    _quality(ledger, d, w, args, acc)
     return assemble_report(
         acc,
         requests=int(reqs),
@@ -181,3 +193,71 @@ def build_report_sql(
         premium_model=premium_model,
         premium_tier=premium_tier,
     )
+
+
+def _quality(ledger: SqlLedger, d: _Dialect, w: str, args: list[float], acc: _Accumulator) -> None:
+    """The quality monitor's figures (:mod:`~langchain_costrouter.core.monitor.quality`), aggregated."""
+    t, day = d.table, d.day()
+    monitor = "source = 'monitor' AND kind IN ('shadow', 'feedback')"
+    graded = f"{monitor} AND {d.num('grade')} IS NOT NULL AND tier IS NOT NULL"
+    rows = ledger.query(f"SELECT COUNT(*) FROM {t} WHERE {w} AND {graded}", args)  # noqa: S608
+    if not rows or not rows[0][0]:
+        return  # no grade: no quality section (the monitor is off)
+    q = acc.quality
+    served = {
+        (k, route, tenant): int(n)
+        for k, route, tenant, n in ledger.query(
+            f"SELECT {day}, task, tenant, COUNT(DISTINCT request_id) FROM {t} WHERE {w} "  # noqa: S608
+            f"AND kind IN {_CALL_KINDS} AND outcome IN {_ANSWER_OUTCOMES} AND source <> 'monitor' "
+            f"GROUP BY {day}, task, tenant",
+            args,
+        )
+    }
+    gate = f"COALESCE({d.text('gate')}, 'none')"
+    accepted = {
+        ((k, route, tenant), tier): int(n)
+        for k, route, tenant, tier, n in ledger.query(
+            f"SELECT {day}, task, tenant, tier, COUNT(DISTINCT request_id) FROM {t} WHERE {w} "  # noqa: S608
+            f"AND kind IN {_CALL_KINDS} AND outcome = 'accepted' AND tier IS NOT NULL AND source <> 'monitor' "
+            f"AND {gate} NOT IN ('none', 'streamed') GROUP BY {day}, task, tenant, tier",
+            args,
+        )
+    }
+    rate = f"COALESCE({d.num('rate')}, 1.0)"
+    inv = f"(1.0 / {d.greatest(rate, '1e-9')})"
+    grades = {
+        ((k, route, tenant), tier): (_n(sw), _n(sw2), _n(swl), int(cnt))
+        for k, route, tenant, tier, sw, sw2, swl, cnt in ledger.query(
+            f"SELECT {day}, task, tenant, tier, SUM({inv}), SUM({inv} * {inv}), "  # noqa: S608
+            f"SUM((1.0 - {d.num('grade')}) * {inv}), COUNT(*) FROM {t} WHERE {w} AND {graded} "
+            f"GROUP BY {day}, task, tenant, tier",
+            args,
+        )
+    }
+    q.add_counts(served, accepted, grades)
+    for shadow_tier, grader in ledger.query(
+        f"SELECT DISTINCT {d.text('shadow_tier')}, {d.text('grader')} FROM {t} WHERE {w} AND {monitor}",  # noqa: S608
+        args,
+    ):
+        q.add_meta(shadow_tier=shadow_tier, grader=grader, target=None, confidence=None)
+    for target, confidence in ledger.query(
+        f"SELECT {d.num('target')}, {d.num('confidence')} FROM {t} WHERE {w} AND {monitor} "  # noqa: S608
+        "ORDER BY ts DESC LIMIT 1",
+        args,
+    ):
+        q.add_meta(shadow_tier=None, grader=None, target=target, confidence=confidence)
+    latest = f"SELECT task, tier, MAX(ts) AS m FROM {t} WHERE {w} AND {monitor} GROUP BY task, tier"  # noqa: S608
+    for route, tier, ts, alarm in ledger.query(
+        f"SELECT r.task, r.tier, r.ts, {d.text('alarm', 'r.')} FROM {t} AS r "  # noqa: S608
+        f"JOIN ({latest}) AS x ON r.ts = x.m AND r.tier = x.tier "
+        "AND (r.task = x.task OR (r.task IS NULL AND x.task IS NULL)) "
+        "WHERE r.source = 'monitor' AND r.kind IN ('shadow', 'feedback')",
+        args,
+    ):
+        q.add_alarm(route, tier, float(ts), alarm)
+    ((cost,),) = ledger.query(
+        f"SELECT SUM(cost_usd) FROM {t} WHERE {w} AND source = 'monitor' "  # noqa: S608
+        "AND kind IN ('shadow', 'feedback', 'judge')",
+        args,
+    )
+    q.shadow_usd += _n(cost)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_costrouter.core.accounting import CostAccountant
 from langchain_costrouter.core.budgets import budgets_from_config
@@ -29,6 +29,9 @@ from langchain_costrouter.core.pipeline import Observer, RequestPipeline
 from langchain_costrouter.core.pricing import PriceBook
 from langchain_costrouter.core.routing import RouteDecision, Router, build_router
 from langchain_costrouter.core.types import ChatRequest, tenant_of
+
+if TYPE_CHECKING:
+    from langchain_costrouter.core.monitor import QualityMonitor
 
 __all__ = ["CostRouterRuntime"]
 
@@ -82,6 +85,10 @@ class CostRouterRuntime:
             tenant=config.ledger.tenant,
         )
         self.router = router or build_router(config, embedder=embedder, prices=self.prices)
+        self.monitor = self._monitor()
+        if self.monitor is not None:  # the quality monitor sets thresholds and sees every served answer
+            thresholds = thresholds if thresholds is not None else self.monitor
+            observers = (*observers, self.monitor)
         self.engine = CascadeEngine(
             config,
             self.accountant,
@@ -111,6 +118,19 @@ class CostRouterRuntime:
             self.engine, cache=cache_step, compressor=self._compressor(), observers=tuple(observers)
         )
 
+    def _monitor(self) -> QualityMonitor | None:
+        if not self.config.monitor.enabled:
+            return None
+        if self.clients is None:  # a runtime for accounting only (reports, tools): nothing is called
+            logger.debug("the quality monitor is enabled but no model client factory was given: not monitoring")
+            return None
+        from langchain_costrouter.core.monitor import QualityMonitor
+
+        try:
+            return QualityMonitor.from_config(self.config, accountant=self.accountant, clients=self.clients)
+        except ValueError as exc:
+            raise ConfigError("monitor", str(exc)) from None
+
     def _compressor(self) -> Any:
         if not self.config.compression.enabled:
             return None
@@ -137,7 +157,12 @@ class CostRouterRuntime:
         return self.router.route(request)
 
     def close(self) -> None:
-        """Flushes pending records and closes the cache and the ledger."""
+        """Drains the quality monitor, flushes pending records and closes the cache and the ledger."""
+        try:
+            if self.monitor is not None:
+                self.monitor.close()
+        except Exception:  # the monitor is a side concern: the ledger still closes
+            logger.warning("could not close the quality monitor", exc_info=True)
         try:
             if self.response_cache is not None:
                 self.response_cache.close()

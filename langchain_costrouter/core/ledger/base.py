@@ -49,7 +49,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-RecordKind = Literal["completion", "judge", "embedding", "compression", "batch", "cache_hit"]
+RecordKind = Literal["completion", "judge", "embedding", "compression", "batch", "cache_hit", "shadow", "feedback"]
 RecordOutcome = Literal["accepted", "rejected", "error", "served", "overhead", "unrated"]
 
 
@@ -69,7 +69,8 @@ class CostRecord:
 
     Attributes:
         request_id: Groups the attempts and overheads of one user request.
-        kind: What was paid for (a completion, a judge call, a cache hit...).
+        kind: What was paid for (a completion, a judge call, a cache hit, a quality-monitor
+            ``shadow`` call, a ``feedback`` grade at $0...).
         outcome: ``accepted`` (served after a gate), ``rejected`` (failed its gate),
             ``error`` (the call failed), ``served`` (served without a gate: last tier, cache hit),
             ``overhead`` (judge/embedding/compression), ``unrated`` (recorded by a plain callback).

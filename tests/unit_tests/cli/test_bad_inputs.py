@@ -127,6 +127,10 @@ CASES: dict[str, tuple[list[str], dict[str, str]]] = {
         ["bench", "cascade", "--data", "{csv}", "--cheap", CHEAP, "--premium", PREMIUM, "--gate-file", "{gate}"],
         {"--data": "csv", "--gate-file": "gate"},
     ),
+    "bench drift": (
+        ["bench", "drift", "--data", "{csv}", "--cheap", CHEAP, "--premium", PREMIUM, "--runs", "0"],
+        {"--data": "csv"},
+    ),
     "bench cache": (
         ["bench", "cache", "--data", "{pairs}", "--policy", "{policy}", "--no-latency"],
         {"--data": "pairs", "--policy": "policy"},
