@@ -21,12 +21,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from langchain_costrouter.core.errors import DataError
 from langchain_costrouter.core.pricing import ModelPrice, PriceBook
 from langchain_costrouter.core.tokens import count_message_tokens, count_tokens
 from langchain_costrouter.core.usage import Usage
+from langchain_costrouter.offline._arrays import BoolArray, FloatArray, IntArray
 from langchain_costrouter.offline.data import RoutedDataset
 
 __all__ = [
@@ -46,9 +46,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.intp]
-BoolArray = npt.NDArray[np.bool_]
 
 # Parameters of the seed-like heuristic baseline ("accept an answer of at least 300 characters
 # that repeats at least half of the question's words"); about the seed's reference point.
