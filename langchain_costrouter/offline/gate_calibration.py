@@ -175,7 +175,7 @@ class FoldFit:
     margin_z: float
 
     @classmethod
-    def prepare(  # noqa: PLR0917 - calibrate's arguments, in its order
+    def prepare(  # noqa: PLR0917 - the knobs calibrate and fit_fold_gates share, each call on one line
         cls,
         data: RoutedDataset,
         cheap: str,

@@ -2,8 +2,10 @@
 
 Backends implement :class:`LedgerBackend`: :class:`MemoryLedger` (the test double and the
 ``backend: memory`` choice) and :class:`NullLedger` live here, the SQLite and Postgres backends
-in their own modules. Every record has a unique ``record_id`` set when it is built, so a backend
-that replays records (the Postgres outbox) stores each one exactly once.
+in their own modules. The built-in backends derive from :class:`RecordStore`, which answers
+``records()`` and ``iter_records()`` with one filtered read each backend implements. Every
+record has a unique ``record_id`` set when it is built, so a backend that replays records (the
+Postgres outbox) stores each one exactly once.
 
 :func:`repair_record` is the one place that makes a record storable by every backend: a record
 the types allow but a database refuses (a lone surrogate in a tenant id, a NaN cost from an
