@@ -33,7 +33,7 @@ from langchain_costrouter.core.pricing import ModelPrice, PriceBook
 from langchain_costrouter.offline._arrays import FloatArray, IntArray
 from langchain_costrouter.offline.data import RoutedDataset
 from langchain_costrouter.offline.gate_calibration import FoldFit, fit_fold, kfold_indices
-from langchain_costrouter.offline.policy_eval import apgr
+from langchain_costrouter.offline.policy_eval import apgr, pgr
 
 __all__ = [
     "PREMIUM_POLICY",
@@ -285,7 +285,6 @@ def policy_rows(outcomes: Sequence[PolicyOutcome], q_cheap: FloatArray, q_premiu
             msg = f"policy {o.name!r} has {len(o.quality)} items, the data {len(q_cheap)}"
             raise DataError(msg)
         q, c = float(np.mean(o.quality)), float(np.sum(o.cost_usd))
-        gap = mean_p - mean_c
         a = o.apgr
         if a is None and o.scores is not None:
             a = apgr(o.scores, q_cheap, q_premium)
@@ -298,7 +297,7 @@ def policy_rows(outcomes: Sequence[PolicyOutcome], q_cheap: FloatArray, q_premiu
                 cost_usd=c,
                 cost_vs_premium=_ratio(c, base_c),
                 premium_call_rate=float(np.mean(o.escalated)),
-                pgr=(q - mean_c) / gap if abs(gap) > 1e-12 else float("nan"),
+                pgr=pgr(q, mean_c, mean_p),
                 apgr=a,
                 threshold=o.threshold,
                 n_items=len(o.quality),

@@ -41,6 +41,7 @@ __all__ = [
     "evaluate_escalation",
     "evaluate_policies",
     "item_costs",
+    "pgr",
     "threshold_sweep",
 ]
 
@@ -152,7 +153,8 @@ def item_costs(
     return ItemCosts(cost(p_cheap, data.answers(cheap)), cost(p_premium, data.answers(premium)))
 
 
-def _pgr(q: float, q_cheap: float, q_premium: float) -> float:
+def pgr(q: float, q_cheap: float, q_premium: float) -> float:
+    """Performance gap recovered: ``(q - q_cheap) / (q_premium - q_cheap)`` (NaN without a gap)."""
     gap = q_premium - q_cheap
     return float((q - q_cheap) / gap) if abs(gap) > 1e-12 else float("nan")
 
@@ -193,7 +195,7 @@ def evaluate_escalation(
         cost_usd=cost,
         cost_vs_premium=cost / base_c if base_c > 0 else float("nan"),
         premium_call_rate=float(np.mean(e)),
-        pgr=_pgr(q, float(np.mean(q_cheap)), base_q),
+        pgr=pgr(q, float(np.mean(q_cheap)), base_q),
         apgr=apgr_value,
         threshold=threshold,
     )
@@ -283,9 +285,9 @@ def apgr(scores: FloatArray, q_cheap: FloatArray, q_premium: FloatArray) -> floa
     qc, qp = float(np.mean(q_cheap)), float(np.mean(q_premium))
     if abs(qp - qc) < 1e-12:
         return float("nan")
-    pgr = (quality - qc) / (qp - qc)
-    x = np.linspace(0.0, 1.0, len(pgr))
-    return float(np.sum((pgr[1:] + pgr[:-1]) / 2 * np.diff(x)))
+    recovered = (quality - qc) / (qp - qc)
+    x = np.linspace(0.0, 1.0, len(recovered))
+    return float(np.sum((recovered[1:] + recovered[:-1]) / 2 * np.diff(x)))
 
 
 def _heuristic_escalations(data: RoutedDataset, cheap: str, min_chars: int, min_overlap: float) -> BoolArray:
