@@ -18,11 +18,11 @@ if TYPE_CHECKING:
     from langchain_costrouter.callbacks import CostCallbackHandler, get_cost_callback
     from langchain_costrouter.chat_model import ChatCostRouter
     from langchain_costrouter.compression import CompressPrompt
-    from langchain_costrouter.core.config import CostRouterConfig
-    from langchain_costrouter.core.errors import (
+    from langchain_costrouter.core import (
         BudgetExceededError,
         CascadeExhaustedError,
         ConfigError,
+        CostRouterConfig,
         CostRouterError,
         LowQualityError,
         UnknownModelPriceError,

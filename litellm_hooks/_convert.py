@@ -26,6 +26,7 @@ __all__ = [
     "metadata_of",
     "request_of",
     "response_of",
+    "tier_params",
     "usage_of",
 ]
 
@@ -92,6 +93,27 @@ def request_of(
         user=user if isinstance(user, str) and user else None,
         key=key,
     )
+
+
+def tier_params(request: ChatRequest, base: Mapping[str, Any], *, logprobs: bool, stream: bool) -> dict[str, Any]:
+    """The OpenAI parameters of one tier call: ``base`` (the tier's), then the request's own.
+
+    The request's tools, response format and user are added; ``logprobs`` when the tier's gate
+    reads them (unless the request says otherwise); a stream asks for its usage in the last chunk.
+    """
+    params: dict[str, Any] = {**base, **request.params}
+    if request.tools:
+        params["tools"] = [dict(t) for t in request.tools]
+    if request.response_format is not None:
+        params["response_format"] = request.response_format
+    if request.user:
+        params["user"] = request.user
+    if logprobs:
+        params.setdefault("logprobs", True)
+    if stream:
+        params["stream"] = True
+        params["stream_options"] = {"include_usage": True}
+    return params
 
 
 def usage_of(response: Any) -> Usage:

@@ -42,16 +42,8 @@ def _named_params() -> frozenset[str]:
 
 def _arguments(effect: CallTier, *, stream: bool, logprobs: bool) -> dict[str, Any]:
     spec = effect.step.tier.spec
-    request = effect.request
-    params: dict[str, Any] = {"max_tokens": spec.max_tokens, **spec.model_kwargs, **request.params}
-    if request.tools:
-        params["tools"] = [dict(t) for t in request.tools]
-    if request.response_format is not None:
-        params["response_format"] = request.response_format
-    if request.user:
-        params["user"] = request.user
-    if logprobs:
-        params.setdefault("logprobs", True)
+    base = {"max_tokens": spec.max_tokens, **spec.model_kwargs}
+    params = cv.tier_params(effect.request, base, logprobs=logprobs, stream=stream)
     named = _named_params()
     out = {k: v for k, v in params.items() if k in named}
     extra = {k: v for k, v in params.items() if k not in named}
@@ -60,9 +52,6 @@ def _arguments(effect: CallTier, *, stream: bool, logprobs: bool) -> dict[str, A
     out["model"] = spec.provider_model
     out["messages"] = [dict(m) for m in effect.messages]
     out["timeout"] = spec.timeout_s
-    if stream:
-        out["stream"] = True
-        out["stream_options"] = {"include_usage": True}
     return out
 
 

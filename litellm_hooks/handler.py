@@ -241,22 +241,12 @@ class _TierIO:
     def _kwargs(self, effect: CallTier, *, stream: bool) -> dict[str, Any]:
         tier = effect.step.tier
         request = effect.request
-        kwargs: dict[str, Any] = {**deployment_params(tier.spec, self.runtime.prices), **request.params}
+        base = deployment_params(tier.spec, self.runtime.prices)
+        kwargs = cv.tier_params(request, base, logprobs=_wants_logprobs(tier.gate), stream=stream)
         kwargs["messages"] = [dict(m) for m in effect.messages]
-        if request.tools:
-            kwargs["tools"] = [dict(t) for t in request.tools]
-        if request.response_format is not None:
-            kwargs["response_format"] = request.response_format
-        if request.user:
-            kwargs["user"] = request.user
-        if _wants_logprobs(tier.gate):
-            kwargs.setdefault("logprobs", True)
         kwargs["num_retries"] = 0  # the cascade retries, recording every attempt
         kwargs["no-log"] = True  # callers' loggers see the cascade's call, not each tier's
         kwargs["metadata"] = {cv.INTERNAL_FLAG: True, "costrouter_request_id": request.request_id}
-        if stream:
-            kwargs["stream"] = True
-            kwargs["stream_options"] = {"include_usage": True}
         return kwargs
 
     @staticmethod

@@ -425,6 +425,23 @@ class CascadeRun:
         self.spent_usd += rec.cost_usd
         return rec.cost_usd, rec.baseline_cost_usd
 
+    def _record_side_calls(self, step: TierStep, calls: Sequence[OverheadCall], **fields: Any) -> float:
+        """Records a gate's side calls (a judge, embeddings) as overheads of ``step``; returns their cost."""
+        total = 0.0
+        for call in calls:
+            total += self._record(
+                step,
+                model=call.model,
+                usage=call.usage,
+                kind="judge" if call.kind == "judge" else "embedding",
+                outcome="overhead",
+                latency_ms=call.latency_ms,
+                cost_usd=call.cost_usd,
+                strict=False,
+                **fields,
+            )[0]
+        return total
+
     def _estimated_usage(self, partial: Completion | None) -> Usage:
         """Tokens of a call that ended without a usage report: the prompt, plus what was seen."""
         try:
@@ -539,18 +556,7 @@ class CascadeRun:
         """Records a gated answer (and its gate's side calls); returns whether it was accepted."""
         passed = self._passes(step, verdict)
         outcome: AttemptOutcome = "accepted" if passed else "rejected"
-        overhead = 0.0
-        for call in verdict.overhead:
-            overhead += self._record(
-                step,
-                model=call.model,
-                usage=call.usage,
-                kind="judge" if call.kind == "judge" else "embedding",
-                outcome="overhead",
-                latency_ms=call.latency_ms,
-                cost_usd=call.cost_usd,
-                strict=False,
-            )[0]
+        overhead = self._record_side_calls(step, verdict.overhead)
         extra: dict[str, Any] = {"gate": verdict.gate}
         if verdict.reason:
             extra["reason"] = verdict.reason
@@ -603,17 +609,7 @@ class CascadeRun:
         prompt and what was streamed (an estimate, flagged). ``overhead`` are side calls that
         were under way (a judge), recorded as estimates. Nothing is served and nothing follows.
         """
-        for call in overhead:
-            self._record(
-                step,
-                model=call.model,
-                usage=call.usage,
-                kind="judge" if call.kind == "judge" else "embedding",
-                outcome="overhead",
-                cost_usd=call.cost_usd,
-                extra={"estimated": True, "abandoned": reason},
-                strict=False,
-            )
+        self._record_side_calls(step, overhead, extra={"estimated": True, "abandoned": reason})
         usage, estimated = self._paid_usage(completion)
         extra: dict[str, Any] = {"abandoned": reason}
         if estimated:

@@ -25,6 +25,7 @@ from typing import Any
 from langchain_costrouter.core.errors import LedgerError
 from langchain_costrouter.core.ledger import CostRecord, SQLiteLedger
 from langchain_costrouter.core.monitor.quality import QualityAccumulator, QualityReport
+from langchain_costrouter.core.usage import Usage
 
 __all__ = [
     "BREAKDOWN_DIMENSIONS",
@@ -50,9 +51,9 @@ _CALL_KINDS = frozenset({"completion", "batch"})
 _REL_TOL = 1e-9
 
 
-@dataclass(frozen=True, slots=True)
-class KindTokens:
-    """Tokens spent by one record kind.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class KindTokens(Usage):
+    """Tokens spent by one record kind: the :class:`Usage` of its records, summed.
 
     Attributes:
         kind: ``completion``, ``judge``, ``embedding``, ``compression``, ``batch`` or ``cache_hit``.
@@ -61,16 +62,6 @@ class KindTokens:
 
     kind: str
     records: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cached_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
-
-    @property
-    def total_tokens(self) -> int:
-        """Input plus output tokens (cached and reasoning tokens are already inside them)."""
-        return self.input_tokens + self.output_tokens
 
 
 @dataclass(frozen=True, slots=True)
@@ -524,7 +515,7 @@ def assemble_report(
         escalation_rate=escalation,
         premium_call_share=share,
         premium=premium,
-        tokens=tuple(KindTokens(kind, *vals) for kind, vals in sorted(acc.tokens.items())),
+        tokens=tuple(KindTokens(*vals, kind=kind, records=n) for kind, (n, *vals) in sorted(acc.tokens.items())),
     )
     if totals.unpriced:
         logger.info("%d ledger record(s) have no known price and count as $0", totals.unpriced)

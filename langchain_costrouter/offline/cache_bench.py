@@ -148,29 +148,11 @@ def bench_judge(
 
 def bench_gptcache_default(pairs: Sequence[LabelledPair], embedder: Embedder) -> dict[str, Any]:
     """The same pairs through GPTCache's default similarity setup (sqlite + faiss, distance evaluation)."""
-    disable_runtime_install()
-    from gptcache import Cache, Config
-    from gptcache.adapter import api
-    from gptcache.manager import manager_factory
-    from gptcache.processor.pre import get_prompt
-    from gptcache.similarity_evaluation.distance import SearchDistanceEvaluation
-
     hits: list[bool] = []
     with tempfile.TemporaryDirectory(prefix="gptcache-bench-") as tmp:
-        dm = manager_factory(
-            "sqlite,faiss",
-            data_dir=tmp,
-            vector_params={"dimension": embedder.dimension},
-            eviction_params={"max_size": 10 * len(pairs) + 10},
-        )
-        cache = Cache()
-        cache.init(
-            pre_embedding_func=get_prompt,
-            embedding_func=lambda text, **_: embedder.embed([text])[0],
-            data_manager=dm,
-            similarity_evaluation=SearchDistanceEvaluation(),
-            config=Config(),
-        )
+        cache, dm = _default_gptcache(embedder, tmp, max_size=10 * len(pairs) + 10)
+        from gptcache.adapter import api
+
         for i, p in enumerate(pairs):
             api.put(p.a, f"answer {i}", cache_obj=cache)
             hits.append(api.get(p.b, cache_obj=cache) is not None)
@@ -277,24 +259,24 @@ def bench_latency(
     return out
 
 
-def _gptcache_latency(embedder: Embedder, stored: list[str], probe: list[str], tmp: Path) -> dict[str, float]:
+def _default_gptcache(embedder: Embedder, data_dir: str, *, max_size: int) -> tuple[Any, Any]:
+    """GPTCache's default similarity setup (sqlite + faiss, distance evaluation) in ``data_dir``.
+
+    Returns:
+        The ``Cache`` and its data manager (close it with :func:`_close_quietly`).
+    """
     disable_runtime_install()
     from gptcache import Cache, Config
-    from gptcache.adapter import api
     from gptcache.manager import manager_factory
     from gptcache.processor.pre import get_prompt
     from gptcache.similarity_evaluation.distance import SearchDistanceEvaluation
 
     dm = manager_factory(
         "sqlite,faiss",
-        data_dir=str(tmp),
+        data_dir=data_dir,
         vector_params={"dimension": embedder.dimension},
-        eviction_params={"max_size": len(stored) + 10},
+        eviction_params={"max_size": max_size},
     )
-    for start in range(0, len(stored), 5000):
-        chunk = stored[start : start + 5000]
-        vecs = embedder.embed(chunk)
-        dm.import_data(chunk, [f"answer to {q}" for q in chunk], list(vecs), [None] * len(chunk))
     cache = Cache()
     cache.init(
         pre_embedding_func=get_prompt,
@@ -303,6 +285,17 @@ def _gptcache_latency(embedder: Embedder, stored: list[str], probe: list[str], t
         similarity_evaluation=SearchDistanceEvaluation(),
         config=Config(),
     )
+    return cache, dm
+
+
+def _gptcache_latency(embedder: Embedder, stored: list[str], probe: list[str], tmp: Path) -> dict[str, float]:
+    cache, dm = _default_gptcache(embedder, str(tmp), max_size=len(stored) + 10)
+    from gptcache.adapter import api
+
+    for start in range(0, len(stored), 5000):
+        chunk = stored[start : start + 5000]
+        vecs = embedder.embed(chunk)
+        dm.import_data(chunk, [f"answer to {q}" for q in chunk], list(vecs), [None] * len(chunk))
     times = []
     for q in probe:
         t = time.perf_counter()

@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import numpy as np
-import numpy.typing as npt
 
 from langchain_costrouter.chat_model import ChatCostRouter
 from langchain_costrouter.core.errors import DataError
@@ -86,7 +85,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
 T = TypeVar("T")
 
 PIPELINE_POLICIES: tuple[str, ...] = ("always_premium", "always_cheap", "heuristic", "learned")

@@ -25,15 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from langchain_costrouter.core.errors import DataError
-from langchain_costrouter.core.gates.features import FeatureSpec, extract_features
+from langchain_costrouter.core.gates.features import FeatureSpec
 from langchain_costrouter.core.gates.learned import LearnedGate
 from langchain_costrouter.core.pricing import ModelPrice, PriceBook
+from langchain_costrouter.offline._arrays import FloatArray, IntArray
 from langchain_costrouter.offline.data import RoutedDataset
-from langchain_costrouter.offline.gate_calibration import fit_fold, kfold_indices
-from langchain_costrouter.offline.policy_eval import apgr, item_costs
+from langchain_costrouter.offline.gate_calibration import FoldFit, fit_fold, kfold_indices
+from langchain_costrouter.offline.policy_eval import apgr, pgr
 
 __all__ = [
     "PREMIUM_POLICY",
@@ -50,8 +50,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.intp]
 
 PREMIUM_POLICY = "always_premium"
 """The policy every other one is compared with."""
@@ -171,41 +169,25 @@ def fit_fold_gates(
 
     # Small SVDs and regressions: BLAS threads only contend (3x slower on 2 busy cores).
     with threadpool_limits(limits=1, user_api="blas"):
-        return _fit_fold_gates(data, cheap, premium, prices, folds, seed, target_quality, margin_z, spec, C)
+        fit = FoldFit.prepare(data, cheap, premium, prices, spec, target_quality, folds, seed, C, margin_z)
+        return _fit_fold_gates(data, cheap, premium, fit)
 
 
-def _fit_fold_gates(  # noqa: PLR0917 - private helper of fit_fold_gates
-    data: RoutedDataset,
-    cheap: str,
-    premium: str,
-    prices: PriceBook | Mapping[str, ModelPrice] | None,
-    folds: int,
-    seed: int,
-    target_quality: float,
-    margin_z: float,
-    spec: FeatureSpec | None,
-    C: float,  # noqa: N803 - scikit-learn's name
-) -> tuple[FoldGate, ...]:
-    sp = spec or FeatureSpec()
-    qc, qp = data.quality_of(cheap), data.quality_of(premium)
-    costs = item_costs(data, cheap, premium, prices)
-    feats = extract_features(data.prompts, data.answers(cheap), sp)
+def _fit_fold_gates(data: RoutedDataset, cheap: str, premium: str, fit: FoldFit) -> tuple[FoldGate, ...]:
     out = []
-    for i, (tr, te) in enumerate(kfold_indices(qc, folds, seed)):
-        model, thr = fit_fold(
-            feats, tr, qc, qp, costs, spec=sp, target=target_quality, folds=folds, seed=seed, c=C, margin_z=margin_z
-        )
+    for i, (tr, te) in enumerate(kfold_indices(fit.q_cheap, fit.folds, fit.seed)):
+        model, thr = fit_fold(fit, tr)
         training = {
             "data_source": data.source,
             "data_sha256": data.sha256,
             "cheap_model": cheap,
             "premium_model": premium,
             "fold": i,
-            "folds": folds,
-            "seed": seed,
+            "folds": fit.folds,
+            "seed": fit.seed,
             "n_train": len(tr),
-            "target_quality": target_quality,
-            "margin_z": margin_z,
+            "target_quality": fit.target,
+            "margin_z": fit.margin_z,
         }
         out.append(FoldGate(i, tr, te, LearnedGate(model, thr, training=training)))
         logger.info("fold %d: gate fitted on %d items, threshold %.3f", i, len(tr), thr)
@@ -303,7 +285,6 @@ def policy_rows(outcomes: Sequence[PolicyOutcome], q_cheap: FloatArray, q_premiu
             msg = f"policy {o.name!r} has {len(o.quality)} items, the data {len(q_cheap)}"
             raise DataError(msg)
         q, c = float(np.mean(o.quality)), float(np.sum(o.cost_usd))
-        gap = mean_p - mean_c
         a = o.apgr
         if a is None and o.scores is not None:
             a = apgr(o.scores, q_cheap, q_premium)
@@ -316,7 +297,7 @@ def policy_rows(outcomes: Sequence[PolicyOutcome], q_cheap: FloatArray, q_premiu
                 cost_usd=c,
                 cost_vs_premium=_ratio(c, base_c),
                 premium_call_rate=float(np.mean(o.escalated)),
-                pgr=(q - mean_c) / gap if abs(gap) > 1e-12 else float("nan"),
+                pgr=pgr(q, mean_c, mean_p),
                 apgr=a,
                 threshold=o.threshold,
                 n_items=len(o.quality),

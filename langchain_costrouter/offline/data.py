@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from langchain_costrouter.core._resources import data_path
 from langchain_costrouter.core.errors import DataError
+from langchain_costrouter.offline._arrays import FloatArray, IntArray
 
 __all__ = [
     "BUNDLED_GSM8K",
@@ -95,7 +95,7 @@ class RoutedDataset:
 
     prompts: tuple[str, ...]
     responses: Mapping[str, tuple[str, ...]]
-    quality: Mapping[str, npt.NDArray[np.float64]]
+    quality: Mapping[str, FloatArray]
     quality_kind: Mapping[str, QualityKind]
     source: str = "<memory>"
     sha256: str = ""
@@ -136,7 +136,7 @@ class RoutedDataset:
         self._check(model)
         return self.responses[model]
 
-    def quality_of(self, model: str) -> npt.NDArray[np.float64]:
+    def quality_of(self, model: str) -> FloatArray:
         """The qualities of ``model``'s answers.
 
         Raises:
@@ -145,7 +145,7 @@ class RoutedDataset:
         self._check(model)
         return self.quality[model]
 
-    def subset(self, idx: Sequence[int] | npt.NDArray[np.intp]) -> RoutedDataset:
+    def subset(self, idx: Sequence[int] | IntArray) -> RoutedDataset:
         """The rows ``idx`` (same source and hash, with the row count in ``source``)."""
         ix = [int(i) for i in idx]
         return RoutedDataset(
@@ -171,7 +171,7 @@ class RoutedDataset:
         Raises:
             DataError: Misaligned columns or qualities outside [0, 1].
         """
-        q: dict[str, npt.NDArray[np.float64]] = {}
+        q: dict[str, FloatArray] = {}
         kinds: dict[str, QualityKind] = {}
         for m, vals in quality.items():
             arr = np.asarray([float(v) for v in vals], dtype=np.float64)

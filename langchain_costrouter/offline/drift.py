@@ -20,12 +20,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import numpy.typing as npt
 
 from langchain_costrouter.core.errors import DataError
 from langchain_costrouter.core.gates._arith import extract_numbers
 from langchain_costrouter.core.monitor._extract import agreement
 from langchain_costrouter.core.pricing import ModelPrice
+from langchain_costrouter.offline._arrays import FloatArray
 from langchain_costrouter.offline.data import RoutedDataset
 from langchain_costrouter.offline.gate_calibration import calibrate
 from langchain_costrouter.offline.online_loop import OnlineResult, OnlineSettings, run_online
@@ -36,7 +36,6 @@ __all__ = ["DriftResult", "DriftRun", "agreement_dataset", "run_drift", "split_b
 logger = logging.getLogger(__name__)
 
 Proxy = Literal["length", "numbers"]
-FloatArray = npt.NDArray[np.float64]
 
 
 def split_by_proxy(data: RoutedDataset, proxy: Proxy) -> tuple[list[int], list[int]]:

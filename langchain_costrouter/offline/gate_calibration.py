@@ -18,13 +18,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # scikit-learn's dependency
 
 from langchain_costrouter.core.errors import DataError, GateError
 from langchain_costrouter.core.gates.features import FeatureMatrix, FeatureSpec, extract_features
 from langchain_costrouter.core.gates.learned import GateModel, LearnedGate
 from langchain_costrouter.core.pricing import ModelPrice, PriceBook
+from langchain_costrouter.offline._arrays import FloatArray, IntArray
 from langchain_costrouter.offline.data import RoutedDataset
 from langchain_costrouter.offline.policy_eval import (
     HEURISTIC_MIN_CHARS,
@@ -43,6 +43,7 @@ from langchain_costrouter.offline.policy_eval import (
 
 __all__ = [
     "CalibrationResult",
+    "FoldFit",
     "FoldResult",
     "ItemCosts",
     "PolicyReport",
@@ -60,10 +61,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.intp]
-BoolArray = npt.NDArray[np.bool_]
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,60 +146,75 @@ def _oof_scores(
     return out
 
 
-def _select_threshold(
-    feats: FeatureMatrix,
-    idx: IntArray,
-    q_cheap: FloatArray,
-    q_premium: FloatArray,
-    costs: ItemCosts,
-    *,
-    spec: FeatureSpec,
-    target: float,
-    folds: int,
-    seed: int,
-    c: float,
-    margin_z: float,
-) -> float:
-    """Threshold for a gate fitted on ``idx``, chosen on inner-CV scores of ``idx`` only."""
-    inner = kfold_indices(q_cheap[idx], folds, seed + 1)
-    scores = _oof_scores(feats.take(idx), q_cheap[idx], spec, inner, c)
-    sub = ItemCosts(costs.cheap_usd[idx], costs.premium_usd[idx])
-    return choose_threshold(scores, q_cheap[idx], q_premium[idx], sub, target, margin_z=margin_z)
+@dataclass(frozen=True, slots=True)
+class FoldFit:
+    """What every fold's gate is fitted on: all items' features, qualities and costs, and the rule.
+
+    Attributes:
+        feats: Features of every item's cheap answer (extracted once).
+        q_cheap: Quality of every cheap answer.
+        q_premium: Quality of every premium answer.
+        costs: Cost of every item on each model.
+        spec: The features used.
+        target: Share of premium quality a threshold must keep.
+        folds: Inner cross-validation folds of the threshold choice.
+        seed: Seed of the outer folds (the inner ones use ``seed + 1``).
+        c: Inverse L2 regularisation of the logistic regression.
+        margin_z: Standard errors a threshold must clear the target by.
+    """
+
+    feats: FeatureMatrix
+    q_cheap: FloatArray
+    q_premium: FloatArray
+    costs: ItemCosts
+    spec: FeatureSpec
+    target: float
+    folds: int
+    seed: int
+    c: float
+    margin_z: float
+
+    @classmethod
+    def prepare(  # noqa: PLR0917 - the knobs calibrate and fit_fold_gates share, each call on one line
+        cls,
+        data: RoutedDataset,
+        cheap: str,
+        premium: str,
+        prices: PriceBook | Mapping[str, ModelPrice] | None,
+        spec: FeatureSpec | None,
+        target_quality: float,
+        folds: int,
+        seed: int,
+        C: float,  # noqa: N803 - scikit-learn's name
+        margin_z: float,
+    ) -> FoldFit:
+        """Prices the items and extracts the cheap answers' features (``spec`` or the default)."""
+        sp = spec or FeatureSpec()
+        q_cheap, q_premium = data.quality_of(cheap), data.quality_of(premium)
+        costs = item_costs(data, cheap, premium, prices)
+        feats = extract_features(data.prompts, data.answers(cheap), sp)
+        return cls(feats, q_cheap, q_premium, costs, sp, target_quality, folds, seed, C, margin_z)
+
+    def gate(self, idx: IntArray) -> GateModel:
+        """The gate fitted on the items ``idx``."""
+        return GateModel.fit(self.feats.take(idx), self.q_cheap[idx], self.spec, C=self.c)
+
+    def threshold(self, idx: IntArray) -> float:
+        """Threshold for a gate fitted on ``idx``, chosen on inner-CV scores of ``idx`` only."""
+        q_cheap = self.q_cheap[idx]
+        inner = kfold_indices(q_cheap, self.folds, self.seed + 1)
+        scores = _oof_scores(self.feats.take(idx), q_cheap, self.spec, inner, self.c)
+        sub = ItemCosts(self.costs.cheap_usd[idx], self.costs.premium_usd[idx])
+        return choose_threshold(scores, q_cheap, self.q_premium[idx], sub, self.target, margin_z=self.margin_z)
 
 
-def fit_fold(
-    feats: FeatureMatrix,
-    train: IntArray,
-    q_cheap: FloatArray,
-    q_premium: FloatArray,
-    costs: ItemCosts,
-    *,
-    spec: FeatureSpec,
-    target: float,
-    folds: int,
-    seed: int,
-    c: float,
-    margin_z: float,
-) -> tuple[GateModel, float]:
+def fit_fold(fit: FoldFit, train: IntArray) -> tuple[GateModel, float]:
     """One outer fold's gate, fitted on ``train``, and its threshold.
 
     The threshold is chosen on inner cross-validated scores of ``train`` only: the held-out
     fold is never seen.
     """
-    thr = _select_threshold(
-        feats,
-        train,
-        q_cheap,
-        q_premium,
-        costs,
-        spec=spec,
-        target=target,
-        folds=folds,
-        seed=seed,
-        c=c,
-        margin_z=margin_z,
-    )
-    return GateModel.fit(feats.take(train), q_cheap[train], spec, C=c), thr
+    return fit.gate(train), fit.threshold(train)
 
 
 # Small SVDs and regressions: BLAS threads only contend (measured 3x slower on 2 busy cores).
@@ -256,10 +268,8 @@ def calibrate(  # noqa: PLR0917 - positional order of the documented API (data, 
     if cheap == premium:
         msg = f"cheap and premium models must differ (both {cheap!r})"
         raise DataError(msg)
-    sp = spec or FeatureSpec()
-    qc, qp = data.quality_of(cheap), data.quality_of(premium)
-    costs = item_costs(data, cheap, premium, prices)
-    feats = extract_features(data.prompts, data.answers(cheap), sp)
+    fit = FoldFit.prepare(data, cheap, premium, prices, spec, target_quality, folds, seed, C, margin_z)
+    feats, qc, qp, costs = fit.feats, fit.q_cheap, fit.q_premium, fit.costs
     t_feat = time.perf_counter() - t0
     splits = kfold_indices(qc, folds, seed)
     oof = np.full(len(data), np.nan)
@@ -267,9 +277,7 @@ def calibrate(  # noqa: PLR0917 - positional order of the documented API (data, 
     fold_of = np.full(len(data), -1, dtype=np.intp)
     fold_results = []
     for i, (tr, te) in enumerate(splits):
-        model, thr = fit_fold(
-            feats, tr, qc, qp, costs, spec=sp, target=target_quality, folds=folds, seed=seed, c=C, margin_z=margin_z
-        )
+        model, thr = fit_fold(fit, tr)
         oof[te] = model.predict_proba(feats.take(te))
         escalate[te] = oof[te] < thr
         fold_of[te] = i
@@ -291,7 +299,7 @@ def calibrate(  # noqa: PLR0917 - positional order of the documented API (data, 
         msg = "cross-validation left items unscored"
         raise GateError(msg)
     threshold = choose_threshold(oof, qc, qp, costs, target_quality, margin_z=margin_z)
-    final = GateModel.fit(feats, qc, sp, C=C)
+    final = GateModel.fit(feats, qc, fit.spec, C=C)
     report = evaluate_policies(
         data,
         cheap,

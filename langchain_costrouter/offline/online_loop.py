@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from langchain_costrouter.core.config import CostRouterConfig, MonitorConfig
 from langchain_costrouter.core.gates.base import BaseGate
@@ -36,11 +35,11 @@ from langchain_costrouter.core.runtime import CostRouterRuntime
 from langchain_costrouter.core.tokens import count_message_tokens, count_tokens
 from langchain_costrouter.core.types import ChatRequest, Completion
 from langchain_costrouter.core.usage import Usage
+from langchain_costrouter.offline._arrays import FloatArray
 from langchain_costrouter.offline.data import RoutedDataset
 
 __all__ = ["OnlineResult", "OnlineSettings", "ReplayClient", "run_online"]
 
-FloatArray = npt.NDArray[np.float64]
 CHEAP, PREMIUM = "cheap", "premium"
 
 

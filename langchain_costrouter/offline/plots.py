@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from langchain_costrouter.offline.cascade_bench import CascadeBenchResult
 
-__all__ = ["CASCADE_PLOT_SUFFIXES", "cascade_plot_png", "draw_cascade_figure", "write_cascade_plot"]
+__all__ = [
+    "CASCADE_PLOT_SUFFIXES",
+    "cascade_plot_png",
+    "checked_plot_path",
+    "draw_cascade_figure",
+    "write_cascade_plot",
+]
 
 #: File suffixes ``--plot`` accepts.
 CASCADE_PLOT_SUFFIXES: tuple[str, ...] = (".png", ".svg", ".pdf")
@@ -91,6 +98,21 @@ def draw_cascade_figure(result: CascadeBenchResult, *, target_quality: float | N
     return fig
 
 
+def checked_plot_path(path: str | Path, suffixes: Sequence[str]) -> tuple[Path, str]:
+    """``path`` and its lower-case suffix, which must be one of ``suffixes`` (a ``--plot`` file).
+
+    Raises:
+        ConfigError: Unsupported suffix (field ``--plot``).
+    """
+    from langchain_costrouter.core.errors import ConfigError
+
+    p = Path(path)
+    suffix = p.suffix.lower()
+    if suffix not in suffixes:
+        raise ConfigError("--plot", f"expected a {'/'.join(suffixes)} file, got {str(p)!r}")
+    return p, suffix
+
+
 def cascade_plot_png(result: CascadeBenchResult, *, dpi: int = 100) -> bytes:
     """The chart as PNG bytes (e.g. for ``IPython.display.Image``)."""
     buf = io.BytesIO()
@@ -105,12 +127,7 @@ def write_cascade_plot(result: CascadeBenchResult, path: str | Path) -> Path:
         ConfigError: Unsupported suffix (field ``--plot``).
         OSError: The file cannot be written.
     """
-    from langchain_costrouter.core.errors import ConfigError
-
-    p = Path(path)
-    suffix = p.suffix.lower()
-    if suffix not in CASCADE_PLOT_SUFFIXES:
-        raise ConfigError("--plot", f"expected a {'/'.join(CASCADE_PLOT_SUFFIXES)} file, got {str(p)!r}")
+    p, suffix = checked_plot_path(path, CASCADE_PLOT_SUFFIXES)
     p.parent.mkdir(parents=True, exist_ok=True)
     draw_cascade_figure(result).savefig(p, format=suffix.lstrip("."), dpi=100)
     return p

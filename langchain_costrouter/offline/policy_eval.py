@@ -21,12 +21,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from langchain_costrouter.core.errors import DataError
 from langchain_costrouter.core.pricing import ModelPrice, PriceBook
 from langchain_costrouter.core.tokens import count_message_tokens, count_tokens
 from langchain_costrouter.core.usage import Usage
+from langchain_costrouter.offline._arrays import BoolArray, FloatArray, IntArray
 from langchain_costrouter.offline.data import RoutedDataset
 
 __all__ = [
@@ -41,14 +41,12 @@ __all__ = [
     "evaluate_escalation",
     "evaluate_policies",
     "item_costs",
+    "pgr",
     "threshold_sweep",
 ]
 
 logger = logging.getLogger(__name__)
 
-FloatArray = npt.NDArray[np.float64]
-IntArray = npt.NDArray[np.intp]
-BoolArray = npt.NDArray[np.bool_]
 
 # Parameters of the seed-like heuristic baseline ("accept an answer of at least 300 characters
 # that repeats at least half of the question's words"); about the seed's reference point.
@@ -155,7 +153,8 @@ def item_costs(
     return ItemCosts(cost(p_cheap, data.answers(cheap)), cost(p_premium, data.answers(premium)))
 
 
-def _pgr(q: float, q_cheap: float, q_premium: float) -> float:
+def pgr(q: float, q_cheap: float, q_premium: float) -> float:
+    """Performance gap recovered: ``(q - q_cheap) / (q_premium - q_cheap)`` (NaN without a gap)."""
     gap = q_premium - q_cheap
     return float((q - q_cheap) / gap) if abs(gap) > 1e-12 else float("nan")
 
@@ -196,7 +195,7 @@ def evaluate_escalation(
         cost_usd=cost,
         cost_vs_premium=cost / base_c if base_c > 0 else float("nan"),
         premium_call_rate=float(np.mean(e)),
-        pgr=_pgr(q, float(np.mean(q_cheap)), base_q),
+        pgr=pgr(q, float(np.mean(q_cheap)), base_q),
         apgr=apgr_value,
         threshold=threshold,
     )
@@ -286,9 +285,9 @@ def apgr(scores: FloatArray, q_cheap: FloatArray, q_premium: FloatArray) -> floa
     qc, qp = float(np.mean(q_cheap)), float(np.mean(q_premium))
     if abs(qp - qc) < 1e-12:
         return float("nan")
-    pgr = (quality - qc) / (qp - qc)
-    x = np.linspace(0.0, 1.0, len(pgr))
-    return float(np.sum((pgr[1:] + pgr[:-1]) / 2 * np.diff(x)))
+    recovered = (quality - qc) / (qp - qc)
+    x = np.linspace(0.0, 1.0, len(recovered))
+    return float(np.sum((recovered[1:] + recovered[:-1]) / 2 * np.diff(x)))
 
 
 def _heuristic_escalations(data: RoutedDataset, cheap: str, min_chars: int, min_overlap: float) -> BoolArray:

@@ -26,11 +26,14 @@ from langchain_costrouter.core.ledger.base import (
     LedgerBackend,
     MemoryLedger,
     NullLedger,
+    RecordFilter,
     RecordKind,
     RecordOutcome,
+    RecordStore,
     new_record_id,
     new_request_id,
     record_from_dict,
+    repair_all,
     repair_record,
 )
 from langchain_costrouter.core.ledger.postgres import PostgresLedger
@@ -46,14 +49,17 @@ __all__ = [
     "MemoryLedger",
     "NullLedger",
     "PostgresLedger",
+    "RecordFilter",
     "RecordKind",
     "RecordOutcome",
+    "RecordStore",
     "SQLiteLedger",
     "ledger_from_config",
     "new_record_id",
     "new_request_id",
     "open_ledger",
     "record_from_dict",
+    "repair_all",
     "repair_record",
 ]
 

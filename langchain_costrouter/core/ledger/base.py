@@ -2,8 +2,10 @@
 
 Backends implement :class:`LedgerBackend`: :class:`MemoryLedger` (the test double and the
 ``backend: memory`` choice) and :class:`NullLedger` live here, the SQLite and Postgres backends
-in their own modules. Every record has a unique ``record_id`` set when it is built, so a backend
-that replays records (the Postgres outbox) stores each one exactly once.
+in their own modules. The built-in backends derive from :class:`RecordStore`, which answers
+``records()`` and ``iter_records()`` with one filtered read each backend implements. Every
+record has a unique ``record_id`` set when it is built, so a backend that replays records (the
+Postgres outbox) stores each one exactly once.
 
 :func:`repair_record` is the one place that makes a record storable by every backend: a record
 the types allow but a database refuses (a lone surrogate in a tenant id, a NaN cost from an
@@ -26,7 +28,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -39,11 +41,14 @@ __all__ = [
     "LedgerBackend",
     "MemoryLedger",
     "NullLedger",
+    "RecordFilter",
     "RecordKind",
     "RecordOutcome",
+    "RecordStore",
     "new_record_id",
     "new_request_id",
     "record_from_dict",
+    "repair_all",
     "repair_record",
 ]
 
@@ -121,6 +126,17 @@ class CostRecord:
         d = asdict(self)
         d["extra"] = dict(self.extra)
         return d
+
+    def to_row(self) -> tuple[Any, ...]:
+        """The column values of the SQL backends, in :data:`COLUMNS` order (``extra`` as JSON text)."""
+        values = [getattr(self, c) for c in COLUMNS]
+        values[COLUMNS.index("extra")] = json.dumps(dict(self.extra), sort_keys=True, allow_nan=False)
+        return tuple(values)
+
+    @classmethod
+    def from_row(cls, row: Iterable[Any]) -> CostRecord:
+        """A record from a SQL row of the :data:`COLUMNS`, in order."""
+        return record_from_dict(dict(zip(COLUMNS, row, strict=True)))
 
 
 #: Field names of :class:`CostRecord`, in order: the column list of the SQL backends.
@@ -249,6 +265,19 @@ def repair_record(record: CostRecord) -> tuple[CostRecord, tuple[str, ...]]:
     return dataclasses.replace(record, **changes), repaired
 
 
+def repair_all(records: Iterable[CostRecord]) -> tuple[list[CostRecord], int]:
+    """The records as :func:`repair_record` makes them, and how many it changed (each logged)."""
+    batch: list[CostRecord] = []
+    count = 0
+    for r in records:
+        fixed, repaired = repair_record(r)
+        if repaired:
+            count += 1
+            logger.warning("ledger record %s repaired before storing: %s", fixed.record_id, ", ".join(repaired))
+        batch.append(fixed)
+    return batch, count
+
+
 @runtime_checkable
 class LedgerBackend(Protocol):
     """Where records are kept. Implementations must be thread-safe and never drop a record."""
@@ -280,16 +309,93 @@ class LedgerBackend(Protocol):
         ...
 
 
-class MemoryLedger:
+@dataclass(frozen=True, slots=True)
+class RecordFilter:
+    """Which records a read returns: ``since <= ts < until`` and one request id (``None``: any)."""
+
+    since: float | None = None
+    until: float | None = None
+    request_id: str | None = None
+
+    def matches(self, record: CostRecord) -> bool:
+        """Whether ``record`` passes the filter."""
+        return (
+            (self.since is None or record.ts >= self.since)
+            and (self.until is None or record.ts < self.until)
+            and (self.request_id is None or record.request_id == self.request_id)
+        )
+
+    def sql(self, placeholder: str) -> tuple[list[str], list[float | str]]:
+        """The SQL conditions of the set filters (``ts >= ?``...) and their parameters, in order.
+
+        Args:
+            placeholder: The driver's parameter marker (``?`` for sqlite3, ``%s`` for psycopg).
+        """
+        where: list[str] = []
+        args: list[float | str] = []
+        for column, value in (("ts >=", self.since), ("ts <", self.until), ("request_id =", self.request_id)):
+            if value is not None:
+                where.append(f"{column} {placeholder}")
+                args.append(value)
+        return where, args
+
+
+class RecordStore:
+    """Base of the built-in backends: every read is one filtered, time-ordered :meth:`_select`.
+
+    A subclass implements :meth:`write_many` and :meth:`_select`; :meth:`write`,
+    :meth:`records` and :meth:`iter_records` are written here once.
+    """
+
+    def write(self, record: CostRecord) -> None:
+        """Stores one record durably before returning."""
+        self.write_many((record,))
+
+    def write_many(self, records: Iterable[CostRecord]) -> None:
+        """Stores several records atomically."""
+        raise NotImplementedError
+
+    def records(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        request_id: str | None = None,
+    ) -> list[CostRecord]:
+        """Records in time order, optionally filtered.
+
+        Raises:
+            LedgerError: the ledger cannot be read.
+        """
+        return list(self._select(RecordFilter(since, until, request_id), 10_000))
+
+    def iter_records(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        request_id: str | None = None,
+        batch: int = 10_000,
+    ) -> Iterator[CostRecord]:
+        """The matching records in time order, read ``batch`` at a time (never all held in memory).
+
+        Raises:
+            LedgerError: the ledger cannot be read (when the iterator is consumed).
+        """
+        return self._select(RecordFilter(since, until, request_id), batch)
+
+    def _select(self, where: RecordFilter, batch: int) -> Iterator[CostRecord]:
+        """The records passing ``where`` in time order, fetched ``batch`` at a time."""
+        raise NotImplementedError
+
+
+class MemoryLedger(RecordStore):
     """An in-process ledger (tests, ``backend: memory``)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._records: list[CostRecord] = []
         self._ids: set[str] = set()
-
-    def write(self, record: CostRecord) -> None:
-        self.write_many((record,))
 
     def write_many(self, records: Iterable[CostRecord]) -> None:
         batch = list(records)
@@ -299,25 +405,10 @@ class MemoryLedger:
                     self._ids.add(r.record_id)
                     self._records.append(r)
 
-    def records(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        request_id: str | None = None,
-    ) -> list[CostRecord]:
+    def _select(self, where: RecordFilter, batch: int) -> Iterator[CostRecord]:
         with self._lock:
             items = list(self._records)
-        return sorted(
-            (
-                r
-                for r in items
-                if (since is None or r.ts >= since)
-                and (until is None or r.ts < until)
-                and (request_id is None or r.request_id == request_id)
-            ),
-            key=lambda r: r.ts,
-        )
+        return iter(sorted((r for r in items if where.matches(r)), key=lambda r: r.ts))
 
     def count(self) -> int:
         with self._lock:

@@ -22,7 +22,6 @@ advisory lock, so replicas starting together do not race).
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import threading
@@ -33,7 +32,7 @@ from typing import Any
 
 from langchain_costrouter.core._exit import CLOSE, at_exit
 from langchain_costrouter.core.errors import LedgerError
-from langchain_costrouter.core.ledger.base import COLUMNS, CostRecord, record_from_dict, repair_record
+from langchain_costrouter.core.ledger.base import COLUMNS, CostRecord, RecordFilter, RecordStore, repair_all
 from langchain_costrouter.core.ledger.outbox import Outbox, adopt_orphans
 
 __all__ = ["PostgresLedger", "import_psycopg"]
@@ -83,13 +82,7 @@ def import_psycopg() -> Any:
     return psycopg
 
 
-def _row(record: CostRecord) -> tuple[Any, ...]:
-    values = [getattr(record, c) for c in COLUMNS]
-    values[COLUMNS.index("extra")] = json.dumps(dict(record.extra), sort_keys=True, allow_nan=False)
-    return tuple(values)
-
-
-class PostgresLedger:
+class PostgresLedger(RecordStore):
     """Cost records in a Postgres table, shipped from a local outbox by a writer thread.
 
     Args:
@@ -152,9 +145,6 @@ class PostgresLedger:
         at_exit(self.close, CLOSE)
 
     # ------------------------------------------------------------------ writes
-    def write(self, record: CostRecord) -> None:
-        self.write_many((record,))
-
     def write_many(self, records: Iterable[CostRecord]) -> None:
         """Commits the records to the local outbox; the writer thread ships them.
 
@@ -164,13 +154,8 @@ class PostgresLedger:
         if self._closed:
             msg = f"postgres ledger {self.table!r} is closed"
             raise LedgerError(msg)
-        batch = []
-        for r in records:
-            fixed, repaired = repair_record(r)
-            if repaired:
-                self.repaired += 1
-                logger.warning("ledger record %s repaired before storing: %s", fixed.record_id, ", ".join(repaired))
-            batch.append(fixed)
+        batch, repaired = repair_all(records)
+        self.repaired += repaired
         if batch:
             self._outbox.put(batch)
             self._wake.set()
@@ -276,7 +261,7 @@ class PostgresLedger:
             conn = self._connection()
             try:
                 with conn.transaction(), conn.cursor() as cur:
-                    cur.executemany(self._insert_sql(), [_row(r) for _, r in rows])
+                    cur.executemany(self._insert_sql(), [r.to_row() for _, r in rows])
             except (pg.DataError, pg.IntegrityError, pg.errors.UntranslatableCharacter):
                 self._ship_one_by_one(conn, box, rows)
                 return True
@@ -302,7 +287,7 @@ class PostgresLedger:
         for seq, rec in rows:
             try:
                 with conn.transaction():
-                    conn.execute(self._insert_sql(), _row(rec))
+                    conn.execute(self._insert_sql(), rec.to_row())
             except (pg.DataError, pg.IntegrityError, pg.errors.UntranslatableCharacter) as exc:
                 reason = f"{type(exc).__name__}: {exc}".splitlines()[0]
                 box.reject(seq, rec, reason)
@@ -361,49 +346,26 @@ class PostgresLedger:
         if not self._closed and not self.flush(timeout_s=10.0):
             logger.warning("reading the postgres ledger with %d record(s) still in the outbox", self.waiting)
 
-    def iter_records(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        request_id: str | None = None,
-        batch: int = 10_000,
-    ) -> Iterator[CostRecord]:
+    def _select(self, where: RecordFilter, batch: int) -> Iterator[CostRecord]:
         """The matching records in time order, streamed with a server-side cursor."""
         self._before_read()
         sql = self._sql
-        where: list[Any] = []
-        args: list[Any] = []
-        for clause, value in (("ts >= %s", since), ("ts < %s", until), ("request_id = %s", request_id)):
-            if value is not None:
-                where.append(sql.SQL(clause))
-                args.append(value)
+        clauses, args = where.sql("%s")
         q = sql.SQL("SELECT {} FROM {}").format(sql.SQL(", ").join(sql.Identifier(c) for c in COLUMNS), self._ident)
-        if where:
-            q += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
+        if clauses:
+            q += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(sql.SQL(c) for c in clauses)
         q += sql.SQL(" ORDER BY ts, id")
         conn = self._read_conn()
         try:
             with conn.transaction(), conn.cursor(name="costrouter_records") as cur:
                 cur.itersize = batch
                 cur.execute(q, args)
-                for row in cur:
-                    data = dict(zip(COLUMNS, row, strict=True))
-                    yield record_from_dict(data)
+                yield from map(CostRecord.from_row, cur)
         except self._psycopg.Error as exc:
             msg = f"cannot read the postgres ledger {self.table!r}: {str(exc).splitlines()[0]}"
             raise LedgerError(msg) from exc
         finally:
             conn.close()
-
-    def records(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        request_id: str | None = None,
-    ) -> list[CostRecord]:
-        return list(self.iter_records(since=since, until=until, request_id=request_id))
 
     def count(self) -> int:
         self._before_read()

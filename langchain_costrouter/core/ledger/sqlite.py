@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_costrouter.core.errors import LedgerError
-from langchain_costrouter.core.ledger.base import COLUMNS, CostRecord, record_from_dict, repair_record
+from langchain_costrouter.core.ledger.base import COLUMNS, CostRecord, RecordFilter, RecordStore, repair_all
 
 __all__ = ["SQLiteLedger", "sqlite_row"]
 
@@ -82,14 +82,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS cost_records_record_id ON cost_records(record_
 _DATA_ERRORS = (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError, ValueError, OverflowError)
 
 
-def sqlite_row(record: CostRecord) -> tuple[Any, ...]:
-    """The column values of ``record`` (``extra`` as JSON text), in :data:`COLUMNS` order."""
-    values = [getattr(record, c) for c in COLUMNS]
-    values[COLUMNS.index("extra")] = json.dumps(dict(record.extra), sort_keys=True, allow_nan=False)
-    return tuple(values)
+#: The column values of a record, in :data:`COLUMNS` order (``extra`` as JSON text).
+sqlite_row = CostRecord.to_row
 
 
-class SQLiteLedger:
+class SQLiteLedger(RecordStore):
     """A SQLite file in WAL mode.
 
     Writes go through one connection under a lock (SQLite serialises writers anyway); each
@@ -186,9 +183,6 @@ class SQLiteLedger:
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
 
     # ------------------------------------------------------------------ writes
-    def write(self, record: CostRecord) -> None:
-        self.write_many((record,))
-
     def write_many(self, records: Iterable[CostRecord]) -> None:
         """Stores the records in one transaction (each record id once).
 
@@ -197,13 +191,8 @@ class SQLiteLedger:
                 unreadable file). A record the database refuses for its content does not
                 raise: it is kept in ``cost_records_rejected`` and counted.
         """
-        batch = []
-        for r in records:
-            fixed, repaired = repair_record(r)
-            if repaired:
-                self.repaired += 1
-                logger.warning("ledger record %s repaired before storing: %s", fixed.record_id, ", ".join(repaired))
-            batch.append(fixed)
+        batch, repaired = repair_all(records)
+        self.repaired += repaired
         if not batch:
             return
         with self._lock:
@@ -226,7 +215,7 @@ class SQLiteLedger:
 
     @staticmethod
     def _insert(conn: sqlite3.Connection, batch: list[CostRecord]) -> None:
-        rows = [sqlite_row(r) for r in batch]
+        rows = [r.to_row() for r in batch]
         # Column names are constants of this package; values are bound parameters.
         sql = (
             f"INSERT INTO cost_records ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "  # noqa: S608
@@ -266,45 +255,17 @@ class SQLiteLedger:
             msg = f"cannot read ledger {self.path}: {exc}"
             raise LedgerError(msg) from exc
 
-    def records(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        request_id: str | None = None,
-    ) -> list[CostRecord]:
-        return list(self.iter_records(since=since, until=until, request_id=request_id))
-
-    def iter_records(
-        self,
-        *,
-        since: float | None = None,
-        until: float | None = None,
-        request_id: str | None = None,
-        batch: int = 10_000,
-    ) -> Iterator[CostRecord]:
-        """The matching records in time order, read ``batch`` rows at a time.
-
-        A large ledger is never held in memory.
-
-        Raises:
-            LedgerError: the ledger cannot be read.
-        """
-        where: list[str] = []
-        args: list[float | str] = []
-        for clause, value in (("ts >= ?", since), ("ts < ?", until), ("request_id = ?", request_id)):
-            if value is not None:
-                where.append(clause)
-                args.append(value)
+    def _select(self, where: RecordFilter, batch: int) -> Iterator[CostRecord]:
+        clauses, args = where.sql("?")
         sql = f"SELECT {', '.join(COLUMNS)} FROM cost_records"  # noqa: S608 - constant column names
-        if where:
-            sql += " WHERE " + " AND ".join(where)
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY ts, id"
         conn = self._reader()
         try:
             cur = conn.execute(sql, args)
             while rows := cur.fetchmany(batch):
-                yield from (record_from_dict(dict(zip(COLUMNS, r, strict=True))) for r in rows)
+                yield from map(CostRecord.from_row, rows)
         except sqlite3.Error as exc:
             msg = f"cannot read ledger {self.path}: {exc}"
             raise LedgerError(msg) from exc

@@ -24,10 +24,13 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any
 
 from langchain_costrouter.core.monitor.estimate import Estimate, Tally, combine
+
+if TYPE_CHECKING:
+    from langchain_costrouter.core.config import MonitorConfig
 
 __all__ = ["ControllerSettings", "KeyState", "Observation", "Proposal", "ThresholdController", "state_key"]
 
@@ -129,6 +132,11 @@ class ControllerSettings:
     max_step: float = 0.05
     min_threshold: float = 0.0
     max_threshold: float = 1.0
+
+    @classmethod
+    def from_config(cls, config: MonitorConfig) -> ControllerSettings:
+        """The settings a ``monitor`` config section gives (its fields of the same names)."""
+        return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ code and the LiteLLM proxy.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import queue
 import random
@@ -91,18 +92,7 @@ class QualityMonitor:
         if self.grader.needs_reference and self._client is None:
             msg = f"the {self.grader.name} grader needs a model client factory for the shadow tier {shadow.name!r}"
             raise ValueError(msg)
-        self.controller = ThresholdController(
-            ControllerSettings(
-                target_quality=config.target_quality,
-                confidence=config.confidence,
-                window=config.window,
-                min_graded=config.min_graded,
-                update_every=config.update_every,
-                max_step=config.max_step,
-                min_threshold=config.min_threshold,
-                max_threshold=config.max_threshold,
-            )
-        )
+        self.controller = ThresholdController(ControllerSettings.from_config(config))
         self.store = StateStore(config.state_path)
         self._rng = random.Random(seed)
         self._queue: queue.Queue[Event | Feedback | None] = queue.Queue(maxsize=config.max_queue)
@@ -337,38 +327,27 @@ class QualityMonitor:
             latency = (time.perf_counter() - t0) * 1000
             grade = self.grader.grade(ev.request, ev.result.completion, reference)
             key = state_key(ev.result.decision.route, attempt.tier)
-            rec = self.accountant.record(
+            record = functools.partial(
+                self.accountant.record,
                 request_id=ev.request.request_id,
-                model=reference.model or self.shadow.model,
-                usage=reference.usage,
-                kind="shadow",
                 outcome="overhead",
                 tenant=ev.request.tenant,
                 task=ev.result.decision.route,
                 tier=attempt.tier,
+                source="monitor",
+                strict=False,
+            )
+            spent += record(
+                model=reference.model or self.shadow.model,
+                usage=reference.usage,
+                kind="shadow",
                 latency_ms=latency,
                 escalation_step=attempt.step,
                 gate_score=attempt.score,
-                source="monitor",
-                strict=False,
                 extra=self._extra(key, grade, ev.rate),
-            )
-            spent += rec.cost_usd
+            ).cost_usd
             for call in grade.overhead:
-                jrec = self.accountant.record(
-                    request_id=ev.request.request_id,
-                    model=call.model,
-                    usage=call.usage,
-                    kind="judge",
-                    outcome="overhead",
-                    tenant=ev.request.tenant,
-                    task=ev.result.decision.route,
-                    tier=attempt.tier,
-                    latency_ms=call.latency_ms,
-                    source="monitor",
-                    strict=False,
-                )
-                spent += jrec.cost_usd
+                spent += record(model=call.model, usage=call.usage, kind="judge", latency_ms=call.latency_ms).cost_usd
             with self._lock:
                 self._c.shadowed += 1
                 self._c.spent_usd += spent

@@ -23,6 +23,7 @@ from langchain_costrouter.offline.cascade_policies import (
     rows_to_json,
 )
 from langchain_costrouter.offline.gate_calibration import calibrate
+from langchain_costrouter.offline.plots import CASCADE_PLOT_SUFFIXES, checked_plot_path, write_cascade_plot
 from tests.unit_tests._gate_synth import CHEAP, PREMIUM, make_items
 
 PRICES = {CHEAP: ModelPrice.per_million(0.5, 1.0), PREMIUM: ModelPrice.per_million(10.0, 30.0)}
@@ -193,3 +194,10 @@ def test_oracle_and_random_from_recordings() -> None:
             obj
         )
     assert data[0]["apgr"] is None  # NaN/None become JSON null
+
+
+def test_plot_file_suffix_is_checked_before_anything_is_drawn(tmp_path: Path) -> None:
+    assert checked_plot_path(tmp_path / "c.SVG", CASCADE_PLOT_SUFFIXES) == (tmp_path / "c.SVG", ".svg")
+    with pytest.raises(ConfigError, match=r"--plot.*\.png/\.svg/\.pdf.*c\.html"):
+        write_cascade_plot(None, tmp_path / "c.html")  # type: ignore[arg-type]  # never drawn
+    assert not (tmp_path / "c.html").exists()

@@ -97,3 +97,40 @@ def test_memory_ledger_keeps_each_record_id_once(records: list[CostRecord]) -> N
     led.write_many(records)
     led.write_many(records)
     assert led.count() == len({r.record_id for r in records})
+
+
+TIMES = st.sampled_from([0.0, 1.0, 2.0, 2.5, 3.0, 10.0])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    stamps=st.lists(st.tuples(TIMES, st.sampled_from(["a", "b", "c"])), min_size=1, max_size=8),
+    since=st.none() | TIMES,
+    until=st.none() | TIMES,
+    request_id=st.none() | st.sampled_from(["a", "b", "x"]),
+    batch=st.integers(min_value=1, max_value=3),
+)
+def test_memory_and_sqlite_ledgers_read_the_same_records_for_every_filter(
+    stamps: list[tuple[float, str]], since: float | None, until: float | None, request_id: str | None, batch: int
+) -> None:
+    records = [CostRecord(request_id=rid, model="m", ts=ts, cost_usd=i) for i, (ts, rid) in enumerate(stamps)]
+    want = sorted(
+        (
+            r
+            for r in records
+            if (since is None or r.ts >= since)
+            and (until is None or r.ts < until)
+            and (request_id is None or r.request_id == request_id)
+        ),
+        key=lambda r: (r.ts, r.cost_usd),
+    )
+    memory = MemoryLedger()
+    memory.write_many(records)
+    with tempfile.TemporaryDirectory() as d:
+        sqlite = SQLiteLedger(Path(d) / "l.sqlite")
+        sqlite.write_many(records)
+        for led in (memory, sqlite):
+            got = led.records(since=since, until=until, request_id=request_id)
+            streamed = list(led.iter_records(since=since, until=until, request_id=request_id, batch=batch))
+            assert got == streamed == want, type(led).__name__
+        sqlite.close()

@@ -131,3 +131,19 @@ def test_good_answers_never_push_the_threshold_up() -> None:
         c.update("k", state, 0.5)
     assert state.threshold is not None
     assert 0.82 < state.threshold <= 0.83
+
+
+def test_settings_from_config_take_every_controller_field_of_the_monitor_section() -> None:
+    from langchain_costrouter.core.config import MonitorConfig
+
+    cfg = MonitorConfig(
+        target_quality=0.8,
+        confidence=0.9,
+        window=300,
+        min_graded=12,
+        update_every=4,
+        max_step=0.2,
+        min_threshold=0.1,
+        max_threshold=0.7,
+    )
+    assert ControllerSettings.from_config(cfg) == ControllerSettings(0.8, 0.9, 300, 12, 4, 0.2, 0.1, 0.7)
