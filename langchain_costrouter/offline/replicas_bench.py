@@ -10,7 +10,7 @@ settled budget spend, as production runs it), a Postgres database of its own
 (``costrouter_bench_<random>`` on ``--postgres-url``'s server, dropped at the end) and N proxy
 processes rendered by ``costrouter litellm-config`` from one config per replica (each its own
 outbox folder). ``clients`` concurrent clients send ``requests`` chat completions spread over the
-replicas (request i to replica i mod N): two tenants, ``acme`` with a daily budget set to about
+replicas (request i to replica i mod N): two tenants (each on every replica), ``acme`` with a daily budget set to about
 40 % of what its fresh answers cost (so it is reached mid-run) and ``globex`` without one; every
 question is asked about three times in a shuffled order, so a replica often serves an entry
 another replica stored. The budget fails closed (``on_store_down: closed``) so a Redis outage
@@ -120,6 +120,15 @@ def questions(requests: int, seed: int = 7) -> list[str]:
     return out
 
 
+def tenant_of(i: int, replicas: int) -> int:
+    """Tenant of request ``i`` (0: the budgeted one, 1: the other), each on every replica.
+
+    Tenants alternate per round over the replicas: with two replicas, ``i % 2`` would tie a
+    tenant to one replica, and scopes include the tenant.
+    """
+    return (i // replicas) % 2
+
+
 async def run_load(
     urls: list[str],
     key: str,
@@ -148,7 +157,7 @@ async def run_load(
         nonlocal in_flight, done
         while jobs:
             i, question = jobs.pop()
-            replica, tenant = i % len(urls), tenants[i % 2]
+            replica, tenant = i % len(urls), tenants[tenant_of(i, len(urls))]
             body = {
                 "model": "costrouter",
                 "messages": [{"role": "user", "content": question}],
@@ -225,7 +234,7 @@ def _call_cost(upstream: str, question: str) -> float:
 
     body = {"model": "cheap-m", "messages": [{"role": "user", "content": question}], "max_tokens": MAX_TOKENS}
     usage = httpx.post(f"{upstream}/chat/completions", json=body, timeout=30).json()["usage"]
-    return (usage["prompt_tokens"] * PRICE["input"] + usage["completion_tokens"] * PRICE["output"]) / 1e6
+    return float(usage["prompt_tokens"] * PRICE["input"] + usage["completion_tokens"] * PRICE["output"]) / 1e6
 
 
 def ledger_figures(url: str, tenants: tuple[str, str]) -> dict[str, Any]:
@@ -323,7 +332,7 @@ def run_benchmark(
     ):
         workdir = Path(tmp)
         unit = _call_cost(upstream.base_url, asks[0])
-        fresh_budgeted = len({q for i, q in enumerate(asks) if i % 2 == 0})
+        fresh_budgeted = len({q for i, q in enumerate(asks) if tenant_of(i, replicas) == 0})
         limit = round(BUDGET_SHARE * fresh_budgeted * unit, 6)
         procs = []
         for i in range(replicas):
