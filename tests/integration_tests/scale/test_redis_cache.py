@@ -11,11 +11,14 @@ from pathlib import Path
 
 import pytest
 
+from langchain_costrouter import ChatCostRouter
 from langchain_costrouter.core.cache import CacheScope, ResponseCache, WordLlamaEmbedder
 from langchain_costrouter.core.config import CacheConfig, CostRouterConfig
 from langchain_costrouter.core.errors import ConfigError
+from langchain_costrouter.core.ledger import MemoryLedger
 from langchain_costrouter.core.types import ChatRequest
 from langchain_costrouter.core.usage import Usage
+from langchain_costrouter.testing.server import LocalOpenAIServer, ModelScript, Script
 
 SYNC_S = 0.05
 
@@ -101,7 +104,7 @@ def test_admission_is_the_same(replicas: Factory) -> None:
     assert not dup.stored and dup.reason == "duplicate" and dup.entry_id == eid  # one entry per key
 
 
-def test_invalidation_and_expiry_reach_every_replica(replicas: Factory) -> None:
+def test_invalidation_reaches_every_replica(replicas: Factory) -> None:
     a, b = replicas(), replicas()
     put(a, scope(), "How do I reset my password?")
     put(a, scope("other"), "How do I close my account?")
@@ -112,6 +115,23 @@ def test_invalidation_and_expiry_reach_every_replica(replicas: Factory) -> None:
     assert b.lookup(scope(), "How can I reset my password?") is None
     assert b.lookup(scope(), "How do I reset my password?") is None
     assert b.lookup(scope("other"), "How do I close my account?") is not None
+
+
+def test_ttl_expires_entries_on_every_replica_and_in_redis(
+    replicas: Factory, redis_url: str, redis_prefix: str
+) -> None:
+    import redis
+
+    a, b = replicas(ttl_s=1.0), replicas(ttl_s=1.0)
+    eid = put(a, scope(), "How do I reset my password?")
+    time.sleep(SYNC_S * 3)
+    assert b.lookup(scope(), "How can I reset my password?") is not None
+    client = redis.Redis.from_url(redis_url)
+    (entry_key,) = client.keys(f"{redis_prefix}:*:e:{eid}")
+    assert 0 < client.ttl(entry_key) <= 1  # Redis drops it too
+    time.sleep(1.1)
+    assert b.lookup(scope(), "How can I reset my password?") is None
+    assert a.lookup(scope(), "How do I reset my password?") is None
 
 
 def test_max_size_evicts_the_oldest_everywhere(replicas: Factory) -> None:
@@ -170,3 +190,30 @@ def test_backend_redis_without_a_url_names_the_fix(monkeypatch: pytest.MonkeyPat
         ResponseCache.from_config(CacheConfig(backend="redis"))
     cfg = CostRouterConfig.from_dict({"tiers": [{"name": "t", "model": "m"}], "cache": {"backend": "redis"}})
     assert cfg.cache.redis_url_env == "COSTROUTER_REDIS_URL"
+
+
+def _router(server: LocalOpenAIServer, cache: dict[str, object], ledger: MemoryLedger) -> ChatCostRouter:
+    tier = {"name": "cheap", "model": "openai/cheap", "api_base": server.base_url, "price": {"input": 1, "output": 4}}
+    cfg = CostRouterConfig.from_dict({"tiers": [tier], "ledger": {"backend": "memory"}, "cache": cache})
+    return ChatCostRouter(config=cfg, ledger=ledger)
+
+
+def test_chat_models_share_answers_and_survive_redis_down(redis_url: str, redis_prefix: str, tmp_path: Path) -> None:
+    """Through ChatCostRouter: a second replica serves the first one's answer without a call; with
+    Redis unreachable, requests are answered fresh and recorded, never failed."""
+    answer = "The capital of France is Paris, on the river Seine."
+    cache = {"enabled": True, "backend": "redis", "redis_url": redis_url, "redis_prefix": redis_prefix}
+    with LocalOpenAIServer(Script(models={"cheap": ModelScript(reply=answer)})) as server:
+        ledgers = [MemoryLedger(), MemoryLedger()]
+        a, b = (_router(server, {**cache, "dir": str(tmp_path / n)}, led) for n, led in zip("ab", ledgers, strict=True))
+        assert a.invoke("What is the capital of France?").content == answer
+        assert b.invoke("What is the capital of France?").content == answer
+        assert len(server.requests) == 1  # b was served a's entry
+        assert [r.kind for r in ledgers[1].records()] == ["cache_hit"]
+        down = {**cache, "redis_url": f"redis://127.0.0.1:{_closed_port()}/0", "dir": str(tmp_path / "c")}
+        ledger = MemoryLedger()
+        c = _router(server, down, ledger)
+        for _ in range(2):
+            assert c.invoke("What is the capital of France?").content == answer
+        assert len(server.requests) == 3  # answered fresh each time: nothing could be cached
+        assert [r.kind for r in ledger.records()] == ["completion", "completion"]
