@@ -1,8 +1,6 @@
 r"""Replicas benchmark: N real LiteLLM proxies on one Postgres ledger and one Redis (budgets + cache).
 
-::
-
-    costrouter bench replicas --replicas 3 --clients 30 --requests 900 --faults --json out.json
+Run it as ``costrouter bench replicas --replicas 3 --clients 30 --requests 900 --faults --json out.json``.
 
 The bench starts the project's local OpenAI-compatible server (the upstream, whose request log is
 the bill), a private ``redis-server`` on a free port (append-only file, so a restart keeps the
@@ -31,13 +29,10 @@ responses minus distinct recorded attempts), ``duplicate_records`` (an attempt r
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
 import os
 import random
 import secrets
-import sys
 import tempfile
 import threading
 import time
@@ -48,7 +43,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["Phase", "add_arguments", "check", "main", "run_benchmark", "run_cli"]
+__all__ = ["DEFAULT_POSTGRES_URL", "Phase", "check", "run_benchmark"]
 
 ANSWER = "Paris is the capital of France; it has been the seat of government for centuries."
 PRICE = {"input": 100.0, "output": 400.0}  # $/1M tokens: a cent a call, so a budget is reached quickly
@@ -290,6 +285,13 @@ def _drain(workdir: Path, url: str, replicas: int) -> int:
     return count() - before
 
 
+def _cpu_s(procs: list[Any]) -> float:
+    """User + system CPU seconds of every proxy process so far (0 where it cannot be read)."""
+    from langchain_costrouter.offline.proxy_bench import process_cpu_s
+
+    return sum(process_cpu_s(p.pid) or 0.0 for p in procs)
+
+
 def _start_all(procs: list[Any]) -> None:
     errors: list[BaseException] = []
 
@@ -351,15 +353,15 @@ def run_benchmark(
                     (0.75, lambda: f"{db.kill_connections()} ledger connections killed"),
                 ]
             urls = [p.base_url for p in procs]
-            billed0 = len(upstream.requests)
+            billed0, cpu0 = len(upstream.requests), _cpu_s(procs)
             single = asyncio.run(
                 run_load(urls[:1], key, clients=clients, tenants=("solo-acme", "solo-globex"), asks=asks, faults=plan)
             )
-            billed1 = len(upstream.requests)
+            billed1, cpu1 = len(upstream.requests), _cpu_s(procs)
             multi = asyncio.run(
                 run_load(urls, key, clients=clients, tenants=("acme", "globex"), asks=asks, faults=plan)
             )
-            billed2 = len(upstream.requests)
+            billed2, cpu2 = len(upstream.requests), _cpu_s(procs)
         finally:
             for p in procs:
                 p.stop()
@@ -394,6 +396,8 @@ def run_benchmark(
             "cache_hits": multi.hits,
             "cache_hit_records": fig["cache_hit_records"],
             "single_rps": round(single.throughput_rps, 2),
+            "proxy_cpu_ms_per_request": round((cpu2 - cpu1) / requests * 1000, 2),
+            "single_proxy_cpu_ms_per_request": round((cpu1 - cpu0) / requests * 1000, 2),
             "shipped_from_stopped_outboxes": adopted,
             "single_lost": max(0, (billed1 - billed0) - solo["attempts"]),
             "single_duplicates": solo["duplicates"],
@@ -416,57 +420,3 @@ def check(res: dict[str, Any], details: dict[str, Any]) -> list[str]:
     if res["cross_replica_cache_hits"] <= 0:
         out.append("no replica served another replica's cache entry")
     return out
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The benchmark's command-line options."""
-    p.add_argument("--replicas", type=int, default=3, help="proxy processes")
-    p.add_argument("--clients", type=int, default=30, help="concurrent clients")
-    p.add_argument("--requests", type=int, default=900, help="requests of each phase")
-    p.add_argument("--faults", action="store_true", help="restart Redis and kill ledger connections mid-run")
-    p.add_argument(
-        "--postgres-url",
-        default=None,
-        metavar="URL",
-        help="server where the bench creates (and drops) its own database "
-        f"(default: $COSTROUTER_BENCH_POSTGRES_URL or {DEFAULT_POSTGRES_URL})",
-    )
-    p.add_argument(
-        "--json", dest="json_out", metavar="PATH|-", help="also write the figures as JSON to PATH ('-': stdout)"
-    )
-
-
-def run_cli(args: argparse.Namespace) -> int:
-    """Runs the benchmark, prints the figures (exit 1 when an invariant fails)."""
-    res = run_benchmark(
-        replicas=args.replicas,
-        clients=args.clients,
-        requests=args.requests,
-        faults=args.faults,
-        postgres_url=args.postgres_url,
-    )
-    details = res.pop("_details")
-    figures = "\n".join(f"{k}: {v}" for k, v in res.items())
-    sys.stdout.write(f"{figures}\ndetails: {json.dumps(details)}\n")
-    problems = check(res, details)
-    for p in problems:
-        sys.stdout.write(f"FAILED: {p}\n")
-    if args.json_out == "-":
-        sys.stdout.write(json.dumps(res, indent=2) + "\n")
-    elif args.json_out is not None:
-        Path(args.json_out).write_text(json.dumps(res, indent=2), encoding="utf-8")
-    return 1 if problems else 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m langchain_costrouter.offline.replicas_bench``."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    parser = argparse.ArgumentParser(
-        prog="python -m langchain_costrouter.offline.replicas_bench", description=__doc__.splitlines()[0]
-    )
-    add_arguments(parser)
-    return run_cli(parser.parse_args(argv))
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

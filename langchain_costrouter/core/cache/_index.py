@@ -13,6 +13,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -23,7 +24,7 @@ from langchain_costrouter.core.cache.store import HNSWFaissStore, open_data_mana
 from langchain_costrouter.core.errors import CacheError
 from langchain_costrouter.core.usage import Usage
 
-__all__ = ["PAYLOAD_VERSION", "EntryIndex", "EntryStore", "StoreFactory", "entry_of", "safe_name"]
+__all__ = ["PAYLOAD_VERSION", "EntryIndex", "EntryStore", "StoreFactory", "StoreSpec", "entry_of", "safe_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -91,21 +92,19 @@ class EntryStore(Protocol):
         ...
 
 
-class StoreFactory(Protocol):
-    """Builds the entry store of a cache: ``(embedder name, directory, dimension, max_size, stats, clock)``."""
+@dataclass(frozen=True, slots=True)
+class StoreSpec:
+    """What a :data:`StoreFactory` builds a cache's entry store for."""
 
-    def __call__(
-        self,
-        embedder_name: str,
-        directory: Path,
-        dimension: int,
-        *,
-        max_size: int,
-        stats: CacheStats,
-        clock: Callable[[], float],
-    ) -> EntryStore:
-        """The store."""
-        ...
+    embedder_name: str
+    directory: Path
+    dimension: int
+    max_size: int
+    stats: CacheStats
+    clock: Callable[[], float]
+
+
+StoreFactory = Callable[[StoreSpec], EntryStore]
 
 
 class EntryIndex:
@@ -151,18 +150,9 @@ class EntryIndex:
         return len(self.entries)
 
     @classmethod
-    def open(
-        cls,
-        embedder_name: str,
-        directory: Path,
-        dimension: int,
-        *,
-        max_size: int,
-        stats: CacheStats,
-        clock: Callable[[], float],
-    ) -> EntryIndex:
-        """The :class:`StoreFactory` of the embedded default (``embedder_name`` is in ``directory`` already)."""
-        return cls(directory, dimension, max_size=max_size, stats=stats, clock=clock)
+    def open(cls, spec: StoreSpec) -> EntryIndex:
+        """The :data:`StoreFactory` of the embedded default (the embedder's name is in ``spec.directory``)."""
+        return cls(spec.directory, spec.dimension, max_size=spec.max_size, stats=spec.stats, clock=spec.clock)
 
     def exact_entry(self, scope_key: str, query: str) -> CacheEntry | None:
         """The entry stored for exactly ``query`` in ``scope_key`` (expired ones included)."""

@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from langchain_costrouter.core.cache import admission
-from langchain_costrouter.core.cache._index import PAYLOAD_VERSION, EntryIndex, EntryStore, StoreFactory, safe_name
+from langchain_costrouter.core.cache._index import (
+    PAYLOAD_VERSION,
+    EntryIndex,
+    EntryStore,
+    StoreFactory,
+    StoreSpec,
+    safe_name,
+)
 from langchain_costrouter.core.cache.entries import (
     CacheEntry,
     CacheHit,
@@ -169,14 +176,9 @@ class ResponseCache:
         self._s.shadow = ShadowStats(self.directory)
 
     def _new_index(self) -> EntryStore:
-        return self._s.factory(
-            self.embedder.name,
-            self.directory,
-            self.embedder.dimension,
-            max_size=self.max_size,
-            stats=self.stats,
-            clock=self._clock,
-        )
+        emb = self.embedder
+        spec = StoreSpec(emb.name, self.directory, emb.dimension, self.max_size, self.stats, self._clock)
+        return self._s.factory(spec)
 
     @property
     def _ix(self) -> EntryStore:

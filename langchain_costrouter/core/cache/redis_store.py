@@ -37,12 +37,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from langchain_costrouter.core.cache._index import PAYLOAD_VERSION, StoreFactory, entry_of, safe_name
+from langchain_costrouter.core.cache._index import PAYLOAD_VERSION, StoreFactory, StoreSpec, entry_of, safe_name
 from langchain_costrouter.core.cache.entries import CacheEntry, CacheStats
 from langchain_costrouter.core.cache.store import HNSWFaissStore
 from langchain_costrouter.core.errors import CacheUnavailableError, ConfigError
@@ -507,23 +506,15 @@ def redis_store_factory(cfg: CacheConfig, *, client: Any = None) -> StoreFactory
             redis_url(cfg), socket_timeout=timeout, socket_connect_timeout=timeout, health_check_interval=10
         )
 
-    def open_store(
-        embedder_name: str,
-        directory: Path,
-        dimension: int,
-        *,
-        max_size: int,
-        stats: CacheStats,
-        clock: Callable[[], float],
-    ) -> RedisEntryIndex:
+    def open_store(spec: StoreSpec) -> RedisEntryIndex:
         return RedisEntryIndex(
             client,
-            f"{cfg.redis_prefix}:{safe_name(embedder_name)}",
-            dimension,
-            max_size=max_size,
+            f"{cfg.redis_prefix}:{safe_name(spec.embedder_name)}",
+            spec.dimension,
+            max_size=spec.max_size,
             ttl_s=cfg.ttl_s,
-            stats=stats,
-            clock=clock,
+            stats=spec.stats,
+            clock=spec.clock,
             sync_interval_s=cfg.sync_interval_s,
         )
 
