@@ -67,8 +67,11 @@ class EntryStore(Protocol):
         """The entry stored for exactly ``query`` in ``scope_key`` (expired ones included)."""
         ...
 
-    def refresh(self) -> bool:
-        """Makes entries other processes stored visible; ``False`` when the store cannot be read now."""
+    def refresh(self, *, force: bool = False) -> bool:
+        """Makes entries other processes stored visible; ``False`` when the store cannot be read now.
+
+        ``force``: read now, whatever the store's interval.
+        """
         ...
 
     def insert(self, items: Sequence[tuple[str, dict[str, Any], np.ndarray, str]]) -> list[int]:
@@ -160,7 +163,7 @@ class EntryIndex:
             eid = self.exact.get((scope_key, query))
             return self.entries.get(eid) if eid is not None else None
 
-    def refresh(self) -> bool:
+    def refresh(self, *, force: bool = False) -> bool:
         """Nothing to do: this process is the only writer of its folder."""
         return True
 

@@ -663,6 +663,7 @@ class ResponseCache:
     # ------------------------------------------------------ invalidation, TTL
     def invalidate(self, namespace: str) -> int:
         """Drops every entry of ``namespace``; returns how many."""
+        self._ix.refresh(force=True)  # a shared store: other replicas' entries too
         with self._ix.lock:
             ids = [e.id for e in self._ix.entries.values() if e.namespace == namespace]
             self._ix.drop(ids, "invalidations")
@@ -670,6 +671,7 @@ class ResponseCache:
 
     def purge_expired(self) -> int:
         """Drops every expired entry now; returns how many."""
+        self._ix.refresh(force=True)  # a shared store: other replicas' entries too
         now = self._clock()
         with self._ix.lock:
             ids = [e.id for e in self._ix.entries.values() if e.expired(now)]
@@ -678,6 +680,7 @@ class ResponseCache:
 
     def clear(self) -> int:
         """Drops every entry."""
+        self._ix.refresh(force=True)  # a shared store: other replicas' entries too
         with self._ix.lock:
             ids = list(self._ix.entries)
             self._ix.drop(ids, "invalidations")

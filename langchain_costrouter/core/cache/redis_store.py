@@ -274,10 +274,16 @@ class RedisEntryIndex:
             self._down = False
 
     # ------------------------------------------------------------------ reads
-    def refresh(self) -> bool:
-        """Applies the log's new events (at most every ``sync_interval_s``); ``False`` while Redis is down."""
+    def refresh(self, *, force: bool = False) -> bool:
+        """Applies the log's new events; ``False`` while Redis is down.
+
+        At most every ``sync_interval_s`` and never waiting for another thread's read, unless
+        ``force`` (before an invalidation: every replica's entries must be in the mirror).
+        """
         now = time.monotonic()
-        if now < self._next_sync or not self._sync_lock.acquire(blocking=False):
+        if not force and now < self._next_sync:
+            return not self._down
+        if not self._sync_lock.acquire(blocking=force):
             return not self._down
         try:
             self._next_sync = now + self.sync_interval_s

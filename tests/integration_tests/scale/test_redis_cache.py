@@ -117,6 +117,14 @@ def test_invalidation_reaches_every_replica(replicas: Factory) -> None:
     assert b.lookup(scope("other"), "How do I close my account?") is not None
 
 
+def test_invalidation_on_an_exact_only_replica_drops_other_replicas_entries(replicas: Factory) -> None:
+    a, b = replicas(semantic="off"), replicas(semantic="off")  # no semantic lookup ever reads the log
+    put(a, scope(), "How do I reset my password?")
+    assert b.invalidate("acme") == 1  # read the log first: a's entry is b's to drop too
+    assert a.lookup(scope(), "How do I reset my password?") is None
+    assert b.lookup(scope(), "How do I reset my password?") is None
+
+
 def test_ttl_expires_entries_on_every_replica_and_in_redis(
     replicas: Factory, redis_url: str, redis_prefix: str
 ) -> None:
