@@ -49,7 +49,7 @@ from langchain_costrouter.core.errors import CacheUnavailableError, ConfigError
 if TYPE_CHECKING:
     from langchain_costrouter.core.config import CacheConfig
 
-__all__ = ["RedisEntryIndex", "redis_store_factory"]
+__all__ = ["RedisEntryIndex", "redis_store_factory", "shared_entry_count", "store_base"]
 
 logger = logging.getLogger(__name__)
 
@@ -497,6 +497,30 @@ def redis_url(cfg: CacheConfig) -> str:
     return url
 
 
+def store_base(cfg: CacheConfig, embedder_name: str) -> str:
+    """The key prefix of the shared store of ``embedder_name``'s vectors."""
+    return f"{cfg.redis_prefix}:{safe_name(embedder_name)}"
+
+
+def shared_entry_count(cfg: CacheConfig, embedder_name: str) -> int | None:
+    """Live entries of the shared store (``None``: Redis cannot be reached).
+
+    Raises:
+        ConfigError: no URL, or the ``redis`` package is missing.
+    """
+    from langchain_costrouter.core._optional import require
+
+    redis = require("redis", extra="redis", feature="cache.backend")
+    timeout = cfg.redis_timeout_s
+    client = redis.Redis.from_url(redis_url(cfg), socket_timeout=timeout, socket_connect_timeout=timeout)
+    try:
+        return int(client.zcard(f"{store_base(cfg, embedder_name)}:ids"))
+    except (redis.RedisError, OSError):
+        return None
+    finally:
+        client.close()
+
+
 def redis_store_factory(cfg: CacheConfig, *, client: Any = None) -> StoreFactory:
     """The :class:`~._index.StoreFactory` of ``cache.backend: redis``.
 
@@ -515,7 +539,7 @@ def redis_store_factory(cfg: CacheConfig, *, client: Any = None) -> StoreFactory
     def open_store(spec: StoreSpec) -> RedisEntryIndex:
         return RedisEntryIndex(
             client,
-            f"{cfg.redis_prefix}:{safe_name(spec.embedder_name)}",
+            store_base(cfg, spec.embedder_name),
             spec.dimension,
             max_size=spec.max_size,
             ttl_s=cfg.ttl_s,

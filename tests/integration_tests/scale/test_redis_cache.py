@@ -225,3 +225,23 @@ def test_chat_models_share_answers_and_survive_redis_down(redis_url: str, redis_
             assert c.invoke("What is the capital of France?").content == answer
         assert len(server.requests) == 3  # answered fresh each time: nothing could be cached
         assert [r.kind for r in ledger.records()] == ["completion", "completion"]
+
+
+def test_cache_status_counts_the_shared_entries(
+    replicas: Factory, redis_url: str, redis_prefix: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import yaml
+
+    from langchain_costrouter.cli import main
+
+    a = replicas()
+    put(a, scope(), "How do I reset my password?")
+    put(a, scope(), "What is the capital of France?", "Paris.")
+    cache = {"enabled": True, "backend": "redis", "redis_url": redis_url, "redis_prefix": redis_prefix}
+    path = tmp_path / "costrouter.yaml"
+    path.write_text(yaml.safe_dump({"tiers": [{"name": "t", "model": "m"}], "cache": cache}), encoding="utf-8")
+    assert main(["cache", "status", "--config", str(path), "--json", "-"]) == 0
+    st = json.loads(capsys.readouterr().out)
+    assert st["entries"] == 2 and st["backend"] == "redis" and st["directory"].startswith(f"redis {redis_prefix}:")
