@@ -245,3 +245,22 @@ def test_cache_status_counts_the_shared_entries(
     assert main(["cache", "status", "--config", str(path), "--json", "-"]) == 0
     st = json.loads(capsys.readouterr().out)
     assert st["entries"] == 2 and st["backend"] == "redis" and st["directory"].startswith(f"redis {redis_prefix}:")
+
+
+def test_bench_cache_times_the_shared_store_and_removes_its_keys(
+    redis_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import redis
+
+    from langchain_costrouter.cli import main
+
+    out = tmp_path / "bench.json"
+    argv = ["bench", "cache", "--pairs", "langchain_costrouter/data/support_pairs.jsonl", "--sizes", "200"]
+    argv += ["--queries", "40", "--no-gptcache", "--redis-url", redis_url, "--no-progress", "--json", str(out)]
+    assert main(argv) == 0
+    shared = json.loads(out.read_text())["latency"]["200"]["redis"]
+    assert shared["replica_loaded"] == 200 and shared["exact_hits"]["n"] == 20
+    assert "shared Redis store: exact hit p50" in capsys.readouterr().out
+    assert not list(redis.Redis.from_url(redis_url).scan_iter(match="costrouter-bench:*"))
