@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from langchain_costrouter.core.cache._index import PAYLOAD_VERSION, StoreFactory, StoreSpec, entry_of, safe_name
+from langchain_costrouter.core.cache._redis_lua import DROP, EXACT, INSERT
 from langchain_costrouter.core.cache.entries import CacheEntry, CacheStats
 from langchain_costrouter.core.cache.store import HNSWFaissStore
 from langchain_costrouter.core.errors import CacheUnavailableError, ConfigError
@@ -55,80 +56,6 @@ logger = logging.getLogger(__name__)
 
 _FIELDS = ("q", "p", "v", "f")
 _BATCH = 1000
-
-# Removes entry `v` (its hash, its exact key when it still points at it, its place in :ids).
-_REMOVE = """
-local function remove(base, v)
-  local k = base .. ':e:' .. v
-  local x = redis.call('HGET', k, 'x')
-  if x and redis.call('GET', x) == v then redis.call('DEL', x) end
-  redis.call('DEL', k)
-  redis.call('ZREM', base .. ':ids', v)
-end
-"""
-
-# ARGV: base, id, query, payload, vector, form, exact hash, created, ttl_s, max_size, log maxlen
-# -> {1, id, gen} stored | {0, existing id, gen} the same scope and query is stored already
-_INSERT = (
-    _REMOVE
-    + """
-local base, id = ARGV[1], ARGV[2]
-local gen = redis.call('GET', base .. ':gen') or ''
-local xkey = base .. ':x:' .. ARGV[7]
-local cur = redis.call('GET', xkey)
-if cur and redis.call('EXISTS', base .. ':e:' .. cur) == 1 then return {0, cur, gen} end
-local ekey = base .. ':e:' .. id
-redis.call('HSET', ekey, 'q', ARGV[3], 'p', ARGV[4], 'v', ARGV[5], 'f', ARGV[6], 'x', xkey)
-local ttl, now, ids = tonumber(ARGV[9]), tonumber(ARGV[8]), base .. ':ids'
-if ttl > 0 then
-  redis.call('EXPIRE', ekey, math.ceil(ttl))
-  redis.call('SET', xkey, id, 'EX', math.ceil(ttl))
-else
-  redis.call('SET', xkey, id)
-end
-redis.call('ZADD', ids, now, id)
-local gone = {}
-if ttl > 0 then
-  for _, v in ipairs(redis.call('ZRANGEBYSCORE', ids, '-inf', now - ttl)) do gone[#gone + 1] = v end
-  for _, v in ipairs(gone) do remove(base, v) end
-end
-local extra = redis.call('ZCARD', ids) - tonumber(ARGV[10])
-if extra > 0 then
-  for _, v in ipairs(redis.call('ZRANGE', ids, 0, extra - 1)) do
-    remove(base, v)
-    gone[#gone + 1] = v
-  end
-end
-local log = base .. ':log'
-redis.call('XADD', log, 'MAXLEN', '~', ARGV[11], '*', 'a', id)
-if #gone > 0 then redis.call('XADD', log, 'MAXLEN', '~', ARGV[11], '*', 'd', table.concat(gone, ',')) end
-return {1, id, gen}
-"""
-)
-
-# ARGV: base, log maxlen, ids...
-_DROP = (
-    _REMOVE
-    + """
-local base = ARGV[1]
-local gone = {}
-for i = 3, #ARGV do
-  remove(base, ARGV[i])
-  gone[#gone + 1] = ARGV[i]
-end
-if #gone > 0 then redis.call('XADD', base .. ':log', 'MAXLEN', '~', ARGV[2], '*', 'd', table.concat(gone, ',')) end
-return #gone
-"""
-)
-
-# ARGV: base, exact hash -> {} | {id, q, p, v, f}
-_EXACT = """
-local id = redis.call('GET', ARGV[1] .. ':x:' .. ARGV[2])
-if not id then return {} end
-local row = redis.call('HMGET', ARGV[1] .. ':e:' .. id, 'q', 'p', 'v', 'f')
-if not row[1] then return {} end
-return {id, row[1], row[2], row[3], row[4]}
-"""
 
 
 def exact_hash(scope_key: str, query: str) -> str:
@@ -226,9 +153,9 @@ class RedisEntryIndex:
         self._down = False
         self._next_sync = 0.0
         self._scripts = {
-            "insert": client.register_script(_INSERT),
-            "drop": client.register_script(_DROP),
-            "exact": client.register_script(_EXACT),
+            "insert": client.register_script(INSERT),
+            "drop": client.register_script(DROP),
+            "exact": client.register_script(EXACT),
         }
         self.refresh()
 
