@@ -24,6 +24,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--requests", type=int, default=900, help="requests of each phase")
     p.add_argument("--faults", action="store_true", help="restart Redis and kill ledger connections mid-run")
     p.add_argument(
+        "--no-redis-persistence",
+        action="store_true",
+        help="run the private Redis without its append-only file (a restart loses budgets and cache)",
+    )
+    p.add_argument(
         "--postgres-url",
         default=None,
         metavar="URL",
@@ -60,6 +65,7 @@ def run_cli(args: argparse.Namespace) -> int:
         requests=args.requests,
         faults=args.faults,
         postgres_url=args.postgres_url,
+        redis_persistence=not args.no_redis_persistence,
     )
     details = res.pop("_details")
     figures = "\n".join(f"{k}: {v}" for k, v in res.items())

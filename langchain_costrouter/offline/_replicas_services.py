@@ -24,14 +24,16 @@ logger = logging.getLogger(__name__)
 
 
 class PrivateRedis:
-    """A ``redis-server`` on a free port, with an append-only file in ``directory`` (restarts keep data).
+    """A ``redis-server`` on a free port (``--save ''``), with an append-only file in ``directory``.
 
     Args:
         directory: Where its log and append-only file go.
         port: Port (0 picks a free one).
+        persist: Keep the append-only file, so a restart keeps the data (as production runs it);
+            ``False``: a restart empties Redis.
     """
 
-    def __init__(self, directory: Path, port: int = 0) -> None:
+    def __init__(self, directory: Path, port: int = 0, *, persist: bool = True) -> None:
         from litellm_hooks.proxy_process import free_port
 
         binary = shutil.which("redis-server")
@@ -41,6 +43,7 @@ class PrivateRedis:
         self.directory = directory
         self.port = port or free_port()
         self.restarts = 0
+        self.persist = persist
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -59,7 +62,8 @@ class PrivateRedis:
 
         self.directory.mkdir(parents=True, exist_ok=True)
         cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
-        cmd += ["--appendonly", "yes", "--appendfsync", "everysec", "--dir", str(self.directory)]
+        cmd += ["--appendonly", "yes" if self.persist else "no", "--appendfsync", "everysec"]
+        cmd += ["--dir", str(self.directory)]
         self._log = (self.directory / "redis.log").open("ab")
         self._proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT)  # noqa: S603 - fixed binary
         client = redis.Redis(port=self.port, socket_connect_timeout=0.5)

@@ -311,9 +311,19 @@ def _start_all(procs: list[Any]) -> None:
 
 
 def run_benchmark(
-    *, replicas: int = 3, clients: int = 30, requests: int = 900, faults: bool = False, postgres_url: str | None = None
+    *,
+    replicas: int = 3,
+    clients: int = 30,
+    requests: int = 900,
+    faults: bool = False,
+    postgres_url: str | None = None,
+    redis_persistence: bool = True,
 ) -> dict[str, Any]:
-    """Runs the single-replica phase, then the N-replica phase; returns the figures and details."""
+    """Runs the single-replica phase, then the N-replica phase; returns the figures and details.
+
+    ``redis_persistence=False`` runs the private Redis without its append-only file: a restart
+    then loses the settled budget spend and the cache (what the docs warn about).
+    """
     from langchain_costrouter.offline._replicas_services import BenchDatabase, PrivateRedis
     from langchain_costrouter.testing.server import LocalOpenAIServer, ModelScript, Script
     from litellm_hooks.proxy_config import write_proxy_config
@@ -330,7 +340,7 @@ def run_benchmark(
         tempfile.TemporaryDirectory(prefix="costrouter-replicas-") as tmp,
         LocalOpenAIServer(script) as upstream,
         BenchDatabase(admin) as db,
-        PrivateRedis(Path(tmp) / "redis") as redis_server,
+        PrivateRedis(Path(tmp) / "redis", persist=redis_persistence) as redis_server,
     ):
         workdir = Path(tmp)
         unit = _call_cost(upstream.base_url, asks[0])
