@@ -109,7 +109,7 @@ def shared_backends(config: CostRouterConfig) -> dict[str, str]:
     """The shared backends ``config`` uses, as ``{what: environment variable holding its URL}``.
 
     Empty for the embedded default (SQLite ledger, local cache, in-process budgets). A URL
-    set in the file itself (``ledger.url``, ``budget.redis_url``) needs no variable.
+    set in the file itself (``ledger.url``, ``budget.redis_url``, ``cache.redis_url``) needs no variable.
     """
     out: dict[str, str] = {}
     if config.ledger.backend == "postgres" and config.ledger.url is None:
@@ -120,6 +120,8 @@ def shared_backends(config: CostRouterConfig) -> dict[str, str]:
         and config.budget.redis_url is None
     ):
         out["budgets: redis"] = config.budget.redis_url_env
+    if config.cache.enabled and config.cache.backend == "redis" and config.cache.redis_url is None:
+        out[f"cache: redis prefix {config.cache.redis_prefix}"] = config.cache.redis_url_env
     return out
 
 
@@ -159,6 +161,8 @@ def render_compose(
         env[config.ledger.url_env] = "postgresql://costrouter:${POSTGRES_PASSWORD}@postgres:5432/costrouter"
     if config.budget.backend == "redis" and config.budget.redis_url is None:
         env[config.budget.redis_url_env] = "redis://redis:6379/0"
+    if config.cache.enabled and config.cache.backend == "redis" and config.cache.redis_url is None:
+        env[config.cache.redis_url_env] = "redis://redis:6379/0"
     for spec in (*config.tiers, *config.models):
         if spec.api_key_env:
             env[spec.api_key_env] = f"${{{spec.api_key_env}}}"

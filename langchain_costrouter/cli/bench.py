@@ -21,6 +21,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "routing_cmds",
     "batch",
     "litellm_cmds",
+    "bench_replicas",
 )
 
 

@@ -158,6 +158,7 @@ def register_bench(sub: Any) -> None:
     p.add_argument("--queries", type=int, default=1000, help="timed lookups per size")
     p.add_argument("--no-latency", action="store_true", help="skip the latency part")
     p.add_argument("--no-gptcache", action="store_true", help="skip GPTCache's default setup")
+    p.add_argument("--redis-url", metavar="URL", help="also time the shared store (cache.backend: redis) on this Redis")
     p.add_argument(
         "--judge-sim-error",
         type=float,
@@ -242,6 +243,7 @@ def _bench(args: argparse.Namespace) -> int:
                 policy=policy,
                 gptcache_baseline=not args.no_gptcache,
                 progress=steps.status("lookup latency"),
+                redis_url=args.redis_url,
             )
             result["latency"] = lat
             for size, r in lat.items():
@@ -249,6 +251,13 @@ def _bench(args: argparse.Namespace) -> int:
                 extra = f"  (GPTCache default get p50 {g['p50_ms']:.2f} ms)" if g else ""
                 a = r["all"]
                 out(f"lookup at {size} entries: p50 {a['p50_ms']:.3f} ms  p99 {a['p99_ms']:.3f} ms{extra}")
+                if "redis" in r:
+                    rr = r["redis"]
+                    out(
+                        f"  shared Redis store: exact hit p50 {rr['exact_hits']['p50_ms']:.3f} ms, semantic path "
+                        f"p50 {rr['semantic_path']['p50_ms']:.3f} ms; a second replica loads "
+                        f"{rr['replica_loaded']} entries in {rr['replica_start_s']:.2f} s"
+                    )
             largest = lat[str(max(sizes))]
             result["lookup_p50_ms"] = largest["all"]["p50_ms"]
             result["lookup_p99_ms"] = largest["all"]["p99_ms"]

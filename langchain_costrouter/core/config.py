@@ -447,6 +447,29 @@ class CacheConfig(_Frozen):
     policy: str | None = Field(
         default=None, description="Guard policy JSON written by `costrouter calibrate-cache` (default: the shipped one)"
     )
+    backend: Literal["local", "redis"] = Field(
+        default="local",
+        description="local: entries in dir (this process); redis: entries and vectors in Redis, shared by "
+        "every replica, each searching an in-memory index kept current from a Redis stream",
+    )
+    redis_url: SecretStr | None = Field(default=None, description="redis: URL; prefer redis_url_env")
+    redis_url_env: str = Field(
+        default="COSTROUTER_REDIS_URL",
+        description="redis: environment variable holding the URL when redis_url is unset",
+    )
+    redis_prefix: str = Field(
+        default="costrouter:cache", min_length=1, description="redis: prefix of every key the cache writes"
+    )
+    sync_interval_s: float = Field(
+        default=0.25,
+        gt=0,
+        le=60,
+        description="redis: longest pause between two reads of the entry stream; an entry another replica "
+        "stores is found by semantic lookups that start this long after it (exact lookups read Redis at once)",
+    )
+    redis_timeout_s: float = Field(
+        default=0.5, gt=0, le=30, description="redis: socket timeout of a cache command (a slower Redis is a miss)"
+    )
 
     @field_validator("semantic", mode="before")
     @classmethod

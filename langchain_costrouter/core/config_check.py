@@ -270,6 +270,9 @@ def _inert(cfg: CostRouterConfig) -> list[Finding]:
     if not c.enabled:
         names = [n for n in type(c).model_fields if n not in {"enabled", "dir"}]
         out += _no_effect("cache", _changed(c, names), "cache.enabled is false")
+    elif c.backend == "local":
+        names = ["redis_url", "redis_url_env", "redis_prefix", "sync_interval_s", "redis_timeout_s"]
+        out += _no_effect("cache", _changed(c, names), "cache.backend is 'local'")
     comp = cfg.compression
     if not comp.enabled:
         names = ["min_tokens", "target_ratio", "prefix_cache_discount", "scope", "min_net_saving_usd"]

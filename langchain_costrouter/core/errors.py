@@ -34,6 +34,7 @@ __all__ = [
     "BudgetExceededError",
     "BudgetUnavailableError",
     "CacheError",
+    "CacheUnavailableError",
     "CascadeError",
     "CascadeExhaustedError",
     "ConfigError",
@@ -221,6 +222,10 @@ class BudgetUnavailableError(CostRouterError):
 
 class CacheError(CostRouterError):
     """The cache store failed."""
+
+
+class CacheUnavailableError(CacheError):
+    """The shared cache store (Redis) cannot be reached: a lookup is a miss, a store is skipped."""
 
 
 class MonitorError(CostRouterError):

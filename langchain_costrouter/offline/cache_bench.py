@@ -217,12 +217,15 @@ def bench_latency(
     policy: GuardPolicy | None = None,
     gptcache_baseline: bool = True,
     progress: Callable[[str], None] | None = None,
+    redis_url: str | None = None,
 ) -> dict[str, Any]:
     """Lookup latency (in process) of the cache filled with each of ``sizes`` entries.
 
     Half the timed queries are stored ones (exact hits), half are unseen (semantic path:
     embedding, HNSW search, guard). With ``gptcache_baseline`` GPTCache's own ``get`` on its
-    flat faiss + sqlite store is timed on the same entries.
+    flat faiss + sqlite store is timed on the same entries. With ``redis_url`` the same entries
+    and queries also go through the shared store (``cache.backend: redis``, keys under a random
+    prefix, deleted afterwards), and the start of a second replica (loading its mirror) is timed.
     """
     say = progress or (lambda _m: None)
     out: dict[str, Any] = {}
@@ -241,22 +244,78 @@ def bench_latency(
             fill_s = time.perf_counter() - t0
             for q in probe[:50]:  # warm-up
                 cache.lookup(scope, q)
-            all_t: list[float] = []
-            sem_t: list[float] = []
-            for q in probe:
-                t = time.perf_counter()
-                hit = cache.lookup(scope, q)
-                dt = time.perf_counter() - t
-                all_t.append(dt)
-                if hit is None or hit.kind == "semantic":
-                    sem_t.append(dt)
-            res: dict[str, Any] = {"all": _percentiles(all_t), "semantic_path": _percentiles(sem_t), "fill_s": fill_s}
+            res: dict[str, Any] = {**_timed_lookups(cache, scope, probe), "fill_s": fill_s}
             cache.close()
+            if redis_url:
+                say(f"timing the shared Redis store at {size} entries")
+                res["redis"] = _redis_latency(
+                    embedder, stored, probe, scope, url=redis_url, policy=policy, tmp=Path(tmp) / "r"
+                )
             if gptcache_baseline:
                 say(f"timing GPTCache's default get() at {size} entries")
                 res["gptcache_default_get"] = _gptcache_latency(embedder, stored, probe[:200], Path(tmp) / "g")
             out[str(size)] = res
     return out
+
+
+def _timed_lookups(cache: ResponseCache, scope: CacheScope, probe: Sequence[str]) -> dict[str, Any]:
+    """Lookup times of ``probe``: all, exact hits, and the rest (the semantic path)."""
+    exact_t: list[float] = []
+    other_t: list[float] = []
+    for q in probe:
+        t = time.perf_counter()
+        hit = cache.lookup(scope, q)
+        (exact_t if hit is not None and hit.kind == "exact" else other_t).append(time.perf_counter() - t)
+    return {
+        "all": _percentiles(exact_t + other_t),
+        "exact_hits": _percentiles(exact_t),
+        "semantic_path": _percentiles(other_t),
+    }
+
+
+def _redis_latency(
+    embedder: Embedder,
+    stored: list[str],
+    probe: list[str],
+    scope: CacheScope,
+    *,
+    url: str,
+    policy: GuardPolicy | None,
+    tmp: Path,
+) -> dict[str, Any]:
+    """The shared store: fill time, lookups of one replica, start of a second one (mirror load)."""
+    import secrets
+
+    import redis
+
+    from langchain_costrouter.core.cache.redis_store import redis_store_factory
+    from langchain_costrouter.core.config import CacheConfig
+
+    prefix = f"costrouter-bench:{secrets.token_hex(6)}"
+    cfg = CacheConfig(backend="redis", redis_url=url, redis_prefix=prefix, max_size=len(stored) + 10)
+    opts: dict[str, Any] = {"policy": policy, "max_size": len(stored) + 10}
+    try:
+        with ResponseCache(embedder, directory=tmp / "a", store=redis_store_factory(cfg), **opts) as cache:
+            t0 = time.perf_counter()
+            cache.bulk_load([(scope, q, f"answer to {q}") for q in stored], model="bench")
+            fill_s = time.perf_counter() - t0
+            for q in probe[:50]:  # warm-up
+                cache.lookup(scope, q)
+            first = _timed_lookups(cache, scope, probe)
+        t0 = time.perf_counter()
+        with ResponseCache(embedder, directory=tmp / "b", store=redis_store_factory(cfg), **opts) as second:
+            start_s = time.perf_counter() - t0
+            loaded = len(second)
+        return {"fill_s": fill_s, **first, "replica_start_s": start_s, "replica_loaded": loaded}
+    finally:
+        client = redis.Redis.from_url(url)
+        for keys in _chunks(list(client.scan_iter(match=f"{prefix}:*", count=10_000)), 10_000):
+            client.delete(*keys)
+        client.close()
+
+
+def _chunks(items: list[Any], n: int) -> list[list[Any]]:
+    return [items[i : i + n] for i in range(0, len(items), n)]
 
 
 def _default_gptcache(embedder: Embedder, data_dir: str, *, max_size: int) -> tuple[Any, Any]:

@@ -60,8 +60,19 @@ def test_proxy_yaml_names_the_shared_backends() -> None:
     assert shared_backends(cfg) == {
         "ledger: postgres table cost_records": "COSTROUTER_LEDGER_URL",
         "budgets: redis": "COSTROUTER_REDIS_URL",
+        "cache: redis prefix costrouter:cache": "COSTROUTER_REDIS_URL",
     }
     text = render_proxy_yaml(cfg, config_path="costrouter.yaml")
     assert "every replica needs $COSTROUTER_LEDGER_URL" in text and "$COSTROUTER_REDIS_URL" in text
     embedded = CostRouterConfig.from_dict({"tiers": cfg.model_dump(mode="json")["tiers"]})
     assert shared_backends(embedded) == {}
+    assert cfg.cache.enabled and cfg.cache.backend == "redis"  # the example shares its cache too
+
+
+def test_compose_gives_the_cache_its_own_redis_variable() -> None:
+    raw = _blocks()["costrouter.yaml"]
+    cfg = CostRouterConfig.from_dict({**raw, "cache": {**raw["cache"], "redis_url_env": "CACHE_REDIS"}})
+    env = render_compose(cfg, replicas=2)["services"]["proxy-1"]["environment"]
+    assert env["CACHE_REDIS"] == "redis://redis:6379/0" and env["COSTROUTER_REDIS_URL"] == "redis://redis:6379/0"
+    text = render_proxy_yaml(cfg, config_path="costrouter.yaml")
+    assert "cache: redis prefix costrouter:cache: every replica needs $CACHE_REDIS" in text

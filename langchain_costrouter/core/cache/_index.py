@@ -13,8 +13,9 @@ import logging
 import re
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,7 +24,7 @@ from langchain_costrouter.core.cache.store import HNSWFaissStore, open_data_mana
 from langchain_costrouter.core.errors import CacheError
 from langchain_costrouter.core.usage import Usage
 
-__all__ = ["PAYLOAD_VERSION", "EntryIndex", "safe_name"]
+__all__ = ["PAYLOAD_VERSION", "EntryIndex", "EntryStore", "StoreFactory", "StoreSpec", "entry_of", "safe_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +34,80 @@ PAYLOAD_VERSION = 2  # 2: byte-exact queries, scopes with the end user and the a
 def safe_name(name: str) -> str:
     """A directory name for an embedder name."""
     return re.sub(r"[^A-Za-z0-9_.\-]+", "_", name)[:80] or "embedder"
+
+
+class EntryStore(Protocol):
+    """What :class:`~.engine.ResponseCache` needs of its entries' storage.
+
+    :class:`EntryIndex` (the embedded default: GPTCache's SQLite + faiss in a folder) and
+    :class:`~.redis_store.RedisEntryIndex` (shared by replicas) implement it. The engine reads
+    ``entries``, ``forms`` and ``vectors`` under ``lock``; every decision stays in the engine.
+    """
+
+    lock: threading.RLock
+
+    @property
+    def entries(self) -> dict[int, CacheEntry]:
+        """Entries by id."""
+        ...
+
+    @property
+    def forms(self) -> dict[int, str]:
+        """Semantic forms of the entries' queries, by id."""
+        ...
+
+    @property
+    def vectors(self) -> HNSWFaissStore:
+        """The entries' vectors."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def exact_entry(self, scope_key: str, query: str) -> CacheEntry | None:
+        """The entry stored for exactly ``query`` in ``scope_key`` (expired ones included)."""
+        ...
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Makes entries other processes stored visible; ``False`` when the store cannot be read now.
+
+        ``force``: read now, whatever the store's interval.
+        """
+        ...
+
+    def insert(self, items: Sequence[tuple[str, dict[str, Any], np.ndarray, str]]) -> list[int]:
+        """Writes ``(query, payload, vector, semantic form)`` items; returns their ids."""
+        ...
+
+    def drop(self, ids: Sequence[int], counter: str) -> None:
+        """Removes entries; counts them in ``stats.<counter>``."""
+        ...
+
+    def touch(self, eid: int) -> None:
+        """Marks an entry as recently used."""
+        ...
+
+    def flush(self) -> None:
+        """Persists what is kept in memory only."""
+        ...
+
+    def close(self) -> None:
+        """Releases the store."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSpec:
+    """What a :data:`StoreFactory` builds a cache's entry store for."""
+
+    embedder_name: str
+    directory: Path
+    dimension: int
+    max_size: int
+    stats: CacheStats
+    clock: Callable[[], float]
+
+
+StoreFactory = Callable[[StoreSpec], EntryStore]
 
 
 class EntryIndex:
@@ -76,6 +151,21 @@ class EntryIndex:
 
     def __len__(self) -> int:
         return len(self.entries)
+
+    @classmethod
+    def open(cls, spec: StoreSpec) -> EntryIndex:
+        """The :data:`StoreFactory` of the embedded default (the embedder's name is in ``spec.directory``)."""
+        return cls(spec.directory, spec.dimension, max_size=spec.max_size, stats=spec.stats, clock=spec.clock)
+
+    def exact_entry(self, scope_key: str, query: str) -> CacheEntry | None:
+        """The entry stored for exactly ``query`` in ``scope_key`` (expired ones included)."""
+        with self.lock:
+            eid = self.exact.get((scope_key, query))
+            return self.entries.get(eid) if eid is not None else None
+
+    def refresh(self, *, force: bool = False) -> bool:
+        """Nothing to do: this process is the only writer of its folder."""
+        return True
 
     def insert(self, items: Sequence[tuple[str, dict[str, Any], np.ndarray, str]]) -> list[int]:
         """Writes ``(query, payload, vector, semantic form)`` items; returns their ids.

@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from langchain_costrouter.core.cache import admission
-from langchain_costrouter.core.cache._index import PAYLOAD_VERSION, EntryIndex, safe_name
+from langchain_costrouter.core.cache._index import (
+    PAYLOAD_VERSION,
+    EntryIndex,
+    EntryStore,
+    StoreFactory,
+    StoreSpec,
+    safe_name,
+)
 from langchain_costrouter.core.cache.entries import (
     CacheEntry,
     CacheHit,
@@ -41,7 +48,7 @@ from langchain_costrouter.core.cache.scope import CacheScope, normalize_query
 from langchain_costrouter.core.cache.shadow import ShadowCandidate, ShadowStats, answers_agree
 from langchain_costrouter.core.cache.textform import semantic_form
 from langchain_costrouter.core.embeddings import Embedder, estimate_tokens, make_embedder
-from langchain_costrouter.core.errors import CacheError, ConfigError, DataError
+from langchain_costrouter.core.errors import CacheError, CacheUnavailableError, ConfigError, DataError
 from langchain_costrouter.core.types import OverheadCall
 from langchain_costrouter.core.usage import Usage
 
@@ -61,15 +68,16 @@ SEMANTIC_MODES = ("off", "shadow", "auto", "on")
 class _Parts:
     """The cache's collaborators and entries, kept out of the instance ``__dict__`` (module docstring)."""
 
-    __slots__ = ("accountant", "embedder", "guard", "index", "judge", "shadow")
+    __slots__ = ("accountant", "embedder", "factory", "guard", "index", "judge", "shadow")
 
-    def __init__(self, embedder: Embedder, guard: FalseHitGuard) -> None:
+    def __init__(self, embedder: Embedder, guard: FalseHitGuard, factory: StoreFactory) -> None:
         self.embedder = embedder
+        self.factory = factory
         self.guard = guard
         self.judge: CacheJudge | None = None
         self.accountant: CostAccountant | None = None
         self.shadow: ShadowStats | None = None
-        self.index: EntryIndex | None = None
+        self.index: EntryStore | None = None
 
     def __repr__(self) -> str:
         n = len(self.index) if self.index is not None else 0
@@ -99,6 +107,9 @@ class ResponseCache:
             and compares them, so the bound follows the traffic.
         answer_agreement: Answers whose embeddings' cosine reaches this agree (shadow checks).
         rng: Random source of the sampling (tests).
+        store: Builds the entries' storage (default: :meth:`.EntryIndex.open`, GPTCache in
+            ``directory``; :func:`.redis_store.redis_store_factory` shares entries between
+            replicas). Keys, admission, the guard and the verifiers are the same on every store.
     """
 
     def __init__(
@@ -119,6 +130,7 @@ class ResponseCache:
         shadow_sample_rate: float = 0.05,
         answer_agreement: float = 0.8,
         rng: random.Random | None = None,
+        store: StoreFactory | None = None,
     ) -> None:
         if max_size <= 0:
             msg = f"max_size must be positive, got {max_size}"
@@ -131,7 +143,7 @@ class ResponseCache:
 
         emb = embedder if embedder is not None else make_embedder("wordllama")
         pol = policy if policy is not None else default_policy(emb.name)
-        self._s = _Parts(emb, FalseHitGuard(pol, known_word=getattr(emb, "known_word", None)))
+        self._s = _Parts(emb, FalseHitGuard(pol, known_word=getattr(emb, "known_word", None)), store or EntryIndex.open)
         self._s.judge = judge
         self._s.accountant = accountant
         self.exact = exact
@@ -163,13 +175,13 @@ class ResponseCache:
             self._s.index = self._new_index()
         self._s.shadow = ShadowStats(self.directory)
 
-    def _new_index(self) -> EntryIndex:
-        return EntryIndex(
-            self.directory, self.embedder.dimension, max_size=self.max_size, stats=self.stats, clock=self._clock
-        )
+    def _new_index(self) -> EntryStore:
+        emb = self.embedder
+        spec = StoreSpec(emb.name, self.directory, emb.dimension, self.max_size, self.stats, self._clock)
+        return self._s.factory(spec)
 
     @property
-    def _ix(self) -> EntryIndex:
+    def _ix(self) -> EntryStore:
         assert self._s.index is not None
         return self._s.index
 
@@ -248,9 +260,11 @@ class ResponseCache:
         Without ``clients``, a configured ``judge_model`` is left out (with a warning) and the
         candidates it would have judged are refused.
 
+        With ``cfg.backend: redis`` the entries live in Redis (:mod:`.redis_store`).
+
         Raises:
-            ConfigError: ``cache.policy`` cannot be read as a policy, or the cross-encoder cannot
-                be loaded.
+            ConfigError: ``cache.policy`` cannot be read as a policy, the cross-encoder cannot
+                be loaded, or ``backend: redis`` has no URL.
         """
         from langchain_costrouter.core.cache.judges import CrossEncoderJudge, LLMJudge
         from langchain_costrouter.core.cache.policy import default_policy, load_policy
@@ -279,6 +293,11 @@ class ResponseCache:
             judge = LLMJudge(client, accountant=accountant, min_saving_ratio=cfg.judge_min_saving_ratio)
         if judge is None and cfg.cross_encoder:
             judge = CrossEncoderJudge(cfg.cross_encoder, threshold=cfg.cross_encoder_threshold)
+        store: StoreFactory | None = None
+        if cfg.backend == "redis":
+            from langchain_costrouter.core.cache.redis_store import redis_store_factory
+
+            store = redis_store_factory(cfg)
         return cls(
             emb,
             directory=cfg.dir,
@@ -293,6 +312,7 @@ class ResponseCache:
             min_shadow_observations=cfg.min_shadow_observations,
             shadow_sample_rate=cfg.shadow_sample_rate,
             answer_agreement=cfg.answer_agreement,
+            store=store,
         )
 
     # ------------------------------------------------------------------ lookup
@@ -334,15 +354,12 @@ class ResponseCache:
             return CacheLookup()
         now = self._clock()
         if self.exact:
-            with self._ix.lock:
-                eid = self._ix.exact.get((scope.key, query))
-                entry = self._ix.entries.get(eid) if eid is not None else None
-                if entry is not None and entry.expired(now):
-                    self._ix.drop([entry.id], "expirations")
-                    entry = None
-                if entry is not None:
-                    self._ix.touch(entry.id)
+            entry = self._ix.exact_entry(scope.key, query)
+            if entry is not None and entry.expired(now):
+                self._ix.drop([entry.id], "expirations")
+                entry = None
             if entry is not None:
+                self._ix.touch(entry.id)
                 self.stats.bump("exact_hits")
                 return CacheLookup(self._hit(entry, "exact", 1.0, now, ()))
         norm = normalize_query(query)
@@ -351,6 +368,9 @@ class ResponseCache:
         overhead: list[OverheadCall] = []
         form = self._form(norm)
         vec = self._embed([form], overhead)[0]
+        if not self._ix.refresh():  # a shared store that cannot be read now: a miss
+            self._record_overhead(overhead, request_id, scope.namespace)
+            return CacheLookup()
         try:
             found = self._semantic(scope, query, form, vec, now=now, overhead=overhead)
         finally:
@@ -560,6 +580,9 @@ class ResponseCache:
                 message=message,
                 request_id=request_id,
             )
+        except CacheUnavailableError:
+            self.stats.bump("errors", reason="store")  # logged by the store, once per outage
+            return StoreOutcome(False, "unavailable")
         except Exception:
             logger.warning("cache store failed; the answer is returned uncached", exc_info=True)
             self.stats.bump("errors", reason="store")
@@ -584,11 +607,10 @@ class ResponseCache:
             self.stats.bump("skipped", reason=reason)
             return StoreOutcome(False, reason)
         now = self._clock()
-        with self._ix.lock:
-            old = self._ix.exact.get((scope.key, query))
-            if old is not None and old in self._ix.entries and not self._ix.entries[old].expired(now):
-                self.stats.bump("skipped", reason="duplicate")
-                return StoreOutcome(False, "duplicate", old)
+        old = self._ix.exact_entry(scope.key, query)
+        if old is not None and not old.expired(now):
+            self.stats.bump("skipped", reason="duplicate")
+            return StoreOutcome(False, "duplicate", old.id)
         overhead: list[OverheadCall] = []
         norm = normalize_query(query)
         form = self._form(norm) if self.semantic and norm else norm
@@ -641,6 +663,7 @@ class ResponseCache:
     # ------------------------------------------------------ invalidation, TTL
     def invalidate(self, namespace: str) -> int:
         """Drops every entry of ``namespace``; returns how many."""
+        self._ix.refresh(force=True)  # a shared store: other replicas' entries too
         with self._ix.lock:
             ids = [e.id for e in self._ix.entries.values() if e.namespace == namespace]
             self._ix.drop(ids, "invalidations")
@@ -648,6 +671,7 @@ class ResponseCache:
 
     def purge_expired(self) -> int:
         """Drops every expired entry now; returns how many."""
+        self._ix.refresh(force=True)  # a shared store: other replicas' entries too
         now = self._clock()
         with self._ix.lock:
             ids = [e.id for e in self._ix.entries.values() if e.expired(now)]
@@ -656,6 +680,7 @@ class ResponseCache:
 
     def clear(self) -> int:
         """Drops every entry."""
+        self._ix.refresh(force=True)  # a shared store: other replicas' entries too
         with self._ix.lock:
             ids = list(self._ix.entries)
             self._ix.drop(ids, "invalidations")

@@ -1,6 +1,7 @@
 """The state of a cache directory without opening the cache: ``costrouter cache status`` and reports.
 
-:func:`cache_status` reads the entry count from SQLite and the shadow counts from their JSON file,
+:func:`cache_status` reads the entry count from SQLite (``ZCARD`` in Redis for a shared store) and the
+shadow counts from their JSON file,
 so it answers in milliseconds whatever the cache holds, and never loads vectors or models.
 """
 
@@ -44,7 +45,8 @@ def cache_status(cfg: CacheConfig, *, encoder_name: str | None = None) -> dict[s
             the name of ``cfg.encoder``'s built-in embedder).
 
     Returns:
-        ``directory``, ``entries`` (``None`` when the store cannot be read), ``mode``,
+        ``directory`` (``redis <key prefix>`` for a shared store), ``backend``, ``entries``
+        (``None`` when the store cannot be read), ``mode``,
         ``max_false_hit_rate``, ``serving_semantic`` and ``shadow`` (``observed``, ``false_hits``,
         ``false_hit_rate``, ``upper_bound_95``).
     """
@@ -57,9 +59,16 @@ def cache_status(cfg: CacheConfig, *, encoder_name: str | None = None) -> dict[s
         serving = shadow.observed >= cfg.min_shadow_observations and shadow.upper_bound <= cfg.max_false_hit_rate
     else:
         serving = False
+    entries = _count(directory / "sqlite.db")
+    where = str(directory)
+    if cfg.backend == "redis":
+        from langchain_costrouter.core.cache.redis_store import shared_entry_count, store_base
+
+        entries, where = shared_entry_count(cfg, name), f"redis {store_base(cfg, name)}"
     return {
-        "directory": str(directory),
-        "entries": _count(directory / "sqlite.db"),
+        "directory": where,
+        "backend": cfg.backend,
+        "entries": entries,
         "mode": cfg.semantic,
         "max_false_hit_rate": cfg.max_false_hit_rate,
         "serving_semantic": serving,

@@ -79,6 +79,20 @@ def _write(tmp_path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
+def test_check_flags_redis_cache_options_of_a_local_cache(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = {
+        "tiers": [{"name": "cheap", "model": "openai/gpt-4o-mini"}],
+        "cache": {"enabled": True, "redis_prefix": "team:cache", "sync_interval_s": 1.0},
+    }
+    _, data, _ = _check(capsys, str(_write(tmp_path, cfg)))
+    by_field = {f["field"]: f for f in data["findings"]}
+    for inert in ("cache.redis_prefix", "cache.sync_interval_s"):
+        assert by_field[inert]["level"] == "warning" and "cache.backend is 'local'" in by_field[inert]["message"]
+    cfg["cache"] = {**cfg["cache"], "backend": "redis"}
+    _, data, _ = _check(capsys, str(_write(tmp_path, cfg)))
+    assert not any(f["field"].startswith("cache.") for f in data["findings"])
+
+
 def test_check_sources_unknown_prices_missing_files_and_inert_options(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
