@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Collection
 
 from langchain_costrouter.core.compression import COMPRESSOR_SYSTEM_PROMPT
+from langchain_costrouter.core.compression_fidelity import essential_words
 from langchain_costrouter.core.tokens import encoding_for_model
 from langchain_costrouter.testing.server._engine import Draft, Plan
 from langchain_costrouter.testing.server._request import ChatCall
@@ -44,11 +45,17 @@ _VOCAB = tuple(_VOCAB_TEXT.split())
 def shorten(masked: str, ratio: float, *, keep_placeholders: bool = True) -> str:
     """Keeps an evenly spread ``ratio`` share of the prose words of ``masked``.
 
-    Placeholders are always kept (or always dropped when ``keep_placeholders`` is false).
+    Placeholders are always kept (or always dropped when ``keep_placeholders`` is false), and so
+    are the words a faithful rewrite keeps (negations, number and date words, names: see
+    :func:`~langchain_costrouter.core.compression_fidelity.essential_words`).
     """
     out: list[str] = []
     prose_index = 0
+    keep = essential_words(masked)
     for word in masked.split():
+        if word.strip(".,;:!?()\"'") in keep or word.strip(".,;:!?()\"'").lower() in keep:
+            out.append(word)
+            continue
         if _PLACEHOLDER.search(word):
             if keep_placeholders:
                 out.append(word)
