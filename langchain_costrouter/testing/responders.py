@@ -9,8 +9,9 @@ rerun. :class:`OptimizeResponder` plugs into :class:`~langchain_costrouter.testi
   ``[P0]``-style placeholder copied (or, with ``lose_placeholders``, dropped, to exercise the
   fallback);
 - a **batch** prompt (``QUESTIONS:`` + a JSON list) with
-  ``{"answers": [...]}``, except the ids in ``malformed`` (answer ``null`` the first
-  ``malformed_times`` times an id is seen) and ``missing`` (left out);
+  ``{"answers": [...]}``, except the questions in ``malformed`` (answer ``null`` the first
+  ``malformed_times`` times a question is seen) and ``missing`` (left out); questions are
+  matched by their text, as a batch names them by random ids;
 - a plain question gets :func:`answer_for` the question, the same text a batch would hold, so
   batched and unbatched runs produce the same answer tokens.
 """
@@ -82,9 +83,9 @@ class OptimizeResponder:
 
     Args:
         lose_placeholders: The compressor drops placeholders (its rewrites must be discarded).
-        malformed: Item ids answered with ``null`` in a batch.
-        malformed_times: How many times each malformed id is answered badly (then well).
-        missing: Item ids left out of batch answers (every time).
+        malformed: Questions (their text) answered with ``null`` in a batch.
+        malformed_times: How many times each malformed question is answered badly (then well).
+        missing: Questions (their text) left out of batch answers (every time).
         answer_words: Length of every answer.
     """
 
@@ -108,7 +109,7 @@ class OptimizeResponder:
         self._lock = threading.Lock()
 
     def reset(self) -> None:
-        """Forgets which ids were seen (malformed ids go wrong again on their next first try)."""
+        """Forgets which questions were seen (malformed ones go wrong again on their next first try)."""
         with self._lock:
             self._seen.clear()
 
@@ -142,14 +143,14 @@ class OptimizeResponder:
             return "I could not read the questions."
         answers: list[dict[str, object]] = []
         for q in questions:
-            qid = str(q.get("id"))
+            qid, question = str(q.get("id")), str(q.get("question", ""))
             with self._lock:
-                self._seen[qid] += 1
-                seen = self._seen[qid]
-            if qid in self.missing:
+                self._seen[question] += 1
+                seen = self._seen[question]
+            if question in self.missing:
                 continue
-            if qid in self.malformed and seen <= self.malformed_times:
+            if question in self.malformed and seen <= self.malformed_times:
                 answers.append({"id": qid, "answer": None})
                 continue
-            answers.append({"id": qid, "answer": answer_for(str(q.get("question", "")), self.answer_words)})
+            answers.append({"id": qid, "answer": answer_for(question, self.answer_words)})
         return json.dumps({"answers": answers}, ensure_ascii=False)
