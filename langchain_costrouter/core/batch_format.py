@@ -8,8 +8,9 @@ Safety: a question is text a model reads, so it can carry an instruction the mod
 
 - every call names its items by fresh random ids (:func:`wire_ids`), never by the caller's ids,
   so a question cannot forge another item's id in advance;
-- a question holding the batch's delimiter or structural markers (``QUESTIONS:``, ``"id":``,
-  ``answer:``, "item 3", "the other questions"...) is not batched (:func:`batchable`): it is
+- a question holding the batch's delimiter or structural markers (``QUESTIONS:``, a quoted
+  ``"id"``/``"answer"``/``"question"`` key, ``answer:``, "item 3", "the other questions"...) is
+  not batched (:func:`batchable`): it is
   asked alone;
 - :func:`demux` trusts a reply only when it is exactly one answer per id: an unknown or
   duplicated id, an entry without an id, or an answer that echoes another item's question or
@@ -53,7 +54,7 @@ BATCH_INSTRUCTIONS = (
 
 
 _MARKERS = re.compile(
-    r"QUESTIONS:|[{}]|[\"'](?:ids?|answers?|questions?)[\"']"
+    r"QUESTIONS:|[\"'](?:ids?|answers?|questions?)[\"']"
     r"|[\"']?\b(?:ids?|answers?|questions?|items?)\b[\"']?\s*[:=]"
     r"|\b(?:items?|questions?|entry|entries|ids?)\s*(?:#|no\.?|number)?\s*\d+\b"
     r"|\b(?:all|every|each|other|previous|next|remaining)\s+(?:other\s+)?(?:items?|questions?|entries|ids?)\b",

@@ -9,9 +9,9 @@ rerun. :class:`OptimizeResponder` plugs into :class:`~langchain_costrouter.testi
   ``[P0]``-style placeholder copied (or, with ``lose_placeholders``, dropped, to exercise the
   fallback);
 - a **batch** prompt (``QUESTIONS:`` + a JSON list) with
-  ``{"answers": [...]}``, except the questions in ``malformed`` (answer ``null`` the first
-  ``malformed_times`` times a question is seen) and ``missing`` (left out); questions are
-  matched by their text, as a batch names them by random ids;
+  ``{"answers": [...]}``, except the questions holding a text of ``malformed`` (answer ``null``
+  the first ``malformed_times`` times a question is seen) or of ``missing`` (left out); questions
+  are picked by their text, as a batch names them by random ids;
 - a plain question gets :func:`answer_for` the question, the same text a batch would hold, so
   batched and unbatched runs produce the same answer tokens.
 """
@@ -83,9 +83,9 @@ class OptimizeResponder:
 
     Args:
         lose_placeholders: The compressor drops placeholders (its rewrites must be discarded).
-        malformed: Questions (their text) answered with ``null`` in a batch.
+        malformed: Texts: a question holding one is answered with ``null`` in a batch.
         malformed_times: How many times each malformed question is answered badly (then well).
-        missing: Questions (their text) left out of batch answers (every time).
+        missing: Texts: a question holding one is left out of batch answers (every time).
         answer_words: Length of every answer.
     """
 
@@ -147,9 +147,9 @@ class OptimizeResponder:
             with self._lock:
                 self._seen[question] += 1
                 seen = self._seen[question]
-            if question in self.missing:
+            if any(key in question for key in self.missing):
                 continue
-            if question in self.malformed and seen <= self.malformed_times:
+            if any(key in question for key in self.malformed) and seen <= self.malformed_times:
                 answers.append({"id": qid, "answer": None})
                 continue
             answers.append({"id": qid, "answer": answer_for(question, self.answer_words)})
