@@ -63,9 +63,15 @@ _MARKERS = re.compile(
 _ECHO_MIN_CHARS = 16
 
 
+_LEADING_LABEL = re.compile(r"^\s*(?:question|q)\s*[:.]\s*", re.IGNORECASE)
+
+
 def batchable(question: str) -> bool:
-    """Whether ``question`` may share a batch call (no delimiter or structural marker in it)."""
-    return _MARKERS.search(question) is None
+    """Whether ``question`` may share a batch call (no delimiter or structural marker in it).
+
+    A leading ``Question:`` label, common in datasets, is not a marker.
+    """
+    return _MARKERS.search(_LEADING_LABEL.sub("", question, count=1)) is None
 
 
 def wire_ids(items: Sequence[BatchItem]) -> dict[str, str]:

@@ -106,7 +106,8 @@ def _entities(text: str) -> set[str]:
         if len(w) < 2:
             continue
         inner_cap = any(c.isupper() for c in w[1:]) and any(c.islower() for c in w)
-        identifier = "_" in w or "." in w or inner_cap or (w.isupper() and w.isalpha())
+        dotted = "." in w and max(len(part) for part in w.split(".")) > 1  # foo.bar, not e.g / i.e
+        identifier = "_" in w or dotted or inner_cap or (w.isupper() and w.isalpha())
         if identifier or (w[0].isupper() and not _SENTENCE_START.search(text[max(0, m.start() - 40) : m.start()])):
             found.add(w)
     return found

@@ -126,3 +126,5 @@ def test_fidelity_accepts_contractions_and_rejects_flips() -> None:
     assert fidelity_problem(original, "Patient doesn't take aspirin, can't walk far since Monday.") is None
     assert fidelity_problem(original, "Patient takes aspirin, cannot walk far since Monday.") is not None
     assert fidelity_problem(original, "Patient doesn't take aspirin, can't walk far since Tuesday.") is not None
+    abbreviated = "Bring documents, e.g. a passport, to the desk of the office on the ground floor."
+    assert fidelity_problem(abbreviated, "Bring documents, a passport, to the office desk.") is None
