@@ -21,8 +21,9 @@ compressor then sends the original text (the call is still paid and recorded). C
 - **entities**: every name and identifier of the original (a capitalised word inside a sentence,
   an acronym, ``snake_case``, ``camelCase``, ``dotted.names``) is still there, and the rewrite
   introduces none the original does not contain;
-- **new words**: at most a quarter of the rewrite's words are absent from the original (a
-  compressor shortens; it does not write new text);
+- **new words**: at most a quarter of the rewrite's words are absent from the original, and no
+  two of its words occur more often than in the original (a compressor shortens; it does not
+  write new text, nor copy a sentence it was induced to add);
 - **length**: the rewrite keeps at least ``min_share`` of the original's words (a rewrite that
   collapses to a few words is an answer or a truncation, not a compression).
 """
@@ -175,6 +176,10 @@ def _words(original: str, rewrite: str, min_share: float) -> str | None:
     novel = [w for w in after if w not in known and w not in _CONNECTORS]
     if after and len(novel) > max(2, len(after) // 4):
         return f"new words: {len(novel)} of {len(after)} words are not in the original"
+    counts_before = Counter(before)
+    repeated = sorted(w for w, n in Counter(after).items() if w not in _CONNECTORS and n > counts_before[w] > 0)
+    if len(repeated) >= 2:  # a shortened text never says more; several repeats is an added sentence
+        return f"repeated words: {', '.join(repeated[:5])} occur more often than in the original"
     if before and len(after) < min_share * len(before):
         return f"length: the rewrite keeps {len(after)} of {len(before)} words (< {min_share:.0%})"
     return None
