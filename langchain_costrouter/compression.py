@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Unpack
 
 from langchain_core.language_models import BaseChatModel, LanguageModelInput
 from langchain_core.messages import BaseMessage, HumanMessage, convert_to_messages, convert_to_openai_messages
@@ -28,7 +28,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from langchain_costrouter._tiers import LangChainModelClient, build_tier_model
 from langchain_costrouter.core.accounting import CostAccountant
-from langchain_costrouter.core.compression import CompressedMessages, PromptCompressor
+from langchain_costrouter.core.compression import CompressedMessages, MessagesOptions, PromptCompressor
 from langchain_costrouter.core.compression_cache import CompressionCache
 from langchain_costrouter.core.config import CostRouterConfig
 from langchain_costrouter.core.errors import ConfigError
@@ -95,24 +95,17 @@ def _apply(messages: Sequence[BaseMessage], result: CompressedMessages) -> list[
 
 
 def maybe_compress_messages(
-    messages: Sequence[BaseMessage],
-    *,
-    compressor: PromptCompressor | None,
-    target_model: str,
-    request_id: str | None = None,
-    tenant: str | None = None,
-    cached_prefix_tokens: int | None = None,
+    messages: Sequence[BaseMessage], *, compressor: PromptCompressor | None, **options: Unpack[MessagesOptions]
 ) -> tuple[list[BaseMessage], CompressedMessages | None]:
-    """Compresses ``messages`` for ``target_model`` when it pays; never raises.
+    """Compresses ``messages`` for ``options["target_model"]`` when it pays; never raises.
 
     Args:
         messages: The chat messages as the caller built them.
         compressor: ``None`` (or a disabled config) passes the messages through unchanged.
-        target_model: The model string that will answer (prices the saving).
-        request_id: Ledger request id (the cascade's), so the decision sits with the attempts.
-        tenant: Ledger tenant.
-        cached_prefix_tokens: Leading tokens the provider is expected to serve from its prefix
-            cache (default: every message before the last user message).
+        **options: ``target_model`` (the model string that will answer: prices the saving),
+            ``request_id`` (the cascade's, so the decision sits with the attempts), ``tenant``,
+            ``cached_prefix_tokens`` (leading tokens the provider is expected to serve from its
+            prefix cache; default: every message before the last user message).
 
     Returns:
         The messages to send (unchanged objects except compressed user messages) and what
@@ -121,43 +114,28 @@ def maybe_compress_messages(
     if compressor is None or not compressor.config.enabled:
         return list(messages), None
     try:
-        result = compressor.compress_messages(
-            _as_dicts(messages),
-            target_model=target_model,
-            request_id=request_id,
-            tenant=tenant,
-            cached_prefix_tokens=cached_prefix_tokens,
-        )
+        result = compressor.compress_messages(_as_dicts(messages), **options)
     except Exception as exc:  # compression is an optimisation: never fail the request for it
-        logger.warning("compression skipped after an error: %s", exc)
-        return list(messages), None
+        return _skipped(messages, exc)
     return _apply(messages, result), result
 
 
 async def amaybe_compress_messages(
-    messages: Sequence[BaseMessage],
-    *,
-    compressor: PromptCompressor | None,
-    target_model: str,
-    request_id: str | None = None,
-    tenant: str | None = None,
-    cached_prefix_tokens: int | None = None,
+    messages: Sequence[BaseMessage], *, compressor: PromptCompressor | None, **options: Unpack[MessagesOptions]
 ) -> tuple[list[BaseMessage], CompressedMessages | None]:
     """Async :func:`maybe_compress_messages`."""
     if compressor is None or not compressor.config.enabled:
         return list(messages), None
     try:
-        result = await compressor.acompress_messages(
-            _as_dicts(messages),
-            target_model=target_model,
-            request_id=request_id,
-            tenant=tenant,
-            cached_prefix_tokens=cached_prefix_tokens,
-        )
+        result = await compressor.acompress_messages(_as_dicts(messages), **options)
     except Exception as exc:
-        logger.warning("compression skipped after an error: %s", exc)
-        return list(messages), None
+        return _skipped(messages, exc)
     return _apply(messages, result), result
+
+
+def _skipped(messages: Sequence[BaseMessage], exc: Exception) -> tuple[list[BaseMessage], None]:
+    logger.warning("compression skipped after an error: %s", exc)
+    return list(messages), None
 
 
 def _to_messages(value: LanguageModelInput) -> list[BaseMessage]:

@@ -23,8 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from langchain_costrouter.core.accounting import CostAccountant
-from langchain_costrouter.core.batch_format import BatchItem, batch_response_format, pack_batch
-from langchain_costrouter.core.batching import BatchReport, BatchRunner, _Job
+from langchain_costrouter.core.batch_format import (
+    BatchItem,
+    batch_response_format,
+    batchable,
+    pack_batch,
+    pack_single,
+    wire_ids,
+)
+from langchain_costrouter.core.batching import BatchReport, BatchRunner, CallPlan, CallReply, _Job
 from langchain_costrouter.core.client import ModelClient
 from langchain_costrouter.core.config import BatchingConfig
 from langchain_costrouter.core.errors import DataError
@@ -54,12 +61,22 @@ class BatchApiFile:
         lines: The request lines (``custom_id``, ``method``, ``url``, ``body``).
         manifest: ``custom_id`` -> the item ids packed in that line.
         items: The items, in input order.
+        wire: ``custom_id`` -> item id -> the random id the model sees in that line (empty for a
+            question asked alone).
     """
 
     model: str
     lines: tuple[Mapping[str, Any], ...]
     manifest: Mapping[str, tuple[str, ...]]
     items: tuple[BatchItem, ...] = field(default=())
+    wire: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+
+    def plan(self, custom_id: str) -> CallPlan:
+        """The call a line made: its items, and whether it asked one question alone."""
+        by_id = {it.id: it for it in self.items}
+        items = tuple(by_id[i] for i in self.manifest[custom_id])
+        wire = self.wire.get(custom_id, {it.id: it.id for it in items})
+        return CallPlan(items, not wire, wire, [], {})
 
     def to_jsonl(self) -> str:
         """The input file's text (one JSON request per line)."""
@@ -73,6 +90,7 @@ class BatchApiFile:
         data = {
             "model": self.model,
             "manifest": {k: list(v) for k, v in self.manifest.items()},
+            "wire": {k: dict(v) for k, v in self.wire.items()},
             "items": [{"id": it.id, "question": it.question, "request_id": it.request_id} for it in self.items],
         }
         manifest.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -91,10 +109,11 @@ class BatchApiFile:
             data = json.loads(p.with_suffix(".manifest.json").read_text(encoding="utf-8"))
             items = tuple(BatchItem(str(i["id"]), str(i["question"]), str(i["request_id"])) for i in data["items"])
             manifest = {str(k): tuple(str(x) for x in v) for k, v in data["manifest"].items()}
-        except (OSError, ValueError, KeyError, TypeError) as exc:
+            wire = {str(k): {str(i): str(w) for i, w in v.items()} for k, v in data.get("wire", {}).items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             msg = f"cannot read batch file {p} and its manifest: {exc}"
             raise DataError(msg) from exc
-        return cls(str(data["model"]), lines, manifest, items)
+        return cls(str(data["model"]), lines, manifest, items, wire)
 
 
 def build_batch_api_file(
@@ -104,25 +123,40 @@ def build_batch_api_file(
     system_prompt: str | None = None,
     config: BatchingConfig | None = None,
 ) -> BatchApiFile:
-    """Packs ``items`` into Batch API request lines of up to ``config.max_batch`` questions."""
+    """Packs ``items`` into Batch API request lines of up to ``config.max_batch`` questions.
+
+    Each line names its questions by fresh random ids; a question that is not
+    :func:`~langchain_costrouter.core.batch_format.batchable` gets a line of its own, asked alone.
+    """
     cfg = config or BatchingConfig(enabled=True)
     tag = uuid.uuid4().hex[:8]
     lines: list[Mapping[str, Any]] = []
     manifest: dict[str, tuple[str, ...]] = {}
+    wires: dict[str, dict[str, str]] = {}
     provider_model = model.split("/", 1)[1] if model.startswith("openai/") else model
-    for k in range(0, len(items), cfg.max_batch):
-        chunk = items[k : k + cfg.max_batch]
-        custom_id = f"cr-{tag}-{k // cfg.max_batch}"
-        body = {
-            "model": provider_model,
-            "messages": pack_batch(chunk, system_prompt=system_prompt),
-            "temperature": 0,
-            "max_tokens": cfg.max_tokens_per_item * len(chunk) + 64,
-            "response_format": batch_response_format(),
-        }
+    batched = [it for it in items if batchable(it.question)]
+    chunks = [batched[k : k + cfg.max_batch] for k in range(0, len(batched), cfg.max_batch)]
+    chunks += [[it] for it in items if not batchable(it.question)]
+    for n, chunk in enumerate(chunks):
+        custom_id = f"cr-{tag}-{n}"
+        alone = len(chunk) == 1 and not batchable(chunk[0].question)
+        wire = {} if alone else wire_ids(chunk)
+        body: dict[str, Any] = {"model": provider_model, "temperature": 0}
+        if alone:
+            body |= {
+                "messages": pack_single(chunk[0].question, system_prompt=system_prompt),
+                "max_tokens": cfg.max_tokens_per_item,
+            }
+        else:
+            body |= {
+                "messages": pack_batch(chunk, system_prompt=system_prompt, wire=wire),
+                "max_tokens": cfg.max_tokens_per_item * len(chunk) + 64,
+                "response_format": batch_response_format(),
+            }
         lines.append({"custom_id": custom_id, "method": "POST", "url": BATCH_API_ENDPOINT, "body": body})
         manifest[custom_id] = tuple(it.id for it in chunk)
-    return BatchApiFile(model, tuple(lines), manifest, tuple(items))
+        wires[custom_id] = wire
+    return BatchApiFile(model, tuple(lines), manifest, tuple(items), wires)
 
 
 def estimate_batch_api_cost(
@@ -204,8 +238,6 @@ def parse_batch_output(
         discount=discount,
     )
     job = _Job(runner, file.items)
-    job.wave.clear()
-    by_id = {it.id: it for it in file.items}
     for raw in output:
         if isinstance(raw, str):
             if not raw.strip():
@@ -217,12 +249,12 @@ def parse_batch_output(
                 raise DataError(msg) from exc
         else:
             line = raw
-        ids = file.manifest.get(str(line.get("custom_id")))
-        if ids is None:
+        custom_id = str(line.get("custom_id"))
+        if custom_id not in file.manifest:
             msg = f"unknown custom_id {line.get('custom_id')!r} in the batch output"
             raise DataError(msg)
         completion, error = _completion(line, file.model)
-        job.settle([by_id[i] for i in ids], completion, error, 0.0)
+        job.settle(file.plan(custom_id), CallReply(completion, error))
     return job.report()
 
 

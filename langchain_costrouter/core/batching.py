@@ -1,17 +1,24 @@
 """Multi-question batching: N independent questions in one structured call, demultiplexed by id.
 
 The questions share one system prompt (sent once, byte-stable) and go out as a JSON list of
-``{"id", "question"}``; the model must answer with ``{"answers": [{"id", "answer"}]}`` (a JSON
-schema ``response_format``). :func:`demux` maps the answers back by id with a count check and
-never guesses: a missing, duplicated, empty or malformed answer marks only that item as failed,
-and only failed items are sent again: the failed items of all batches of a round share retry
-calls (a reply that cannot be parsed at all splits its batch in halves instead). After
-``max_attempts`` calls an item is reported as failed.
+``{"id", "question"}`` under fresh random ids; the model must answer with
+``{"answers": [{"id", "answer"}]}`` (a JSON schema ``response_format``). :func:`demux` maps the
+answers back by id with a count check and never guesses: a malformed or empty answer marks only
+that item as failed, and the failed items of all batches of a round share retry calls (a reply
+that cannot be parsed at all splits its batch in halves instead). A question that could steer
+the batch (it holds the batch's delimiter or structural markers) is asked alone, and so is every
+item an anomalous reply concerns (a missing, forged or duplicated id, an answer echoing another
+item's question): see :mod:`~langchain_costrouter.core.batch_format`. After ``max_attempts``
+calls an item is reported as failed.
 
 Every call's real cost is split between the items it carried, by each item's share of the
 call's tokens (its question plus an equal part of the shared prompt; its answer plus an equal
 part of the JSON overhead), priced at the model's rates; the last item takes the rounding
 remainder, so one call's ``kind="batch"`` ledger records add up to exactly that call's cost.
+
+A job is one flow (:meth:`BatchRunner.flow`): a generator that yields each round's calls and
+takes their replies, driven by :meth:`BatchRunner.run` (one call after the other) or
+:meth:`BatchRunner.arun` (calls of a round concurrently).
 """
 
 from __future__ import annotations
@@ -21,9 +28,9 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from langchain_costrouter.core.accounting import CostAccountant
 from langchain_costrouter.core.batch_format import (
@@ -31,10 +38,13 @@ from langchain_costrouter.core.batch_format import (
     BatchItem,
     Demuxed,
     batch_response_format,
+    batchable,
     demux,
     make_items,
     pack_batch,
+    pack_single,
     split_by_weight,
+    wire_ids,
 )
 from langchain_costrouter.core.client import ModelClient
 from langchain_costrouter.core.config import BatchingConfig
@@ -48,12 +58,16 @@ __all__ = [
     "BATCH_INSTRUCTIONS",
     "BatchCall",
     "BatchItem",
+    "BatchOptions",
     "BatchReport",
     "BatchRunner",
+    "CallPlan",
+    "CallReply",
     "Demuxed",
     "ItemResult",
     "arun_batch",
     "batch_response_format",
+    "batchable",
     "demux",
     "make_items",
     "pack_batch",
@@ -99,6 +113,35 @@ class BatchCall:
     answered: int = 0
     problems: tuple[str, ...] = ()
     error: str | None = None
+    alone: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CallPlan:
+    """One call a job asks for: a batch under fresh wire ids, or one question asked alone.
+
+    Attributes:
+        items: The items it carries.
+        alone: A plain question (no JSON format): the reply is the answer.
+        wire: Item id -> the id the model sees (batches only).
+        messages: The messages to send.
+        params: The call's parameters.
+    """
+
+    items: tuple[BatchItem, ...]
+    alone: bool
+    wire: Mapping[str, str]
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CallReply:
+    """What a call returned (``completion``) or why it failed (``error``), and how long it took."""
+
+    completion: Completion | None
+    error: str | None = None
+    latency_ms: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +177,7 @@ class BatchReport:
 
 
 class _Job:
-    """Book-keeping of one batch job (shared by the sync and async runners)."""
+    """Book-keeping of one batch job (what its flow and the Batch API parser share)."""
 
     def __init__(self, runner: BatchRunner, items: Sequence[BatchItem]) -> None:
         self.runner = runner
@@ -146,57 +189,56 @@ class _Job:
         self.costs = dict.fromkeys(self.attempts, 0.0)
         self.usages = {k: Usage() for k in self.attempts}
         self.calls: list[BatchCall] = []
-        self.wave: list[list[BatchItem]] = self._chunks(self.items)
         self._split: list[list[BatchItem]] = []
-        self._retry: list[BatchItem] = []
+        self._retry = [it for it in self.items if batchable(it.question)]
+        self._alone = [it for it in self.items if not batchable(it.question)]
 
     def _chunks(self, items: Sequence[BatchItem]) -> list[list[BatchItem]]:
         size = self.runner.config.max_batch
         return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
-    def next_round(self) -> bool:
-        """Starts the next round: halves of unparseable batches, then the failed items pooled.
+    def next_round(self) -> list[CallPlan]:
+        """The next round's calls: halves of unparseable batches, failed items pooled, items alone.
 
         Failed items of several batches share retry calls (up to ``max_batch`` each), so a
-        retry does not pay the shared prompt once per item. Returns whether there is work.
+        retry does not pay the shared prompt once per item.
         """
-        self.wave = self._split + self._chunks(self._retry)
-        self._split, self._retry = [], []
-        return bool(self.wave)
+        batches = self._split + self._chunks(self._retry)
+        plans = [self.runner.plan_call(chunk) for chunk in batches]
+        plans += [self.runner.plan_call([it], alone=True) for it in self._alone]
+        self._split, self._retry, self._alone = [], [], []
+        return plans
 
-    def settle(self, chunk: list[BatchItem], reply: Completion | None, error: str | None, latency_ms: float) -> None:
-        """Demuxes one reply, attributes its cost, and queues the items to retry."""
+    def settle(self, plan: CallPlan, reply: CallReply) -> None:
+        """Demuxes one reply, attributes its cost, and queues the items to ask again."""
+        chunk = list(plan.items)
         for it in chunk:
             self.attempts[it.id] += 1
-        if reply is None:
-            result = Demuxed({}, dict.fromkeys((it.id for it in chunk), f"call failed: {error}"), (), 0, False)
+        if reply.completion is None:
+            result = Demuxed({}, dict.fromkeys((it.id for it in chunk), f"call failed: {reply.error}"), (), 0, False)
             usage, model = Usage(), self.runner.client.model
         else:
-            result = demux(reply.text, chunk)
-            usage, model = reply.usage, reply.model or self.runner.client.model
+            result = (
+                _single(reply.completion.text, chunk[0])
+                if plan.alone
+                else demux(reply.completion.text, chunk, plan.wire)
+            )
+            usage, model = reply.completion.usage, reply.completion.model or self.runner.client.model
         cost = self.runner.call_cost(model, usage)
-        call = BatchCall(
-            len(self.calls),
-            tuple(it.id for it in chunk),
-            model,
-            usage,
-            cost,
-            latency_ms,
-            len(result.answers),
-            result.problems,
-            error,
-        )
+        call = BatchCall(len(self.calls), tuple(it.id for it in chunk), model, usage, cost, reply.latency_ms,
+                         len(result.answers), result.problems, reply.error, plan.alone)  # fmt: skip
         self.calls.append(call)
         self.runner.attribute(self, call, chunk, result)
         self.answers.update(result.answers)
+        self.errors.update({it.id: result.failed[it.id] for it in chunk if it.id in result.failed})
         retry = [
             it for it in chunk if it.id in result.failed and self.attempts[it.id] < self.runner.config.max_attempts
         ]
-        for it in chunk:
-            if it.id in result.failed:
-                self.errors[it.id] = result.failed[it.id]
-        if not retry:
+        if plan.alone or not retry:
+            self._alone.extend(retry)
             return
+        self._alone.extend(it for it in retry if it.id in result.alone)
+        retry = [it for it in retry if it.id not in result.alone]
         if not result.parsed and len(retry) > 1:
             half = len(retry) // 2
             self._split.extend([retry[:half], retry[half:]])
@@ -218,6 +260,14 @@ class _Job:
             for it in self.items
         )
         return BatchReport(self.batch_id, results, tuple(self.calls))
+
+
+def _single(text: str, item: BatchItem) -> Demuxed:
+    """The answer of a question asked alone: the reply itself, when not empty."""
+    answer = text.strip()
+    if answer:
+        return Demuxed({item.id: answer}, {}, (), 1, True)
+    return Demuxed({}, {item.id: "empty answer"}, ("empty answer",), 0, True)
 
 
 class BatchRunner:
@@ -263,12 +313,19 @@ class BatchRunner:
         """Dollar cost of one call (after the Batch API discount, if any)."""
         return self.prices.cost_usd(model, usage) * (1.0 - self.discount)
 
-    def _params(self, chunk: Sequence[BatchItem]) -> dict[str, Any]:
-        return {
+    def plan_call(self, chunk: Sequence[BatchItem], *, alone: bool = False) -> CallPlan:
+        """The call that asks ``chunk`` (a batch under fresh wire ids, or one question alone)."""
+        items = tuple(chunk)
+        if alone:
+            params: dict[str, Any] = {"temperature": 0, "max_tokens": self.config.max_tokens_per_item}
+            return CallPlan(items, True, {}, pack_single(items[0].question, system_prompt=self.system_prompt), params)
+        wire = wire_ids(items)
+        params = {
             "temperature": 0,
-            "max_tokens": self.config.max_tokens_per_item * len(chunk) + 64,
+            "max_tokens": self.config.max_tokens_per_item * len(items) + 64,
             "response_format": batch_response_format(),
         }
+        return CallPlan(items, False, wire, pack_batch(items, system_prompt=self.system_prompt, wire=wire), params)
 
     def attribute(self, job: _Job, call: BatchCall, chunk: Sequence[BatchItem], result: Demuxed) -> None:
         """Splits ``call``'s tokens and cost between its items and records each share."""
@@ -336,6 +393,7 @@ class BatchRunner:
                     "attempt": job.attempts[item.id],
                     "call_cost_usd": call.cost_usd,
                     "discount": self.discount,
+                    "alone": call.alone,
                 },
                 strict=False,
             )
@@ -343,45 +401,64 @@ class BatchRunner:
             logger.error("batch record failed: %s", exc)
 
     # ------------------------------------------------------------------ running
-    def run(self, items: Sequence[BatchItem] | Sequence[str]) -> BatchReport:
-        """Answers every item, retrying failed ones alone (see the module docstring)."""
+    def flow(self, items: Sequence[BatchItem] | Sequence[str]) -> _Flow:
+        """A whole job: yields each round's calls, takes their replies (same order), returns the report."""
         job = _Job(self, _as_items(items))
-        while job.wave or job.next_round():
-            chunk = job.wave.pop(0)
+        while plans := job.next_round():
+            replies = yield plans
+            for plan, reply in zip(plans, replies or [], strict=True):
+                job.settle(plan, reply)
+        return job.report()
+
+    def _failed(self, plan: CallPlan, exc: Exception, t0: float) -> CallReply:
+        logger.warning("batch call failed (%d items): %s", len(plan.items), type(exc).__name__)
+        return CallReply(None, type(exc).__name__, (time.perf_counter() - t0) * 1000)
+
+    def _call(self, plan: CallPlan) -> CallReply:
+        t0 = time.perf_counter()
+        try:
+            reply = self.client.complete(plan.messages, **plan.params)
+        except Exception as exc:
+            return self._failed(plan, exc, t0)
+        return CallReply(reply, None, (time.perf_counter() - t0) * 1000)
+
+    async def _acall(self, plan: CallPlan, sem: asyncio.Semaphore) -> CallReply:
+        async with sem:
             t0 = time.perf_counter()
             try:
-                reply: Completion | None = self.client.complete(
-                    pack_batch(chunk, system_prompt=self.system_prompt), **self._params(chunk)
-                )
-                error = None
+                reply = await self.client.acomplete(plan.messages, **plan.params)
             except Exception as exc:
-                reply, error = None, type(exc).__name__
-                logger.warning("batch call failed (%d items): %s", len(chunk), error)
-            job.settle(chunk, reply, error, (time.perf_counter() - t0) * 1000)
-        return job.report()
+                return self._failed(plan, exc, t0)
+            return CallReply(reply, None, (time.perf_counter() - t0) * 1000)
+
+    def run(self, items: Sequence[BatchItem] | Sequence[str]) -> BatchReport:
+        """Answers every item, one call after the other (see the module docstring)."""
+        flow = self.flow(items)
+        step = _advance(flow, None)
+        while isinstance(step, list):
+            step = _advance(flow, [self._call(p) for p in step])
+        return step
 
     async def arun(self, items: Sequence[BatchItem] | Sequence[str], *, concurrency: int = 4) -> BatchReport:
         """Async :meth:`run`; up to ``concurrency`` calls at once."""
-        job = _Job(self, _as_items(items))
         sem = asyncio.Semaphore(max(1, concurrency))
+        flow = self.flow(items)
+        step = _advance(flow, None)
+        while isinstance(step, list):
+            step = _advance(flow, list(await asyncio.gather(*(self._acall(p, sem) for p in step))))
+        return step
 
-        async def one(chunk: list[BatchItem]) -> None:
-            async with sem:
-                t0 = time.perf_counter()
-                try:
-                    reply: Completion | None = await self.client.acomplete(
-                        pack_batch(chunk, system_prompt=self.system_prompt), **self._params(chunk)
-                    )
-                    error = None
-                except Exception as exc:
-                    reply, error = None, type(exc).__name__
-                    logger.warning("batch call failed (%d items): %s", len(chunk), error)
-                job.settle(chunk, reply, error, (time.perf_counter() - t0) * 1000)
 
-        while job.wave or job.next_round():
-            wave, job.wave = job.wave, []
-            await asyncio.gather(*(one(c) for c in wave))
-        return job.report()
+_Flow = Generator[list[CallPlan], list[CallReply] | None, BatchReport]
+
+
+def _advance(flow: _Flow, replies: list[CallReply] | None) -> list[CallPlan] | BatchReport:
+    """Sends a round's replies into a job's flow: the next round's calls, or the report."""
+    try:
+        return flow.send(replies)
+    except StopIteration as done:
+        report: BatchReport = done.value
+        return report
 
 
 def _as_items(items: Sequence[BatchItem] | Sequence[str]) -> list[BatchItem]:
@@ -390,15 +467,18 @@ def _as_items(items: Sequence[BatchItem] | Sequence[str]) -> list[BatchItem]:
     return make_items([str(i) for i in items])
 
 
+class BatchOptions(TypedDict, total=False):
+    """Keyword options of :func:`run_batch` / :func:`arun_batch` (see :class:`BatchRunner`)."""
+
+    accountant: CostAccountant | None
+    prices: PriceBook | None
+    config: BatchingConfig | None
+    system_prompt: str | None
+    tenant: str | None
+
+
 def run_batch(
-    questions: Sequence[str] | Sequence[BatchItem],
-    client: ModelClient,
-    *,
-    accountant: CostAccountant | None = None,
-    prices: PriceBook | None = None,
-    config: BatchingConfig | None = None,
-    system_prompt: str | None = None,
-    tenant: str | None = None,
+    questions: Sequence[str] | Sequence[BatchItem], client: ModelClient, **options: Unpack[BatchOptions]
 ) -> BatchReport:
     """The offline job API: answers ``questions`` in batches on ``client``.
 
@@ -407,25 +487,15 @@ def run_batch(
         report = run_batch(["What is 2+2?", "Capital of Peru?"], client, accountant=acct)
         report.answers  # ["4", "Lima"]
     """
-    runner = BatchRunner(
-        client, prices=prices, accountant=accountant, config=config, system_prompt=system_prompt, tenant=tenant
-    )
-    return runner.run(questions)
+    return BatchRunner(client, **options).run(questions)
 
 
 async def arun_batch(
     questions: Sequence[str] | Sequence[BatchItem],
     client: ModelClient,
     *,
-    accountant: CostAccountant | None = None,
-    prices: PriceBook | None = None,
-    config: BatchingConfig | None = None,
-    system_prompt: str | None = None,
-    tenant: str | None = None,
     concurrency: int = 4,
+    **options: Unpack[BatchOptions],
 ) -> BatchReport:
-    """Async :func:`run_batch`."""
-    runner = BatchRunner(
-        client, prices=prices, accountant=accountant, config=config, system_prompt=system_prompt, tenant=tenant
-    )
-    return await runner.arun(questions, concurrency=concurrency)
+    """Async :func:`run_batch` (up to ``concurrency`` calls at once)."""
+    return await BatchRunner(client, **options).arun(questions, concurrency=concurrency)

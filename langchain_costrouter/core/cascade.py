@@ -54,6 +54,7 @@ from langchain_costrouter.core.errors import (
 from langchain_costrouter.core.faults import classify_error, retry_after_s
 from langchain_costrouter.core.gates.base import BaseGate, GateVerdict
 from langchain_costrouter.core.gates.factory import JudgeClientFactory, build_gate
+from langchain_costrouter.core.gates.structured import CONTRACT_GATE
 from langchain_costrouter.core.pricing import ModelPrice
 from langchain_costrouter.core.routing import RouteDecision, Router, build_router
 from langchain_costrouter.core.types import ChatRequest, Completion, OverheadCall
@@ -543,7 +544,7 @@ class CascadeRun:
 
     def _passes(self, step: TierStep, verdict: GateVerdict) -> bool:
         source = self.engine.thresholds
-        if source is None or verdict.gate in {"none", "streamed"}:
+        if source is None or verdict.gate in {"none", "streamed", CONTRACT_GATE}:
             return verdict.passed
         try:
             threshold = source.threshold(self.decision.route, step.tier.name, step.tier.gate.threshold)

@@ -1,6 +1,10 @@
 """One request pipeline for every adapter, written once for sync, async and streaming callers.
 
-route -> cache lookup -> (per tier: compression -> call -> gate -> ledger)* -> cache store
+route -> cache lookup -> (per tier: compression -> call -> output contract -> gate -> ledger)* -> cache store
+
+The output contract is the request's own (a ``response_format`` JSON schema, JSON mode, a forced
+function: :mod:`~langchain_costrouter.core.gates.structured`): an answer that breaks it is a
+rejection that escalates, checked on every gated tier whatever its gate, before the gate runs.
 
 :meth:`RequestPipeline.flow` is a generator in the style of httpx's auth flows: it decides
 everything (through :class:`~langchain_costrouter.core.cascade.CascadeRun`, the one state
@@ -30,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
 from langchain_costrouter.core.cascade import CascadeEngine, CascadeResult, CascadeRun, TierStep
 from langchain_costrouter.core.gates.base import GateVerdict
+from langchain_costrouter.core.gates.structured import contract_verdict
 from langchain_costrouter.core.routing import RouteDecision
 from langchain_costrouter.core.types import ChatRequest, Completion
 
@@ -267,6 +272,13 @@ class RequestPipeline:
 
     @staticmethod
     def _gate(run: CascadeRun, step: TierStep, reply: TierReply) -> Generator[Effect, Any, GateVerdict]:
+        try:  # the request's own output contract first (a schema, a forced function): no gate call
+            broken = contract_verdict(run.request, reply.completion)
+        except Exception:  # a side check never fails a paid answer
+            logger.exception("checking the answer against the request's output format failed")
+            broken = None
+        if broken is not None:
+            return broken
         try:
             verdict: GateVerdict = yield CheckGate(step, run.request, reply.completion)
         except Exception as exc:

@@ -11,15 +11,22 @@ Protected, in this order (later detectors never look inside earlier spans):
 
 1. explicit do-not-compress spans: ``<keep>...</keep>`` (tags kept too);
 2. fenced code blocks (````` ``` ````` or ``~~~``, an unterminated fence runs to the end);
-3. inline code (`` `...` ``);
-4. JSON objects and arrays that parse (``json.JSONDecoder.raw_decode``);
-5. URLs and e-mail addresses;
-6. quoted text: ``"..."``, ``“...”``, ``«...»``, and Markdown block quotes (``> ...`` lines);
-7. instructions: sentences opening with an imperative verb (answer, return, reply, list...) or
+3. indented code blocks: runs of lines indented by four spaces or a tab (blank lines between
+   them included);
+4. Markdown tables: runs of two or more lines starting with ``|``, or lines with a ``|`` around
+   a ``---|---`` separator row;
+5. XML/HTML: elements with their content (``<tag ...>...</tag>``), comments, and lone tags;
+6. inline code (`` `...` ``);
+7. JSON objects and arrays that parse (``json.JSONDecoder.raw_decode``);
+8. URLs and e-mail addresses;
+9. quoted text: ``"..."``, ``'...'`` (not an apostrophe: the quotes must not touch a letter
+   outside), curly double and single quotes, low-high quotes, guillemets (double and single),
+   and Markdown block quotes (``> ...`` lines);
+10. instructions: sentences opening with an imperative verb (answer, return, reply, list...) or
    a directive (never, always, do not, only, make sure...), and sentences where a directive
    (must, should, exactly...) is addressed to the model (you, your, the answer, the output...);
    narrative such as "support never called back" stays compressible;
-8. numbers and any word containing a digit (dates, versions, amounts, ids, ``gpt-4o``).
+11. numbers and any word containing a digit (dates, versions, amounts, ids, ``gpt-4o``).
 
 Overlapping spans are merged, so a quote around inline code is one span.
 """
@@ -37,6 +44,7 @@ __all__ = [
     "ProtectedText",
     "Span",
     "find_protected_spans",
+    "instruction_sentences",
     "protect",
 ]
 
@@ -91,9 +99,28 @@ IMPERATIVE_VERBS: tuple[str, ...] = (
 
 _KEEP = re.compile(r"<keep>.*?</keep>", re.DOTALL | re.IGNORECASE)
 _FENCE = re.compile(r"(?ms)^[ \t]*(```|~~~)[^\n]*\n.*?(?:^[ \t]*\1[ \t]*$|\Z)")
+_INDENTED = re.compile(r"(?m)^(?:    |\t)[^\n]*\S[^\n]*(?:\n(?:[ \t]*\n)*(?:    |\t)[^\n]*\S[^\n]*)*")
+_TABLE_ROWS = re.compile(r"(?m)^[ \t]*\|[^\n]*(?:\n[ \t]*\|[^\n]*)+")
+_TABLE_SEPARATOR = re.compile(r"(?m)^[ \t]*\|?[ \t]*:?-{3,}:?[ \t]*(?:\|[ \t]*:?-{3,}:?[ \t]*)+\|?[ \t]*$")
+_XML = re.compile(
+    r"<!--.*?-->"
+    r"|<([A-Za-z][\w:.-]*)(?:\s[^<>]*)?(?<!/)>.*?</\1\s*>"
+    r"|</?[A-Za-z][\w:.-]*(?:\s[^<>]*)?/?>",
+    re.DOTALL,
+)
 _INLINE_CODE = re.compile(r"`[^`\n]+`")
 _URL = re.compile(r"\bhttps?://[^\s<>\"'\x00]+|\b[\w.+-]+@[\w-]+(?:\.[\w-]+)+\b")
-_QUOTE = re.compile(r"\"[^\"\n]{1,2000}\"|“[^”\n]{1,2000}”|«[^»\n]{1,2000}»|^[ \t]*>[^\n]*$", re.MULTILINE)
+_QUOTE = re.compile(
+    r"\"[^\"\n]{1,2000}\""
+    r"|(?<![^\W_])'(?=[^\s'])(?:[^'\n]|(?<=[^\W_])'(?=[^\W_])){0,2000}?(?<=[^\s'])'(?![^\W_])"
+    r"|“[^”\n]{1,2000}”"
+    r"|\u2018[^\u2018\n]{0,2000}?\u2019(?![^\W_])"
+    r"|„[^“”\n]{1,2000}[“”]"
+    r"|«[^»\n]{1,2000}»"
+    r"|\u2039[^\u203a\n]{1,2000}\u203a"
+    r"|^[ \t]*>[^\n]*$",
+    re.MULTILINE,
+)
 _SENTENCE = re.compile(r"[^\n.!?]+(?:[.!?]+|$)", re.MULTILINE)
 _DIRECTIVE = re.compile(r"\b(?:" + "|".join(re.escape(w) for w in DIRECTIVE_WORDS) + r")\b", re.IGNORECASE)
 _IMPERATIVE = re.compile(r"^\W*(?:" + "|".join(IMPERATIVE_VERBS) + r")\b", re.IGNORECASE)
@@ -125,6 +152,26 @@ def _regex(pattern: re.Pattern[str]) -> Callable[[str], Iterator[tuple[int, int]
                 yield m.span()
 
     return find
+
+
+def _tables(work: str) -> Iterator[tuple[int, int]]:
+    """Pipe tables: rows that start with ``|``, or any ``|`` lines around a separator row."""
+    for m in _TABLE_ROWS.finditer(work):
+        yield m.span()
+    for m in _TABLE_SEPARATOR.finditer(work):
+        start, end = m.span()
+        while start > 0:
+            prev = work.rfind("\n", 0, start - 1) + 1
+            if "|" not in work[prev : start - 1] or not work[prev : start - 1].strip():
+                break
+            start = prev
+        while end < len(work):
+            nxt = work.find("\n", end + 1)
+            nxt = len(work) if nxt < 0 else nxt
+            if "|" not in work[end + 1 : nxt] or not work[end + 1 : nxt].strip():
+                break
+            end = nxt
+        yield start, end
 
 
 def _urls(work: str) -> Iterator[tuple[int, int]]:
@@ -168,6 +215,12 @@ def _instructions(work: str) -> Iterator[tuple[int, int]]:
             yield m.start() + lead, m.end() - trail
 
 
+def instruction_sentences(text: str) -> list[str]:
+    """The sentences of ``text`` that read as instructions to a model (detector 10 above)."""
+    work = text.replace(_FILL, " ")
+    return [work[s:e] for s, e in _instructions(work)]
+
+
 def _numbers(work: str) -> Iterator[tuple[int, int]]:
     for m in _NUMBER_WORD.finditer(work):
         start, end = m.span()
@@ -182,6 +235,9 @@ def _numbers(work: str) -> Iterator[tuple[int, int]]:
 _DETECTORS: tuple[tuple[str, Callable[[str], Iterator[tuple[int, int]]]], ...] = (
     ("keep", _keep),
     ("code", _regex(_FENCE)),
+    ("code", _regex(_INDENTED)),
+    ("table", _tables),
+    ("xml", _regex(_XML)),
     ("inline_code", _regex(_INLINE_CODE)),
     ("json", _json),
     ("url", _urls),

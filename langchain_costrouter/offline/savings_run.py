@@ -40,7 +40,9 @@ def run_bench(config_path: Path, s: BenchSettings, targets: list[str] | None = N
     specs = [cfg.deployment(n) for n in names]
     comp_spec = cfg.deployment(cfg.compression.model or cfg.tiers[0].name)
     step = round(1 / s.malformed_share) if s.malformed_share > 0 else 0
-    malformed = {f"q{i}" for i in range(1, s.sample + 1) if step and i % step == 0}
+    # every step-th request is answered badly on its first try; picked by its order number, which
+    # a compressed question keeps (numbers are protected) and a batch's random ids do not carry
+    malformed = {f"{10_000 + i - 1})?" for i in range(1, s.sample + 1) if step and i % step == 0}
     responder = OptimizeResponder(malformed=malformed)
     server = LocalOpenAIServer(responder).start()
 

@@ -9,8 +9,9 @@ rerun. :class:`OptimizeResponder` plugs into :class:`~langchain_costrouter.testi
   ``[P0]``-style placeholder copied (or, with ``lose_placeholders``, dropped, to exercise the
   fallback);
 - a **batch** prompt (``QUESTIONS:`` + a JSON list) with
-  ``{"answers": [...]}``, except the ids in ``malformed`` (answer ``null`` the first
-  ``malformed_times`` times an id is seen) and ``missing`` (left out);
+  ``{"answers": [...]}``, except the questions holding a text of ``malformed`` (answer ``null``
+  the first ``malformed_times`` times a question is seen) or of ``missing`` (left out); questions
+  are picked by their text, as a batch names them by random ids;
 - a plain question gets :func:`answer_for` the question, the same text a batch would hold, so
   batched and unbatched runs produce the same answer tokens.
 """
@@ -25,6 +26,7 @@ from collections import Counter
 from collections.abc import Collection
 
 from langchain_costrouter.core.compression import COMPRESSOR_SYSTEM_PROMPT
+from langchain_costrouter.core.compression_fidelity import essential_words
 from langchain_costrouter.core.tokens import encoding_for_model
 from langchain_costrouter.testing.server._engine import Draft, Plan
 from langchain_costrouter.testing.server._request import ChatCall
@@ -44,11 +46,17 @@ _VOCAB = tuple(_VOCAB_TEXT.split())
 def shorten(masked: str, ratio: float, *, keep_placeholders: bool = True) -> str:
     """Keeps an evenly spread ``ratio`` share of the prose words of ``masked``.
 
-    Placeholders are always kept (or always dropped when ``keep_placeholders`` is false).
+    Placeholders are always kept (or always dropped when ``keep_placeholders`` is false), and so
+    are the words a faithful rewrite keeps (negations, number and date words, names: see
+    :func:`~langchain_costrouter.core.compression_fidelity.essential_words`).
     """
     out: list[str] = []
     prose_index = 0
+    keep = essential_words(masked)
     for word in masked.split():
+        if word.strip(".,;:!?()\"'") in keep or word.strip(".,;:!?()\"'").lower() in keep:
+            out.append(word)
+            continue
         if _PLACEHOLDER.search(word):
             if keep_placeholders:
                 out.append(word)
@@ -75,9 +83,9 @@ class OptimizeResponder:
 
     Args:
         lose_placeholders: The compressor drops placeholders (its rewrites must be discarded).
-        malformed: Item ids answered with ``null`` in a batch.
-        malformed_times: How many times each malformed id is answered badly (then well).
-        missing: Item ids left out of batch answers (every time).
+        malformed: Texts: a question holding one is answered with ``null`` in a batch.
+        malformed_times: How many times each malformed question is answered badly (then well).
+        missing: Texts: a question holding one is left out of batch answers (every time).
         answer_words: Length of every answer.
     """
 
@@ -101,7 +109,7 @@ class OptimizeResponder:
         self._lock = threading.Lock()
 
     def reset(self) -> None:
-        """Forgets which ids were seen (malformed ids go wrong again on their next first try)."""
+        """Forgets which questions were seen (malformed ones go wrong again on their next first try)."""
         with self._lock:
             self._seen.clear()
 
@@ -135,14 +143,14 @@ class OptimizeResponder:
             return "I could not read the questions."
         answers: list[dict[str, object]] = []
         for q in questions:
-            qid = str(q.get("id"))
+            qid, question = str(q.get("id")), str(q.get("question", ""))
             with self._lock:
-                self._seen[qid] += 1
-                seen = self._seen[qid]
-            if qid in self.missing:
+                self._seen[question] += 1
+                seen = self._seen[question]
+            if any(key in question for key in self.missing):
                 continue
-            if qid in self.malformed and seen <= self.malformed_times:
+            if any(key in question for key in self.malformed) and seen <= self.malformed_times:
                 answers.append({"id": qid, "answer": None})
                 continue
-            answers.append({"id": qid, "answer": answer_for(str(q.get("question", "")), self.answer_words)})
+            answers.append({"id": qid, "answer": answer_for(question, self.answer_words)})
         return json.dumps({"answers": answers}, ensure_ascii=False)

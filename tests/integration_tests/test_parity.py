@@ -2,7 +2,8 @@
 
 Every scenario (accepted, escalated on its gate, a rate limit retried, a 5xx retried then
 escalated, a timeout, the budget stopping the cascade, an exhausted cascade, a cache hit, tenant
-isolation, compression, streams) runs through the three adapters against the same local server,
+isolation, compression, streams, an answer breaking the request's ``response_format`` schema)
+runs through the three adapters against the same local server,
 each with its own ledger and cache on the same config. The ledger records of each request must be
 identical (every upstream attempt, retries included, exactly once, with the same tokens and cost),
 and so must the metadata trail (the proxy shows it as ``x-costrouter-*`` headers). Each scenario
@@ -11,6 +12,7 @@ also checks what the trail must be, so the three cannot agree on a wrong answer.
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -38,10 +40,34 @@ LONG = " ".join(
     "the wrong door, and the support line that never called back."
     for i in range(60)
 )
+CAPITAL = {"country": "France", "capital": "Paris"}
+CAPITAL_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "capital",
+        "schema": {
+            "type": "object",
+            "properties": {"country": {"type": "string"}, "capital": {"type": "string"}},
+            "required": ["country", "capital"],
+        },
+    },
+}
 SCRIPT = Script(
     models={
-        "cheap-m": ModelScript(reply="dunno", rules=(ReplyRule(reply=GOOD, contains="France"),)),
-        "prem-m": ModelScript(reply=GOOD, rules=(ReplyRule(reply="No.", contains="unanswerable"),)),
+        "cheap-m": ModelScript(
+            reply="dunno",
+            rules=(
+                ReplyRule(reply='{"country": "France"}', contains="(structured)"),  # no capital: breaks the schema
+                ReplyRule(reply=GOOD, contains="France"),
+            ),
+        ),
+        "prem-m": ModelScript(
+            reply=GOOD,
+            rules=(
+                ReplyRule(reply=json.dumps(CAPITAL), contains="(structured)"),
+                ReplyRule(reply="No.", contains="unanswerable"),
+            ),
+        ),
         "flaky-m": ModelScript(reply=GOOD, faults=(FaultSpec(kind="429", times=1, retry_after=0),)),
         "down-m": ModelScript(reply=GOOD, faults=(FaultSpec(kind="500"),)),
         "slow-m": ModelScript(reply=GOOD, faults=(FaultSpec(kind="timeout", delay_s=3.0),)),
@@ -105,7 +131,16 @@ class Adapter(Protocol):
     name: str
     ledger: SQLiteLedger
 
-    def ask(self, prompt: str, *, model: str, tenant: str | None, stream: bool, max_tokens: int | None) -> Answer: ...
+    def ask(
+        self,
+        prompt: str,
+        *,
+        model: str,
+        tenant: str | None,
+        stream: bool,
+        max_tokens: int | None,
+        response_format: dict[str, Any] | None = None,
+    ) -> Answer: ...
 
 
 class LangChainAdapter:
@@ -124,10 +159,21 @@ class LangChainAdapter:
             self.started[model] = ChatCostRouter(config=self.llm.config, start=model, response_cache=cache)
         return self.started[model]
 
-    def ask(self, prompt: str, *, model: str, tenant: str | None, stream: bool, max_tokens: int | None) -> Answer:
+    def ask(
+        self,
+        prompt: str,
+        *,
+        model: str,
+        tenant: str | None,
+        stream: bool,
+        max_tokens: int | None,
+        response_format: dict[str, Any] | None = None,
+    ) -> Answer:
         llm = self._llm(model)
         config: Any = {"metadata": {"costrouter_tenant": tenant}} if tenant else None
-        kwargs = {"max_tokens": max_tokens} if max_tokens else {}
+        kwargs: dict[str, Any] = {"max_tokens": max_tokens} if max_tokens else {}
+        if response_format:
+            kwargs["response_format"] = response_format
         if stream:
             chunks = list(llm.stream(prompt, config=config, **kwargs))
             return Answer("".join(str(c.content) for c in chunks), chunks[-1].response_metadata["costrouter"])
@@ -152,10 +198,21 @@ class RouterAdapter:
         self.router = build_router(config, hooks=self.hooks)
         self.ledger = SQLiteLedger(config.ledger.path)
 
-    def ask(self, prompt: str, *, model: str, tenant: str | None, stream: bool, max_tokens: int | None) -> Answer:
+    def ask(
+        self,
+        prompt: str,
+        *,
+        model: str,
+        tenant: str | None,
+        stream: bool,
+        max_tokens: int | None,
+        response_format: dict[str, Any] | None = None,
+    ) -> Answer:
         kwargs: dict[str, Any] = {"metadata": {"costrouter_tenant": tenant}} if tenant else {}
         if max_tokens:
             kwargs["max_tokens"] = max_tokens
+        if response_format:
+            kwargs["response_format"] = response_format
         messages = [{"role": "user", "content": prompt}]
         if stream:
             chunks = self.router.completion(model=model, messages=messages, stream=True, **kwargs)
@@ -184,10 +241,21 @@ class ProxyAdapter:
         self.client = openai.OpenAI(base_url=self.process.base_url, api_key=MASTER_KEY, max_retries=0, timeout=60)
         self.ledger = SQLiteLedger(CostRouterConfig.from_yaml(config_path).ledger.path)
 
-    def ask(self, prompt: str, *, model: str, tenant: str | None, stream: bool, max_tokens: int | None) -> Answer:
+    def ask(
+        self,
+        prompt: str,
+        *,
+        model: str,
+        tenant: str | None,
+        stream: bool,
+        max_tokens: int | None,
+        response_format: dict[str, Any] | None = None,
+    ) -> Answer:
         kwargs: dict[str, Any] = {"metadata": {"costrouter_tenant": tenant}} if tenant else {}
         if max_tokens:
             kwargs["max_tokens"] = max_tokens
+        if response_format:
+            kwargs["response_format"] = response_format
         messages: Any = [{"role": "user", "content": prompt}]
         if stream:
             chunks = self.client.chat.completions.create(model=model, messages=messages, stream=True, **kwargs)
@@ -286,6 +354,7 @@ def _run(server: LocalOpenAIServer, adapters: list[Any], prompt: str, **kw: Any)
             tenant=kw.get("tenant"),
             stream=kw.get("stream", False),
             max_tokens=kw.get("max_tokens"),
+            response_format=kw.get("response_format"),
         )
         out.append((answer, _records(adapter, before)))
     texts = {a.name: ans.text for a, (ans, _) in zip(adapters, out, strict=True)}
@@ -389,3 +458,18 @@ def test_streams_are_gated(
     [(ans, recs), *_] = _run(server, adapters, prompt, stream=True)
     assert ans.text == GOOD  # a rejected cheap answer is never streamed
     assert [(r[1], r[2]) for r in recs] == expected
+
+
+def test_an_answer_breaking_the_response_format_schema_escalates(
+    server: LocalOpenAIServer, adapters: list[Any]
+) -> None:
+    before = [a.ledger.count() for a in adapters]
+    prompt = "Which city is the capital? (structured)"
+    [(ans, recs), *_] = _run(server, adapters, prompt, response_format=CAPITAL_FORMAT)
+    assert json.loads(ans.text) == CAPITAL
+    # the cheap answer passed its heuristic gate but not the request's own schema: a recorded rejection
+    assert _outcomes(recs) == [("completion", "rejected", "cheap", 0), ("completion", "accepted", "premium", 0)]
+    for adapter, n in zip(adapters, before, strict=True):
+        rejected = adapter.ledger.records()[n]
+        assert rejected.extra["gate"] == "response_format", adapter.name
+        assert "capital" in rejected.extra["reason"]

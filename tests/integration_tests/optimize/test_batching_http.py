@@ -28,8 +28,12 @@ QUESTIONS = [f"What is the capital of country number {i}, and why is it there?" 
 MODEL = f"openai/{TARGET}"
 
 
+def _sent(body: dict[str, Any]) -> list[dict[str, str]]:
+    return list(json.loads(body["messages"][-1]["content"].split("QUESTIONS:\n", 1)[1]))
+
+
 def _questions_sent(body: dict[str, Any]) -> list[str]:
-    return [q["id"] for q in json.loads(body["messages"][-1]["content"].split("QUESTIONS:\n", 1)[1])]
+    return [q["question"] for q in _sent(body)]
 
 
 def _ledger_adds_up(accountant: CostAccountant, prices: PriceBook, server: LocalOpenAIServer, report: Any) -> None:
@@ -54,7 +58,9 @@ def test_batch_of_ten_is_demuxed(server: LocalOpenAIServer, accountant: CostAcco
     [body] = bodies(server, TARGET)
     assert body["messages"][0] == {"role": "system", "content": SYSTEM}
     assert body["response_format"]["type"] == "json_schema"
-    assert _questions_sent(body) == [f"q{i + 1}" for i in range(10)]
+    assert _questions_sent(body) == QUESTIONS
+    wire = [q["id"] for q in _sent(body)]  # fresh random ids, not the caller's q1..q10
+    assert len(set(wire)) == 10 and not {f"q{i + 1}" for i in range(10)} & set(wire)
     _ledger_adds_up(accountant, prices, server, report)
     served = [r for r in accountant.ledger.records() if r.outcome == "served"]
     assert len(served) == 10
@@ -62,13 +68,14 @@ def test_batch_of_ten_is_demuxed(server: LocalOpenAIServer, accountant: CostAcco
 
 
 def test_one_malformed_answer_is_retried_alone(make_server, accountant: CostAccountant, prices: PriceBook) -> None:  # type: ignore[no-untyped-def]
-    server = make_server(malformed={"q7"})
+    server = make_server(malformed={QUESTIONS[6]})
     runner = BatchRunner(client(server, TARGET), accountant=accountant, system_prompt=SYSTEM)
     report = runner.run(QUESTIONS)
     assert report.answers == [answer_for(q) for q in QUESTIONS]
     first, retry = bodies(server, TARGET)
     assert len(_questions_sent(first)) == 10
-    assert _questions_sent(retry) == ["q7"]
+    assert _questions_sent(retry) == [QUESTIONS[6]]
+    assert _sent(retry)[0]["id"] not in {q["id"] for q in _sent(first)}  # new ids for every call
     assert retry["messages"][0]["content"] == SYSTEM
     by_id = {r.id: r for r in report.results}
     assert by_id["q7"].attempts == 2
@@ -79,13 +86,15 @@ def test_one_malformed_answer_is_retried_alone(make_server, accountant: CostAcco
     assert math.isclose(sum(r.cost_usd for r in q7), by_id["q7"].cost_usd)
 
 
-def test_missing_answers_fail_after_max_attempts(make_server, accountant: CostAccountant) -> None:  # type: ignore[no-untyped-def]
-    server = make_server(missing={"q2"})
+def test_a_missing_answer_is_asked_alone(make_server, accountant: CostAccountant) -> None:  # type: ignore[no-untyped-def]
+    server = make_server(missing={QUESTIONS[1]})
     runner = BatchRunner(client(server, TARGET), accountant=accountant, config=BatchingConfig(max_attempts=3))
     report = runner.run(QUESTIONS[:4])
-    assert report.answers[1] is None
-    assert report.failed[0].error == "missing answer"
-    assert [len(_questions_sent(b)) for b in bodies(server, TARGET)] == [4, 1, 1]
+    assert report.answers == [answer_for(q) for q in QUESTIONS[:4]]
+    first, alone = bodies(server, TARGET)
+    assert len(_questions_sent(first)) == 4
+    assert alone["messages"][-1]["content"] == QUESTIONS[1] and "response_format" not in alone
+    assert [r.outcome for r in accountant.ledger.records() if r.extra.get("item_id") == "q2"] == ["rejected", "served"]
 
 
 async def test_batched_questions_runnable(server: LocalOpenAIServer, accountant: CostAccountant) -> None:

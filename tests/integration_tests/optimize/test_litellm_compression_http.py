@@ -88,9 +88,9 @@ async def test_a_prompt_is_not_compressed_where_it_does_not_pay(
 def test_batch_runner_through_litellm(make_server: Any) -> None:
     from litellm_hooks import batch_runner
 
-    server = make_server(malformed={"q3"})
-    rt = CostRouterRuntime(_config(server), ledger=MemoryLedger())
     questions = [f"Name a river in region {i}." for i in range(10)]
+    server = make_server(malformed={questions[2]})
+    rt = CostRouterRuntime(_config(server), ledger=MemoryLedger())
     report = batch_runner(rt.config, accountant=rt.accountant, system_prompt=SYSTEM).run(questions)
     assert report.answers == [answer_for(q) for q in questions]
     assert [len(c.item_ids) for c in report.calls] == [10, 1]

@@ -42,8 +42,8 @@ def _questions(tmp_path: Path) -> tuple[Path, list[str]]:
 
 
 def test_batch_command_live(tmp_path: Path, make_server) -> None:  # type: ignore[no-untyped-def]
-    server = make_server(malformed={"c2"})
     qpath, qs = _questions(tmp_path)
+    server = make_server(malformed={qs[2]})
     out = tmp_path / "answers.jsonl"
     assert main(["batch", "--input", str(qpath), "--out", str(out), "--config", str(_config(tmp_path, server))]) == 0
     rows = [json.loads(x) for x in out.read_text().splitlines()]

@@ -56,8 +56,11 @@ def test_demux_extra_and_duplicate_ids() -> None:
         "garbage",
     ]
     d = demux(_reply(entries), ITEMS)
-    assert set(d.answers) == {"q2", "q3"}
+    # A forged or repeated id taints the whole reply: every item is asked again, alone.
+    assert d.answers == {}
+    assert d.alone == {"q1", "q2", "q3"}
     assert "2 answers" in d.failed["q1"]
+    assert d.failed["q2"].startswith("anomaly:")
     assert any("unknown id 'q9'" in p for p in d.problems)
     assert any("entry 5 has no id" in p for p in d.problems)
     assert any("count mismatch" in p for p in d.problems)
@@ -81,6 +84,9 @@ def test_pack_keeps_the_system_prompt_byte_stable() -> None:
     assert msgs[0] == {"role": "system", "content": "SYSTEM  \n exact"}
     payload = json.loads(msgs[1]["content"].split("QUESTIONS:\n", 1)[1])
     assert [p["id"] for p in payload] == ["q1", "q2", "q3"]
+    wire = {"q1": "a1", "q2": "a2", "q3": "a3"}
+    payload = json.loads(pack_batch(ITEMS, wire=wire)[0]["content"].split("QUESTIONS:\n", 1)[1])
+    assert [p["id"] for p in payload] == ["a1", "a2", "a3"]
 
 
 @pytest.mark.parametrize(("total", "weights"), [(10, [1, 1, 1]), (7, [0.5, 3, 0]), (0, [1, 2]), (5, [0, 0])])
@@ -90,32 +96,39 @@ def test_split_by_weight_sums_exactly(total: int, weights: list[float]) -> None:
     assert len(parts) == len(weights)
 
 
-def _batch_reply(bad: set[str], missing: set[str] = frozenset()):  # type: ignore[assignment,no-untyped-def]
+def _batch_reply(bad: set[str], missing: set[str] = frozenset(), empty: set[str] = frozenset()):  # type: ignore[assignment,no-untyped-def]
+    """Answers batches (``bad`` questions get ``null`` the first time, ``missing`` none) and lone questions."""
     seen: dict[str, int] = {}
 
     def reply(user: str) -> str:
+        if "QUESTIONS:\n" not in user:
+            return "" if user in empty else answer_for(user)
         qs = json.loads(user.split("QUESTIONS:\n", 1)[1])
         out = []
         for q in qs:
-            seen[q["id"]] = seen.get(q["id"], 0) + 1
-            if q["id"] in missing:
+            seen[q["question"]] = seen.get(q["question"], 0) + 1
+            if q["question"] in missing:
                 continue
-            ok = q["id"] not in bad or seen[q["id"]] > 1
+            ok = q["question"] not in bad or seen[q["question"]] > 1
             out.append({"id": q["id"], "answer": answer_for(q["question"]) if ok else None})
         return json.dumps({"answers": out})
 
     return reply
 
 
+def _questions(n: int) -> list[str]:
+    return [f"What is {i} times {i + 1}?" for i in range(n)]
+
+
 def test_runner_retries_only_the_failed_item(accountant: CostAccountant, prices: PriceBook) -> None:
-    client = FakeClient("target", _batch_reply({"q4"}))
-    questions = [f"Question number {i}?" for i in range(10)]
+    questions = _questions(10)
+    client = FakeClient("target", _batch_reply({questions[3]}))
     runner = BatchRunner(client, accountant=accountant, system_prompt="Be brief.")
     report = runner.run(questions)
     assert report.answers == [answer_for(q) for q in questions]
     assert len(client.calls) == 2
     retried = json.loads(str(client.calls[1][-1]["content"]).split("QUESTIONS:\n", 1)[1])
-    assert [q["id"] for q in retried] == ["q4"]
+    assert [q["question"] for q in retried] == [questions[3]]
     assert client.calls[1][0] == {"role": "system", "content": "Be brief."}
     by_id = {r.id: r for r in report.results}
     assert by_id["q4"].attempts == 2
@@ -133,12 +146,14 @@ def test_runner_retries_only_the_failed_item(accountant: CostAccountant, prices:
 
 
 def test_runner_gives_up_after_max_attempts(accountant: CostAccountant) -> None:
-    client = FakeClient("target", _batch_reply(set(), missing={"q2"}))
-    runner = BatchRunner(client, accountant=accountant, config=BatchingConfig(max_attempts=2))
+    client = FakeClient("target", _batch_reply(set(), missing={"b?"}, empty={"b?"}))
+    runner = BatchRunner(client, accountant=accountant, config=BatchingConfig(max_attempts=3))
     report = runner.run(["a?", "b?", "c?"])
     assert report.answers[1] is None
-    assert report.failed[0].error == "missing answer"
-    assert len(client.calls) == 2
+    assert report.failed[0].error == "empty answer"
+    assert report.failed[0].attempts == 3
+    assert len(client.calls) == 3  # the batch, then "b?" alone twice
+    assert [c.alone for c in report.calls] == [False, True, True]
 
 
 def test_unparseable_reply_splits_the_batch(accountant: CostAccountant) -> None:
@@ -157,15 +172,16 @@ def test_unparseable_reply_splits_the_batch(accountant: CostAccountant) -> None:
 
 
 async def test_async_runner_matches_sync(accountant: CostAccountant) -> None:
-    client = FakeClient("target", _batch_reply({"q2"}))
+    questions = _questions(9)
+    client = FakeClient("target", _batch_reply({questions[1]}))
     runner = BatchRunner(client, accountant=accountant, config=BatchingConfig(max_batch=4))
-    report = await runner.arun([f"Question {i}?" for i in range(9)])
-    assert report.answers == [answer_for(f"Question {i}?") for i in range(9)]
+    report = await runner.arun(questions)
+    assert report.answers == [answer_for(q) for q in questions]
     assert sorted(len(c.item_ids) for c in report.calls) == [1, 1, 4, 4]
 
 
 def test_batch_api_file_roundtrip_with_discount(tmp_path, prices: PriceBook, accountant: CostAccountant) -> None:  # type: ignore[no-untyped-def]
-    items = make_items([f"Question {i}?" for i in range(25)])
+    items = make_items(_questions(25))
     file = build_batch_api_file(items, model="target", system_prompt="Be brief.", config=BatchingConfig(max_batch=10))
     assert [len(v) for v in file.manifest.values()] == [10, 10, 5]
     path = tmp_path / "in.jsonl"
@@ -179,7 +195,7 @@ def test_batch_api_file_roundtrip_with_discount(tmp_path, prices: PriceBook, acc
     from langchain_costrouter.core.batch_api import BatchApiFile, simulate_batch_output
 
     again = BatchApiFile.read(path)
-    output = simulate_batch_output(again, FakeClient("target", _batch_reply({"q3"})))
+    output = simulate_batch_output(again, FakeClient("target", _batch_reply({items[2].question})))
     report = parse_batch_output([json.dumps(o) for o in output], again, accountant=accountant, discount=0.5)
     assert report.answers[2] is None  # no retries on the Batch API path: reported, not guessed
     assert sum(a is not None for a in report.answers) == 24
@@ -189,8 +205,9 @@ def test_batch_api_file_roundtrip_with_discount(tmp_path, prices: PriceBook, acc
 
 
 def test_failed_items_of_several_batches_share_one_retry_call(accountant: CostAccountant) -> None:
-    client = FakeClient("target", _batch_reply({"q3", "q15"}))
-    report = BatchRunner(client, accountant=accountant).run([f"Question {i}?" for i in range(20)])
+    questions = _questions(20)
+    client = FakeClient("target", _batch_reply({questions[2], questions[14]}))
+    report = BatchRunner(client, accountant=accountant).run(questions)
     assert all(a is not None for a in report.answers)
     assert [c.item_ids for c in report.calls][2] == ("q3", "q15")
     assert len(report.calls) == 3

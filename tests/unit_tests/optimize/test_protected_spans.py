@@ -108,3 +108,23 @@ def test_narrative_directive_words_stay_compressible() -> None:
     text = "The courier never called back and support should have known. The answer must be JSON."
     kinds = _kinds(text)
     assert kinds.get("instruction") == ["The answer must be JSON."]
+
+
+def test_apostrophes_are_not_quotes() -> None:
+    text = "The customers' orders didn't arrive and it's the courier's fault, they said."
+    assert [s for s in find_protected_spans(text, instructions=False) if s.kind == "quote"] == []
+    quoted = "She wrote 'the courier's van blocked the road' and \u2018don\u2019t worry\u2019 twice."
+    kinds = _kinds(quoted)
+    assert "'the courier's van blocked the road'" in kinds["quote"]
+    assert "\u2018don\u2019t worry\u2019" in kinds["quote"]
+
+
+def test_fidelity_accepts_contractions_and_rejects_flips() -> None:
+    from langchain_costrouter.core.compression_fidelity import fidelity_problem
+
+    original = "The patient does not take aspirin and cannot walk far since Monday."
+    assert fidelity_problem(original, "Patient doesn't take aspirin, can't walk far since Monday.") is None
+    assert fidelity_problem(original, "Patient takes aspirin, cannot walk far since Monday.") is not None
+    assert fidelity_problem(original, "Patient doesn't take aspirin, can't walk far since Tuesday.") is not None
+    abbreviated = "Bring documents, e.g. a passport, to the desk of the office on the ground floor."
+    assert fidelity_problem(abbreviated, "Bring documents, a passport, to the office desk.") is None
