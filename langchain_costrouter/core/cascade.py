@@ -51,7 +51,7 @@ from langchain_costrouter.core.errors import (
     ProviderError,
     SpendLimitExceededError,
 )
-from langchain_costrouter.core.faults import classify_error, retry_after_s
+from langchain_costrouter.core.faults import classify_error, provider_processed, retry_after_s
 from langchain_costrouter.core.gates.base import BaseGate, GateVerdict
 from langchain_costrouter.core.gates.factory import JudgeClientFactory, build_gate
 from langchain_costrouter.core.pricing import ModelPrice
@@ -472,7 +472,7 @@ class CascadeRun:
         # the client gave up: the prompt is a lower bound). A refused call (429, 5xx, a connection
         # that never opened) processed nothing.
         streamed = partial is not None and (bool(partial.text) or partial.usage.total_tokens > 0)
-        timed_out = err.kind == "timeout" and "connect" not in type(exc).__name__.lower()
+        timed_out = provider_processed(exc)
         usage, estimated = self._paid_usage(partial) if streamed or timed_out else (Usage(), False)
         extra: dict[str, Any] = {"error_kind": err.kind}
         if estimated:
@@ -549,6 +549,7 @@ class CascadeRun:
                 outcome="overhead",
                 latency_ms=call.latency_ms,
                 cost_usd=call.cost_usd,
+                extra={"estimated": True} if call.estimated else {},
                 strict=False,
             )[0]
         extra: dict[str, Any] = {"gate": verdict.gate}

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from langchain_costrouter.core.errors import ProviderError
 
-__all__ = ["classify_error", "retry_after_s"]
+__all__ = ["classify_error", "provider_processed", "retry_after_s"]
 
 _BY_NAME: tuple[tuple[str, str], ...] = (
     ("ContextWindowExceededError", "context_window"),
@@ -104,3 +104,13 @@ def retry_after_s(exc: BaseException) -> float | None:
     except (TypeError, ValueError):
         return None
     return seconds if seconds >= 0 else None
+
+
+def provider_processed(exc: BaseException) -> bool:
+    """Whether a failed call may still have been processed, and billed, by the provider.
+
+    A client-side timeout after the request was sent is (the reply may be produced after the
+    client gave up: its prompt is a lower bound of the bill); a connect timeout, a refusal
+    (429, 5xx) or a connection that never opened is not.
+    """
+    return classify_error(exc).kind == "timeout" and "connect" not in type(exc).__name__.lower()
