@@ -110,7 +110,23 @@ def provider_processed(exc: BaseException) -> bool:
     """Whether a failed call may still have been processed, and billed, by the provider.
 
     A client-side timeout after the request was sent is (the reply may be produced after the
-    client gave up: its prompt is a lower bound of the bill); a connect timeout, a refusal
-    (429, 5xx) or a connection that never opened is not.
+    client gave up: its prompt is a lower bound of the bill); a refusal (429, 5xx), a
+    connection that never opened, and a timeout before the request was sent are not: a connect
+    timeout, a wait for a free connection of the client's pool, a write that did not finish.
+    SDKs wrap the transport's exception (openai's ``APITimeoutError`` for all of them), so the
+    whole ``__cause__``/``__context__`` chain is read.
     """
-    return classify_error(exc).kind == "timeout" and "connect" not in type(exc).__name__.lower()
+    if classify_error(exc).kind != "timeout":
+        return False
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        name = type(link).__name__.lower()
+        if any(word in name for word in _UNSENT_TIMEOUTS):
+            return False
+        link = link.__cause__ or link.__context__
+    return True
+
+
+_UNSENT_TIMEOUTS = ("connect", "pool", "write")

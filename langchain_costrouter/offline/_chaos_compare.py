@@ -7,7 +7,9 @@ time order) are walked side by side:
 
 - a **complete** server line pairs with an exact record (same prompt and completion tokens,
   hence the same money), or with an ``estimated`` record when the client gave up before the
-  answer arrived (a reply delivered after the client's timeout);
+  answer arrived (a reply delivered after the client's timeout); an exact record wins over an
+  estimated one before it (an answer the client received must have a line; the estimate before
+  it is then a call that never reached the server);
 - a **broken** or **abandoned** line (billed: the prompt and the content tokens sent) pairs with
   an ``estimated`` record;
 - an unbilled line (an error answer, a connection the server dropped) pairs with a record of no
@@ -183,9 +185,11 @@ class _Walk:
             j, found = i, None
             while j < len(records):
                 kind = _compatible(s, records[j])
-                if kind is not None:
+                if kind == "exact":
                     found = (j, kind)
                     break
+                if kind is not None and found is None:
+                    found = (j, kind)  # an exact record further on wins: it must have a line
                 if not (_estimated(records[j]) or records[j].usage.total_tokens == 0):
                     break
                 j += 1

@@ -24,6 +24,7 @@ server's bill (:func:`~langchain_costrouter.offline._chaos_compare.compare`).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -72,7 +73,8 @@ class ChaosSettings:
         lock_s: How long the ledger and the cache are held locked.
         delete_at, lock_ledger_at, lock_cache_at: Progress (share of requests finished) at
             which the ledger file is deleted, the ledger locked, the cache locked (``None``: never).
-        workdir: Folder of the ledger and cache (default: a temporary one, removed after).
+        workdir: Folder of the ledger, the cache and the server's bill (``server-bill.jsonl``);
+            default: a temporary one, removed after.
     """
 
     requests: int = 2000
@@ -83,7 +85,7 @@ class ChaosSettings:
     hard_share: float = 0.3
     repeat_share: float = 0.1
     seed: int = 0
-    timeout_s: float = 8.0
+    timeout_s: float = 30.0
     ledger_busy_s: float = 1.0
     lock_s: float = 3.0
     delete_at: float | None = 0.25
@@ -321,8 +323,9 @@ async def _drive(router: Any, plans: list[_Plan], settings: ChaosSettings, sabot
                     outcome = "ok"
                 else:
                     outcome = await _one(router, plan)
-            except TimeoutError:
-                outcome = "cancelled" if plan.cancel_after is not None else "error:TimeoutError"
+            except TimeoutError as exc:  # wait_for's, or a stream that ran past its deadline
+                cancelled = type(exc) is TimeoutError and plan.cancel_after is not None
+                outcome = "cancelled" if cancelled else f"error:{type(exc).__name__}"
             except Exception as exc:  # a request may fail; the ledger must still hold what it cost
                 outcome = f"error:{type(exc).__name__}"
         outcomes[outcome] += 1
@@ -381,6 +384,9 @@ def _run_in(settings: ChaosSettings, workdir: Path) -> ChaosResult:
         router.close()
         pending = accountant.pending
         lines = [line for line in server.bill.lines() if line.tag is not None]
+        if settings.workdir is not None:  # kept for a look after the run
+            with (workdir / "server-bill.jsonl").open("w", encoding="utf-8") as fh:
+                fh.writelines(json.dumps(line.to_dict()) + "\n" for line in lines)
         faults = dict(server.chaos.fired) if server.chaos is not None else {}
     live = _read_records(ledger_path)
     deleted = _read_records(saboteur.deleted_copy)

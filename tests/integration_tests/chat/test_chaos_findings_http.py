@@ -98,3 +98,33 @@ async def test_a_judge_call_that_timed_out_is_recorded_with_its_prompt(server: L
     assert judge.input_tokens == billed[0].prompt_tokens > 0
     assert judge.output_tokens == billed[0].completion_tokens == 0
     assert judge.cost_usd == pytest.approx(judge.input_tokens * 1.0 / 1e6)
+
+
+async def test_only_a_timeout_after_the_request_was_sent_counts_as_processed(server: LocalOpenAIServer) -> None:
+    """A wait for a free pooled connection is a timeout too, but the provider never saw the call.
+
+    openai's ``APITimeoutError`` wraps every transport timeout; the ledger used to charge the
+    prompt of calls that timed out in the client's own pool (the chaos bench's "never sent").
+    """
+    import httpx
+    import openai
+
+    from langchain_costrouter.core.faults import provider_processed
+
+    http = httpx.AsyncClient(limits=httpx.Limits(max_connections=1), timeout=httpx.Timeout(1.0, pool=0.2))
+    client = openai.AsyncOpenAI(base_url=server.base_url, api_key="sk-local", http_client=http, max_retries=0)
+    body: dict[str, Any] = {"model": "judge-slow", "messages": [{"role": "user", "content": "grade"}]}
+    try:
+        slow = asyncio.ensure_future(client.chat.completions.create(**body))
+        await asyncio.sleep(0.2)  # it holds the only connection now, waiting for its answer
+        with pytest.raises(openai.APITimeoutError) as in_pool:
+            await client.chat.completions.create(**{**body, "model": "cheap"})
+        with pytest.raises(openai.APITimeoutError) as reading:
+            await slow
+    finally:
+        await http.aclose()
+    read, pooled = reading.value, in_pool.value
+    assert isinstance(read, openai.APITimeoutError)
+    assert isinstance(pooled, openai.APITimeoutError)
+    assert provider_processed(read)
+    assert not provider_processed(pooled)
