@@ -299,17 +299,25 @@ class ChatCostRouter(BaseChatModel):
     # LangChain's stream()/astream() call _stream/_astream without their run manager, so the
     # run's metadata (tenant, budget key) is handed over in a private keyword instead.
     def stream(
-        self, input: LanguageModelInput, config: RunnableConfig | None = None, *, stop: list[str] | None = None,
+        self,
+        input: LanguageModelInput,  # noqa: A002 - LangChain's signature
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
         **kwargs: Any,
-    ) -> Iterator[AIMessageChunk]:  # fmt: skip
+    ) -> Iterator[AIMessageChunk]:
         """Streams the answer (see :class:`BaseChatModel`); the run's metadata names the tenant."""
         kwargs[_META_KWARG] = dict(ensure_config(config).get("metadata") or {})
         yield from super().stream(input, config, stop=stop, **kwargs)
 
     async def astream(
-        self, input: LanguageModelInput, config: RunnableConfig | None = None, *, stop: list[str] | None = None,
+        self,
+        input: LanguageModelInput,  # noqa: A002 - LangChain's signature
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
         **kwargs: Any,
-    ) -> AsyncIterator[AIMessageChunk]:  # fmt: skip
+    ) -> AsyncIterator[AIMessageChunk]:
         """Async :meth:`stream`."""
         kwargs[_META_KWARG] = dict(ensure_config(config).get("metadata") or {})
         async for chunk in super().astream(input, config, stop=stop, **kwargs):

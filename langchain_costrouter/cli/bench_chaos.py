@@ -65,7 +65,11 @@ def register_bench(subparsers: Any) -> None:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
     p.add_argument(
-        "--timeout", type=float, default=30.0, metavar="S", help="the tiers' timeout_s (a timeout fault sleeps 1.5x)"
+        "--timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="the tiers' timeout_s (a timeout fault holds a request 5 s longer)",
     )
     p.add_argument("--workdir", type=Path, metavar="DIR", help="keep the ledger and cache here (default: temporary)")
     add_json(p, help="also write the figures as JSON to PATH ('-': stdout)")

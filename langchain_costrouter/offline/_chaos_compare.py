@@ -17,8 +17,10 @@ time order) are walked side by side:
 
 What is left over is the verdict: a billed line with no record is **lost**; a record with
 tokens that is not estimated and has no line is a **phantom**; an estimated record or a record
-of no tokens with no line is a call that never reached the server (the client gave up while it
-waited for a connection), listed apart. Two records with one ``record_id`` are **duplicates**.
+of no tokens with no line is a call that never reached the server (the client gave up before
+the request was out), listed apart. Two records with one ``record_id`` are **duplicates**. The
+pairing keeps call order and is the one with the fewest lost and phantom items (an edit
+distance), preferring exact pairs to estimates.
 """
 
 from __future__ import annotations
@@ -124,9 +126,7 @@ class Comparison:
             "ok": self.ok,
             "lost_examples": [line.to_dict() for line in self.lost[:5]],
             "phantom_examples": [r.to_dict() for r in self.phantom[:5]],
-            "rule_break_examples": [
-                {"server": s.to_dict(), "ledger": r.to_dict()} for s, r in self.rule_breaks[:5]
-            ],
+            "rule_break_examples": [{"server": s.to_dict(), "ledger": r.to_dict()} for s, r in self.rule_breaks[:5]],
         }
 
 
@@ -154,7 +154,8 @@ class _Walk:
 
     def pair(self, kind: str, s: BillLine, r: CostRecord) -> None:
         out = self.out
-        server_usd = self.price("openai/" + _model_key(r.model), s.prompt_tokens, s.completion_tokens) if s.billed else 0.0
+        model = "openai/" + _model_key(r.model)
+        server_usd = self.price(model, s.prompt_tokens, s.completion_tokens) if s.billed else 0.0
         if kind == "exact":
             out.exact += 1
             out.exact_server_usd += server_usd
@@ -180,32 +181,67 @@ class _Walk:
             self.out.phantom.append(r)
 
     def group(self, lines: Sequence[BillLine], records: Sequence[CostRecord]) -> None:
-        i = 0
-        for s in lines:
-            j, found = i, None
-            while j < len(records):
-                kind = _compatible(s, records[j])
-                if kind == "exact":
-                    found = (j, kind)
-                    break
-                if kind is not None and found is None:
-                    found = (j, kind)  # an exact record further on wins: it must have a line
-                if not (_estimated(records[j]) or records[j].usage.total_tokens == 0):
-                    break
-                j += 1
-            if found is None:
+        for s, r, kind in _align(lines, records):
+            if r is None:
+                assert s is not None
                 if s.billed:
                     self.out.lost.append(s)
                 else:
                     self.out.unrecorded_free += 1
-                continue
-            j, kind = found
-            for r in records[i:j]:
+            elif s is None:
                 self.leftover(r)
-            self.pair(kind, s, records[j])
-            i = j + 1
-        for r in records[i:]:
-            self.leftover(r)
+            else:
+                self.pair(kind, s, r)
+
+
+# Costs of the alignment: a lost line or a phantom record outweighs any number of the rest.
+_COST_LOST = 1_000_000
+_COST_LOOSE = 1_000  # an unbilled line without a record, a record that never reached the server
+_COST_PAIR = {"exact": 0, "free": 0, "estimated": 1, "late": 2}
+
+
+def _skip_record_cost(r: CostRecord) -> int:
+    return _COST_LOOSE if _estimated(r) or r.usage.total_tokens == 0 else _COST_LOST
+
+
+def _align(
+    lines: Sequence[BillLine], records: Sequence[CostRecord]
+) -> list[tuple[BillLine | None, CostRecord | None, str]]:
+    """The cheapest order-keeping pairing of one group's lines and records (edit-distance style).
+
+    Both sides are in call order, so pairs never cross; among pairings with the fewest lost
+    lines and phantom records, exact pairs are preferred to estimates.
+    """
+    n, m = len(lines), len(records)
+    inf = float("inf")
+    cost = [[inf] * (m + 1) for _ in range(n + 1)]
+    step: list[list[tuple[int, int, str]]] = [[(0, 0, "")] * (m + 1) for _ in range(n + 1)]
+    cost[n][m] = 0.0
+    for i in range(n, -1, -1):
+        for j in range(m, -1, -1):
+            if i == n and j == m:
+                continue
+            best, how = inf, (0, 0, "")
+            if i < n:
+                c = cost[i + 1][j] + (_COST_LOST if lines[i].billed else _COST_LOOSE)
+                if c < best:
+                    best, how = c, (1, 0, "")
+            if j < m:
+                c = cost[i][j + 1] + _skip_record_cost(records[j])
+                if c < best:
+                    best, how = c, (0, 1, "")
+            if i < n and j < m:
+                kind = _compatible(lines[i], records[j])
+                if kind is not None and (c := cost[i + 1][j + 1] + _COST_PAIR[kind]) < best:
+                    best, how = c, (1, 1, kind)
+            cost[i][j], step[i][j] = best, how
+    out: list[tuple[BillLine | None, CostRecord | None, str]] = []
+    i = j = 0
+    while i < n or j < m:
+        di, dj, kind = step[i][j]
+        out.append((lines[i] if di else None, records[j] if dj else None, kind))
+        i, j = i + di, j + dj
+    return out
 
 
 def compare(lines: Sequence[BillLine], records: Sequence[CostRecord], price: Pricer) -> Comparison:

@@ -1,6 +1,7 @@
 """Chaos benchmark: concurrent requests under faults and sabotage; the ledger against the server's bill.
 
-One local OpenAI-compatible server plays three models: a cheap one (that answers the "hard"
+One local OpenAI-compatible server, in a process of its own
+(:mod:`~langchain_costrouter.offline._chaos_server`), plays three models: a cheap one (that answers the "hard"
 questions badly), a premium one and a judge (that grades the cheap answers, so bad ones
 escalate). It injects random faults into a share of the requests it receives (429, 500, 503,
 a timeout past the client's, a slow answer, a stream broken after content, a connection dropped
@@ -24,20 +25,27 @@ server's bill (:func:`~langchain_costrouter.offline._chaos_compare.compare`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
 import random
+import signal
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from langchain_costrouter.offline._chaos_compare import ESTIMATE_RULE, Comparison, compare
+from langchain_costrouter.offline._chaos_server import HARD, chaos_script
+from langchain_costrouter.testing.server import BillLine
 
 __all__ = ["ChaosResult", "ChaosSettings", "chaos_script", "run_chaos"]
 
@@ -52,7 +60,7 @@ _QUESTIONS = (
     "Give one fact about the economy of {x}.",
 )
 _PLACES = ("Peru", "Norway", "Kenya", "Japan", "Chile", "Egypt", "Canada", "Nepal", "Spain", "Laos")
-HARD = "hard question:"
+_START_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -68,7 +76,7 @@ class ChaosSettings:
         hard_share: Share of questions the cheap model answers badly (they escalate).
         repeat_share: Share of requests that repeat an earlier, finished one (cache hits).
         seed: Seed of every draw (questions, modes, cancellations, faults).
-        timeout_s: The tiers' ``timeout_s`` (a ``timeout`` fault sleeps 1.5 times this).
+        timeout_s: The tiers' ``timeout_s`` (a ``timeout`` fault holds a request 5 s longer).
         ledger_busy_s: The ledger's busy timeout (a lock held longer makes writes fail).
         lock_s: How long the ledger and the cache are held locked.
         delete_at, lock_ledger_at, lock_cache_at: Progress (share of requests finished) at
@@ -137,49 +145,6 @@ class ChaosResult:
             "comparison": self.comparison.to_dict(),
             "estimate_rule": ESTIMATE_RULE,
         }
-
-
-def chaos_script() -> Any:
-    """The server's three models (cheap, premium, judge)."""
-    from langchain_costrouter.testing.server import ModelScript, ReplyRule, Script
-
-    enc = "cl100k_base"
-    return Script(
-        models={
-            "chaos-cheap": ModelScript(
-                reply="A short answer that covers the main facts of the question asked.",
-                rules=(ReplyRule(contains=HARD, reply="Hmm, not sure."),),
-                latency_s=0.02,
-                token_delay_s=0.002,
-                encoding=enc,
-            ),
-            "chaos-premium": ModelScript(
-                reply="A careful and complete answer from the premium model, with the facts and their context.",
-                latency_s=0.05,
-                token_delay_s=0.002,
-                encoding=enc,
-            ),
-            "chaos-judge": ModelScript(
-                reply="9", rules=(ReplyRule(contains="Hmm, not sure.", reply="2"),), latency_s=0.05, encoding=enc
-            ),
-        },
-        strict=True,
-    )
-
-
-def _faults(settings: ChaosSettings) -> Any:
-    from langchain_costrouter.testing.server import FaultSpec, RandomFaults
-
-    kinds = [
-        (FaultSpec(kind="429", retry_after=0.1), 1.0),
-        (FaultSpec(kind="500"), 1.0),
-        (FaultSpec(kind="503"), 1.0),
-        (FaultSpec(kind="timeout", delay_s=settings.timeout_s * 1.5), 1.0),
-        (FaultSpec(kind="slow", delay_s=0.3), 1.0),
-        (FaultSpec(kind="broken_stream", after_chunks=4), 1.0),
-        (FaultSpec(kind="broken_stream", after_chunks=1), 0.5),
-    ]
-    return RandomFaults(settings.fault_rate, kinds, seed=settings.seed)
 
 
 def _config(base_url: str, settings: ChaosSettings, workdir: Path) -> Any:
@@ -357,17 +322,53 @@ def run_chaos(settings: ChaosSettings) -> ChaosResult:
         return _run_in(settings, Path(tmp))
 
 
+@contextlib.contextmanager
+def _server_process(settings: ChaosSettings, workdir: Path) -> Iterator[tuple[str, Path]]:
+    """The chaos server in a child process: yields its base URL and its bill file; stops it after."""
+    bill = workdir / "server-bill.jsonl"
+    bill.unlink(missing_ok=True)
+    port_file = workdir / "server.port"
+    port_file.unlink(missing_ok=True)
+    cmd = [
+        sys.executable, "-m", "langchain_costrouter.offline._chaos_server",
+        "--bill", str(bill), "--port-file", str(port_file),
+        "--fault-rate", str(settings.fault_rate), "--seed", str(settings.seed), "--timeout", str(settings.timeout_s),
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)  # noqa: S603 - our own module, no shell
+    try:
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while not port_file.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                msg = f"the chaos server did not start (exit code {proc.poll()})"
+                raise RuntimeError(msg)
+            time.sleep(0.05)
+        port = int(port_file.read_text(encoding="utf-8"))
+        yield f"http://127.0.0.1:{port}/v1", bill
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _read_bill(path: Path) -> list[BillLine]:
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8") as fh:
+        return [BillLine(**json.loads(line)) for line in fh if line.strip()]
+
+
 def _run_in(settings: ChaosSettings, workdir: Path) -> ChaosResult:
     from langchain_costrouter import ChatCostRouter
     from langchain_costrouter.core.ledger import SQLiteLedger
     from langchain_costrouter.core.usage import Usage
-    from langchain_costrouter.testing.server import LocalOpenAIServer
 
     os.environ.setdefault(KEY_ENV, "sk-chaos-local")
     plans = _plans(settings)
-    with LocalOpenAIServer(chaos_script()) as server:
-        server.chaos = _faults(settings)
-        config = _config(server.base_url, settings, workdir)
+    with _server_process(settings, workdir) as (base_url, bill_path):
+        config = _config(base_url, settings, workdir)
         ledger_path = Path(config.ledger.path)
         ledger = SQLiteLedger(ledger_path, busy_timeout_s=settings.ledger_busy_s)
         router = ChatCostRouter(config=config, ledger=ledger)
@@ -383,11 +384,8 @@ def _run_in(settings: ChaosSettings, workdir: Path) -> ChaosResult:
         cache_failures = int(cache_stats.get("errors", {}).get("store", 0))
         router.close()
         pending = accountant.pending
-        lines = [line for line in server.bill.lines() if line.tag is not None]
-        if settings.workdir is not None:  # kept for a look after the run
-            with (workdir / "server-bill.jsonl").open("w", encoding="utf-8") as fh:
-                fh.writelines(json.dumps(line.to_dict()) + "\n" for line in lines)
-        faults = dict(server.chaos.fired) if server.chaos is not None else {}
+    lines = [line for line in _read_bill(bill_path) if line.tag is not None]
+    faults = dict(Counter(line.fault for line in lines if line.fault is not None))
     live = _read_records(ledger_path)
     deleted = _read_records(saboteur.deleted_copy)
     records = deleted + live

@@ -2,8 +2,8 @@
 """Local OpenAI-compatible servers for tests, cassettes, benchmarks and demos (framework-neutral).
 
 - :class:`LocalOpenAIServer`: scripted models (fixed replies, rules, echo, tool calls, JSON
-  output, logprobs, latency) and deterministic faults, in a background thread; :attr:`LocalOpenAIServer.bill` is its own bill
-  (:class:`BillLog`) and :attr:`LocalOpenAIServer.chaos` draws random faults (:class:`RandomFaults`).
+  output, logprobs, latency) and deterministic faults, in a background thread. Its ``bill`` is
+  its own bill (:class:`BillLog`); its ``chaos`` draws random faults (:class:`RandomFaults`).
 - :class:`AsyncLocalOpenAIServer`: the same in the caller's event loop.
 - :class:`ReplayScript` / :meth:`LocalOpenAIServer.replay`: recorded answers from a RouteLLM CSV,
   404 ``replay_not_found`` for anything not recorded.
@@ -33,9 +33,9 @@ from langchain_costrouter.testing.server._server import (
 __all__ = [
     "DEFAULT_TAG_PATTERN",
     "FAULT_HEADER",
+    "AsyncLocalOpenAIServer",
     "BillLine",
     "BillLog",
-    "AsyncLocalOpenAIServer",
     "FaultSpec",
     "LocalOpenAIServer",
     "MessageHints",

@@ -120,8 +120,9 @@ class _Meter:
             status = "dropped"
         billed = status in {"complete", "broken", "abandoned"} and self.prompt is not None
         prompt, completion = (self.prompt or 0, self.completion) if billed else (0, 0)
-        line = BillLine(self.seq, self.tag, self.model, self.stream, status, http_status, prompt, completion, self.fault)
-        self.log.add(line)
+        self.log.add(
+            BillLine(self.seq, self.tag, self.model, self.stream, status, http_status, prompt, completion, self.fault)
+        )
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -196,7 +197,7 @@ def _event_tokens(chunk: dict[str, Any], encoding: str) -> int:
 
 
 async def _stream(
-    request: web.Request, call: ChatCall, reply: Reply, fault: FaultSpec | None, delay: float, meter: _Meter
+    request: web.Request, call: ChatCall, reply: Reply, fault: FaultSpec | None, *, delay: float, meter: _Meter
 ) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"})
     await resp.prepare(request)
@@ -334,7 +335,7 @@ class _Routes:
             meter.close("error", failure.status)
             return _failure_response(failure)
         if call.stream:
-            return await _stream(request, call, reply, fault, plan.token_delay_s, meter)
+            return await _stream(request, call, reply, fault, delay=plan.token_delay_s, meter=meter)
         if fault is not None and fault.kind == "broken_stream":
             meter.close("dropped")
             await _abort(request)
