@@ -28,6 +28,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import os
 import random
 import signal
@@ -78,7 +79,9 @@ class ChaosSettings:
         seed: Seed of every draw (questions, modes, cancellations, faults).
         timeout_s: The tiers' ``timeout_s`` (a ``timeout`` fault holds a request 5 s longer).
         ledger_busy_s: The ledger's busy timeout (a lock held longer makes writes fail).
-        lock_s: How long the ledger and the cache are held locked.
+        lock_s: How long the ledger is held locked.
+        cache_lock_s: How long the cache's database is held locked (longer than its driver's
+            5 s busy timeout, so cache writes fail).
         delete_at, lock_ledger_at, lock_cache_at: Progress (share of requests finished) at
             which the ledger file is deleted, the ledger locked, the cache locked (``None``: never).
         workdir: Folder of the ledger, the cache and the server's bill (``server-bill.jsonl``);
@@ -96,6 +99,7 @@ class ChaosSettings:
     timeout_s: float = 30.0
     ledger_busy_s: float = 1.0
     lock_s: float = 3.0
+    cache_lock_s: float = 8.0
     delete_at: float | None = 0.25
     lock_ledger_at: float | None = 0.45
     lock_cache_at: float | None = 0.6
@@ -193,7 +197,13 @@ def _plans(settings: ChaosSettings) -> list[_Plan]:
     for i in range(settings.requests - n_repeat):
         q = rng.choice(_QUESTIONS).format(x=rng.choice(_PLACES))
         text = f"[[ref:q{i:05d}]] {HARD + ' ' if rng.random() < settings.hard_share else ''}{q}"
-        cancel = rng.uniform(0.0, 1.5) if rng.random() < settings.cancel_rate else None
+        # log-uniform from 5 ms to the timeout: some before the call is out, some while a tier,
+        # the judge or a stream answers, whatever the load
+        cancel = (
+            math.exp(rng.uniform(math.log(0.005), math.log(settings.timeout_s)))
+            if rng.random() < settings.cancel_rate
+            else None
+        )
         plans.append(_Plan(f"q{i:05d}", text, rng.random() < settings.stream_share, cancel))
     originals = len(plans)
     for _ in range(n_repeat):
@@ -256,9 +266,8 @@ class _Saboteur:
                 self.events.append({"event": "cache_locked", "at_progress": round(progress, 3), "error": "no cache db"})
                 return
             target, what = dbs[0], "cache_locked"
-        t = threading.Thread(
-            target=_hold_lock, args=(target, self.settings.lock_s, self.events, what, progress), daemon=True
-        )
+        hold = self.settings.lock_s if name == "lock_ledger" else self.settings.cache_lock_s
+        t = threading.Thread(target=_hold_lock, args=(target, hold, self.events, what, progress), daemon=True)
         t.start()
         self.threads.append(t)
 

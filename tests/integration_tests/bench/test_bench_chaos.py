@@ -21,6 +21,7 @@ def test_chaos_run_loses_nothing_invents_nothing_and_duplicates_nothing(tmp_path
         timeout_s=1.5,
         ledger_busy_s=0.3,
         lock_s=1.0,
+        cache_lock_s=6.0,
         workdir=tmp_path,
     )
     result = run_chaos(settings)
@@ -33,6 +34,7 @@ def test_chaos_run_loses_nothing_invents_nothing_and_duplicates_nothing(tmp_path
     assert d["ledger_reopened"] == 1
     assert d["pending_after_close"] == 0
     assert d["cancelled"] > 0
+    assert d["cache_store_failures"] > 0
     assert sum(d["faults_injected"].values()) > 0
     # the verdict
     assert c["lost"] == 0, c["lost_examples"]
