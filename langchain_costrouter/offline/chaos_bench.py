@@ -75,7 +75,8 @@ class ChaosSettings:
         cancel_rate: Share of requests the client cancels at a random moment.
         stream_share: Share of requests made with ``astream`` (the rest ``ainvoke``).
         hard_share: Share of questions the cheap model answers badly (they escalate).
-        repeat_share: Share of requests that repeat an earlier, finished one (cache hits).
+        repeat_share: Share of requests that repeat an earlier one once it finished (cache
+            hits); the requests of one tag never overlap, so their calls stay in order.
         seed: Seed of every draw (questions, modes, cancellations, faults).
         timeout_s: The tiers' ``timeout_s`` (a ``timeout`` fault holds a request 5 s longer).
         ledger_busy_s: The ledger's busy timeout (a lock held longer makes writes fail).
@@ -206,9 +207,12 @@ def _plans(settings: ChaosSettings) -> list[_Plan]:
         )
         plans.append(_Plan(f"q{i:05d}", text, rng.random() < settings.stream_share, cancel))
     originals = len(plans)
+    last = {p.tag: i for i, p in enumerate(plans)}
     for _ in range(n_repeat):
         k = rng.randrange(originals)
-        plans.append(_Plan(plans[k].tag, plans[k].text, rng.random() < settings.stream_share, None, repeat_of=k))
+        # a repeat waits for the last request of its tag: the calls of one tag stay in sequence
+        plans.append(_Plan(plans[k].tag, plans[k].text, rng.random() < settings.stream_share, None, last[plans[k].tag]))
+        last[plans[k].tag] = len(plans) - 1
     return plans
 
 
