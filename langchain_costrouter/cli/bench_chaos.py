@@ -2,7 +2,7 @@
 
 Example::
 
-    costrouter bench chaos --requests 2000 --fault-rate 0.2 --seed 0 --json out/chaos.json
+    costrouter bench chaos --requests 2000 --fault-rate 0.2 --seed 0 --timeout 60 --json out/chaos.json
 
 Starts a local OpenAI-compatible server (a cheap, a premium and a judge model) that injects
 random faults and keeps its own bill, sends the requests through ``ChatCostRouter`` at once
@@ -67,7 +67,7 @@ def register_bench(subparsers: Any) -> None:
     p.add_argument(
         "--timeout",
         type=float,
-        default=30.0,
+        default=60.0,
         metavar="S",
         help="the tiers' timeout_s (a timeout fault holds a request 5 s longer)",
     )

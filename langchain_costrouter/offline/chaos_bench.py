@@ -97,7 +97,7 @@ class ChaosSettings:
     hard_share: float = 0.3
     repeat_share: float = 0.1
     seed: int = 0
-    timeout_s: float = 30.0
+    timeout_s: float = 60.0
     ledger_busy_s: float = 1.0
     lock_s: float = 3.0
     cache_lock_s: float = 8.0
