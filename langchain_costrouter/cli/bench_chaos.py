@@ -53,17 +53,31 @@ def register_bench(subparsers: Any) -> None:
         help="concurrent requests with faults, cancellations and ledger/cache sabotage vs the server's bill",
         description=__doc__,
     )
-    p.add_argument("--requests", type=_positive, default=2000, metavar="N", help="requests sent (default 2000)")
+    p.add_argument("--requests", type=_positive, default=2000, metavar="N", help="requests sent, all started at once")
     p.add_argument(
-        "--concurrency", type=_positive, default=None, metavar="N", help="most requests in flight (default: all)"
+        "--concurrency",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="most requests in flight (default: all of them)",
     )
     p.add_argument(
-        "--fault-rate", type=_share, default=0.2, metavar="SHARE", help="share of server calls with a fault (0.2)"
+        "--fault-rate", type=_share, default=0.2, metavar="SHARE", help="share of the server's calls that get a fault"
     )
     p.add_argument(
-        "--cancel-rate", type=_share, default=0.05, metavar="SHARE", help="share of requests cancelled (0.05)"
+        "--cancel-rate",
+        type=_share,
+        default=0.05,
+        metavar="SHARE",
+        help="share of requests the client cancels at a random moment",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of every draw (default 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every draw (questions, modes, cancellations, faults)")
+    p.add_argument(
+        "--adapter",
+        choices=("langchain", "litellm"),
+        default="langchain",
+        help="ChatCostRouter (default) or litellm.Router with the costrouter hooks",
+    )
     p.add_argument(
         "--timeout",
         type=float,
@@ -71,7 +85,13 @@ def register_bench(subparsers: Any) -> None:
         metavar="S",
         help="the tiers' timeout_s (a timeout fault holds a request 5 s longer)",
     )
-    p.add_argument("--workdir", type=Path, metavar="DIR", help="keep the ledger and cache here (default: temporary)")
+    p.add_argument(
+        "--workdir",
+        dest="workdir_out",
+        type=Path,
+        metavar="DIR",
+        help="keep the ledger, cache and server bill here (default: a temporary folder)",
+    )
     add_json(p, help="also write the figures as JSON to PATH ('-': stdout)")
     p.set_defaults(func=run)
 
@@ -90,8 +110,8 @@ def render_chaos(console: Console, result: ChaosResult) -> None:
     table.add_column("figure")
     table.add_column("value", justify="right")
     rows: list[tuple[str, Any]] = [
-        ("requests (ainvoke / astream)", f"{d['requests']} ({d['modes'].get('ainvoke', 0)} / "
-                                         f"{d['modes'].get('astream', 0)})"),
+        ("adapter", d["settings"]["adapter"]),
+        ("requests (call / stream)", f"{d['requests']} ({d['modes'].get('call', 0)} / {d['modes'].get('stream', 0)})"),
         ("outcomes", ", ".join(f"{k} {v}" for k, v in sorted(d["outcomes"].items()))),
         ("client cancellations", d["cancelled"]),
         ("faults injected", ", ".join(f"{k} {v}" for k, v in sorted(d["faults_injected"].items()))),
@@ -128,16 +148,20 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from langchain_costrouter.cli import _style
+    from langchain_costrouter.core.errors import ConfigError
     from langchain_costrouter.offline.chaos_bench import ChaosSettings, run_chaos
 
+    if args.workdir_out is not None and args.workdir_out.exists() and not args.workdir_out.is_dir():
+        raise ConfigError("--workdir", f"{args.workdir_out} exists and is not a folder")
     settings = ChaosSettings(
         requests=args.requests,
+        adapter=args.adapter,
         concurrency=args.concurrency or args.requests,
         fault_rate=args.fault_rate,
         cancel_rate=args.cancel_rate,
         seed=args.seed,
         timeout_s=args.timeout,
-        workdir=args.workdir,
+        workdir=args.workdir_out,
     )
     console = Console(width=None if sys.stdout.isatty() else 130, stderr=args.json_out == "-")
     result = run_chaos(settings)

@@ -8,7 +8,8 @@ a timeout past the client's, a slow answer, a stream broken after content, a con
 before any) and keeps its own bill (:class:`~langchain_costrouter.testing.server.BillLog`).
 
 :func:`run_chaos` sends the requests through :class:`~langchain_costrouter.ChatCostRouter` all at
-once (``ainvoke`` and ``astream`` mixed), cancels some of them at random moments (while a tier
+once (``ainvoke`` and ``astream`` mixed), or through ``litellm.Router`` with the project's hooks
+(``acompletion``, streamed or not), cancels some of them at random moments (while a tier
 or the judge answers, or while a stream is read), and as the run progresses (by the share of
 requests finished, not by the clock, so it hits mid-run on any machine):
 
@@ -42,7 +43,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from langchain_costrouter.offline._chaos_compare import ESTIMATE_RULE, Comparison, compare
 from langchain_costrouter.offline._chaos_server import HARD, chaos_script
@@ -70,6 +71,8 @@ class ChaosSettings:
 
     Attributes:
         requests: Requests sent (all started at once, up to ``concurrency`` in flight).
+        adapter: ``langchain`` (``ChatCostRouter``: ``ainvoke``/``astream``) or ``litellm``
+            (``litellm.Router`` with the hooks: ``acompletion``, streaming or not).
         concurrency: Most requests in flight at a time.
         fault_rate: Share of the server's requests that get a fault.
         cancel_rate: Share of requests the client cancels at a random moment.
@@ -90,6 +93,7 @@ class ChaosSettings:
     """
 
     requests: int = 2000
+    adapter: Literal["langchain", "litellm"] = "langchain"
     concurrency: int = 2000
     fault_rate: float = 0.2
     cancel_rate: float = 0.05
@@ -276,17 +280,52 @@ class _Saboteur:
         self.threads.append(t)
 
 
-async def _one(router: Any, plan: _Plan) -> str:
-    config = {"metadata": {"tenant": plan.tag}}
-    if plan.stream:
-        async for _ in router.astream(plan.text, config=config):
-            pass
-    else:
-        await router.ainvoke(plan.text, config=config)
-    return "ok"
+class _Client:
+    """One adapter under test: ``ChatCostRouter`` (``langchain``) or ``litellm.Router`` (``litellm``)."""
+
+    def __init__(self, adapter: str, config: Any, ledger: Any) -> None:
+        self.adapter = adapter
+        if adapter == "litellm":
+            os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+            from litellm_hooks import CostRouterHooks, build_router
+
+            self._hooks = CostRouterHooks(config, ledger=ledger)
+            self._router = build_router(config, hooks=self._hooks)
+            self.runtime = self._hooks.runtime
+        else:
+            from langchain_costrouter import ChatCostRouter
+
+            self._router = ChatCostRouter(config=config, ledger=ledger)
+            self.runtime = self._router.runtime
+
+    async def send(self, plan: _Plan) -> str:
+        """Sends one request (reading a stream to its end)."""
+        if self.adapter == "litellm":
+            messages = [{"role": "user", "content": plan.text}]
+            meta = {"tenant": plan.tag}
+            if plan.stream:
+                stream = await self._router.acompletion(
+                    model="costrouter", messages=messages, metadata=meta, stream=True
+                )
+                async for _ in stream:
+                    pass
+            else:
+                await self._router.acompletion(model="costrouter", messages=messages, metadata=meta)
+            return "ok"
+        config = {"metadata": {"tenant": plan.tag}}
+        if plan.stream:
+            async for _ in self._router.astream(plan.text, config=config):
+                pass
+        else:
+            await self._router.ainvoke(plan.text, config=config)
+        return "ok"
+
+    def close(self) -> None:
+        """Flushes and closes the ledger and the cache."""
+        (self._hooks if self.adapter == "litellm" else self._router).close()
 
 
-async def _drive(router: Any, plans: list[_Plan], settings: ChaosSettings, saboteur: _Saboteur) -> Counter[str]:
+async def _drive(client: _Client, plans: list[_Plan], settings: ChaosSettings, saboteur: _Saboteur) -> Counter[str]:
     outcomes: Counter[str] = Counter()
     gate = asyncio.Semaphore(settings.concurrency)
     finished = [asyncio.Event() for _ in plans]
@@ -297,10 +336,10 @@ async def _drive(router: Any, plans: list[_Plan], settings: ChaosSettings, sabot
         async with gate:
             try:
                 if plan.cancel_after is not None:
-                    await asyncio.wait_for(_one(router, plan), plan.cancel_after)
+                    await asyncio.wait_for(client.send(plan), plan.cancel_after)
                     outcome = "ok"
                 else:
-                    outcome = await _one(router, plan)
+                    outcome = await client.send(plan)
             except TimeoutError as exc:  # wait_for's, or a stream that ran past its deadline
                 cancelled = type(exc) is TimeoutError and plan.cancel_after is not None
                 outcome = "cancelled" if cancelled else f"error:{type(exc).__name__}"
@@ -374,7 +413,6 @@ def _read_bill(path: Path) -> list[BillLine]:
 
 
 def _run_in(settings: ChaosSettings, workdir: Path) -> ChaosResult:
-    from langchain_costrouter import ChatCostRouter
     from langchain_costrouter.core.ledger import SQLiteLedger
     from langchain_costrouter.core.usage import Usage
 
@@ -384,18 +422,18 @@ def _run_in(settings: ChaosSettings, workdir: Path) -> ChaosResult:
         config = _config(base_url, settings, workdir)
         ledger_path = Path(config.ledger.path)
         ledger = SQLiteLedger(ledger_path, busy_timeout_s=settings.ledger_busy_s)
-        router = ChatCostRouter(config=config, ledger=ledger)
+        client = _Client(settings.adapter, config, ledger)
         saboteur = _Saboteur(settings, ledger_path, workdir / "cache", len(plans))
         t0 = time.perf_counter()
-        outcomes = asyncio.run(_drive(router, plans, settings, saboteur))
+        outcomes = asyncio.run(_drive(client, plans, settings, saboteur))
         wall = time.perf_counter() - t0
         for t in saboteur.threads:
             t.join()
-        accountant = router.runtime.accountant
-        cache = router.runtime.response_cache
+        accountant = client.runtime.accountant
+        cache = client.runtime.response_cache
         cache_stats = cache.status()["stats"] if cache is not None else {}
         cache_failures = int(cache_stats.get("errors", {}).get("store", 0))
-        router.close()
+        client.close()
         pending = accountant.pending
     lines = [line for line in _read_bill(bill_path) if line.tag is not None]
     faults = dict(Counter(line.fault for line in lines if line.fault is not None))
@@ -411,7 +449,7 @@ def _run_in(settings: ChaosSettings, workdir: Path) -> ChaosResult:
         settings=settings,
         wall_s=wall,
         outcomes=outcomes,
-        modes=Counter("astream" if p.stream else "ainvoke" for p in plans),
+        modes=Counter("stream" if p.stream else "call" for p in plans),
         faults=faults,
         cancelled=outcomes.get("cancelled", 0),
         sabotage=saboteur.events,
