@@ -87,8 +87,9 @@ class JudgeGate(BaseGate):
 
     def evaluate(self, request: ChatRequest, completion: Completion) -> GateVerdict:
         t0 = time.perf_counter()
-        messages = self._messages(request, completion)
+        messages: list[Mapping[str, Any]] = []
         try:
+            messages = self._messages(request, completion)
             reply = self.client.complete(messages, temperature=0, max_tokens=_GRADE_TOKENS)
         except Exception as exc:  # a judge outage must escalate, not crash the request
             return self._failed(messages, exc, (time.perf_counter() - t0) * 1000)
@@ -96,8 +97,9 @@ class JudgeGate(BaseGate):
 
     async def aevaluate(self, request: ChatRequest, completion: Completion) -> GateVerdict:
         t0 = time.perf_counter()
-        messages = self._messages(request, completion)
+        messages: list[Mapping[str, Any]] = []
         try:
+            messages = self._messages(request, completion)
             reply = await self.client.acomplete(messages, temperature=0, max_tokens=_GRADE_TOKENS)
         except Exception as exc:
             return self._failed(messages, exc, (time.perf_counter() - t0) * 1000)
