@@ -77,7 +77,7 @@ async def _serve(args: argparse.Namespace) -> None:
     from langchain_costrouter.testing.server import AsyncLocalOpenAIServer, BillLog
 
     server = AsyncLocalOpenAIServer(chaos_script(), api_key=args.api_key)
-    server.state.bill = BillLog(path=args.bill)
+    server.bill = BillLog(path=args.bill)
     server.chaos = chaos_faults(args.fault_rate, args.seed, args.timeout)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -29,7 +29,7 @@ SCRIPT = Script(models={"m": ModelScript(reply=REPLY, encoding="cl100k_base")}, 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[LocalOpenAIServer]:
     with LocalOpenAIServer(SCRIPT) as srv:
-        srv.state.bill = BillLog(path=tmp_path / "bill.jsonl")
+        srv.bill = BillLog(path=tmp_path / "bill.jsonl")
         yield srv
 
 

@@ -72,6 +72,10 @@ class _ServerBase:
         """The server's own bill: one line per chat request with the usage it charged."""
         return self.state.bill
 
+    @bill.setter
+    def bill(self, log: BillLog) -> None:
+        self.state.bill = log
+
     @property
     def chaos(self) -> RandomFaults | None:
         """Faults drawn at random for a share of the requests (``None``: none)."""
