@@ -442,7 +442,7 @@ def _run_in(settings: ChaosSettings, workdir: Path) -> ChaosResult:
     records = deleted + live
 
     def price(model: str, prompt: int, completion: int) -> float:
-        return accountant.cost_usd(model, Usage(prompt, completion))
+        return float(accountant.cost_usd(model, Usage(prompt, completion)))
 
     comparison = compare(lines, records, price)
     return ChaosResult(
