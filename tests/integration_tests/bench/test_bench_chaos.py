@@ -47,6 +47,27 @@ def test_chaos_run_loses_nothing_invents_nothing_and_duplicates_nothing(tmp_path
     json.dumps(d)  # JSON-ready
 
 
+def test_chaos_run_through_the_litellm_router_loses_nothing(tmp_path: Path) -> None:
+    settings = ChaosSettings(
+        requests=60,
+        adapter="litellm",
+        cancel_rate=0.1,
+        seed=3,
+        timeout_s=1.5,
+        ledger_busy_s=0.3,
+        lock_s=1.0,
+        lock_cache_at=None,
+        workdir=tmp_path,
+    )
+    d = run_chaos(settings).to_dict()
+    c = d["comparison"]
+    assert [e["event"] for e in d["sabotage"]] == ["ledger_deleted", "ledger_locked"], d["sabotage"]
+    assert d["modes"]["stream"] > 0
+    assert (c["lost"], c["phantom"], c["duplicates"], c["estimate_rule_breaks"]) == (0, 0, 0, 0), c
+    assert c["pairs_exact"] > 50
+    assert c["ok"] is True
+
+
 def test_chaos_compare_finds_a_lost_and_a_phantom_record() -> None:
     from langchain_costrouter.core.ledger import CostRecord
     from langchain_costrouter.offline._chaos_compare import compare
