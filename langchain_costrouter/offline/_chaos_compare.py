@@ -39,8 +39,8 @@ ESTIMATE_RULE = (
     "exact records equal the server's bill token for token and cent for cent; a record flagged "
     "`estimated` (a call the client gave up on, a broken stream) carries the prompt as the client "
     "counts it and the completion tokens the client received, so it never exceeds the server's "
-    "line: ledger output tokens <= server output tokens, and the prompt within the tokenizer "
-    "framing of one message"
+    "line: ledger output tokens <= server output tokens (a judge abandoned mid-call: its 4-token "
+    "grade limit), and the prompt within the tokenizer framing of one message"
 )
 _PROMPT_SLACK = 8  # tokens: the per-message framing a prompt-only count may leave out
 
