@@ -36,7 +36,7 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel, LangSmithParams, LanguageModelInput
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage, convert_to_messages
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langchain_core.runnables import Runnable, RunnableBinding
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableConfig, ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr, ValidationError
 
 from langchain_costrouter._convert import completion_from_message, openai_tools, request_from_messages, strip_chunk
@@ -281,7 +281,7 @@ class ChatCostRouter(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, _metadata(run_manager), kwargs)
+        request = self._request(messages, stop, _metadata(run_manager, kwargs), kwargs)
         io = _TierIO(self, messages, kwargs)
         return self._chat_result(run_sync(self._runtime.pipeline.flow(request, decision=self._start), io))
 
@@ -292,9 +292,36 @@ class ChatCostRouter(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        request = self._request(messages, stop, _metadata(run_manager), kwargs)
+        request = self._request(messages, stop, _metadata(run_manager, kwargs), kwargs)
         io = _TierIO(self, messages, kwargs)
         return self._chat_result(await run_async(self._runtime.pipeline.flow(request, decision=self._start), io))
+
+    # LangChain's stream()/astream() call _stream/_astream without their run manager, so the
+    # run's metadata (tenant, budget key) is handed over in a private keyword instead.
+    def stream(
+        self,
+        input: LanguageModelInput,  # noqa: A002 - LangChain's signature
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> Iterator[AIMessageChunk]:
+        """Streams the answer (see :class:`BaseChatModel`); the run's metadata names the tenant."""
+        kwargs[_META_KWARG] = dict(ensure_config(config).get("metadata") or {})
+        yield from super().stream(input, config, stop=stop, **kwargs)
+
+    async def astream(
+        self,
+        input: LanguageModelInput,  # noqa: A002 - LangChain's signature
+        config: RunnableConfig | None = None,
+        *,
+        stop: list[str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[AIMessageChunk]:
+        """Async :meth:`stream`."""
+        kwargs[_META_KWARG] = dict(ensure_config(config).get("metadata") or {})
+        async for chunk in super().astream(input, config, stop=stop, **kwargs):
+            yield chunk
 
     def _stream(
         self,
@@ -303,7 +330,7 @@ class ChatCostRouter(BaseChatModel):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, _metadata(run_manager), kwargs)
+        request = self._request(messages, stop, _metadata(run_manager, kwargs), kwargs)
         flow = self._runtime.pipeline.flow(request, stream=True, decision=self._start)
         for chunk in stream_sync(flow, _TierIO(self, messages, kwargs), self._finish):
             if run_manager is not None and chunk.text:
@@ -317,7 +344,7 @@ class ChatCostRouter(BaseChatModel):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> AsyncIterator[ChatGenerationChunk]:
-        request = self._request(messages, stop, _metadata(run_manager), kwargs)
+        request = self._request(messages, stop, _metadata(run_manager, kwargs), kwargs)
         flow = self._runtime.pipeline.flow(request, stream=True, decision=self._start)
         async for chunk in stream_async(flow, _TierIO(self, messages, kwargs), self._finish):
             if run_manager is not None and chunk.text:
@@ -404,8 +431,15 @@ def _typed(exc: ValidationError) -> Exception:
     return ConfigError(where, first["msg"])
 
 
-def _metadata(run_manager: Any) -> Mapping[str, Any] | None:
+_META_KWARG = "_costrouter_run_metadata"
+
+
+def _metadata(run_manager: Any, kwargs: dict[str, Any] | None = None) -> Mapping[str, Any] | None:
+    """The run's metadata: handed over by :meth:`ChatCostRouter.stream`, else the run manager's."""
+    given = kwargs.pop(_META_KWARG, None) if kwargs is not None else None
     meta = getattr(run_manager, "metadata", None)
+    if isinstance(given, Mapping):
+        return {**given, **meta} if isinstance(meta, Mapping) else given
     return meta if isinstance(meta, Mapping) else None
 
 

@@ -22,6 +22,7 @@ BENCH_MODULES: tuple[str, ...] = (
     "batch",
     "litellm_cmds",
     "bench_replicas",
+    "bench_chaos",
 )
 
 
@@ -32,7 +33,7 @@ def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = add_command(
         subparsers,
         "bench",
-        help="run a benchmark (cascade, cache, routing, savings, proxy)",
+        help="run a benchmark (cascade, cache, routing, savings, proxy, chaos)",
         description="Benchmarks: each target prints its figures and can write them as JSON (--json PATH|-).",
     )
     sub = parser.add_subparsers(dest="subcommand", required=True, metavar="TARGET")

@@ -51,7 +51,7 @@ from langchain_costrouter.core.errors import (
     ProviderError,
     SpendLimitExceededError,
 )
-from langchain_costrouter.core.faults import classify_error, retry_after_s
+from langchain_costrouter.core.faults import classify_error, provider_processed, retry_after_s
 from langchain_costrouter.core.gates.base import BaseGate, GateVerdict
 from langchain_costrouter.core.gates.factory import JudgeClientFactory, build_gate
 from langchain_costrouter.core.gates.structured import CONTRACT_GATE
@@ -426,10 +426,19 @@ class CascadeRun:
         self.spent_usd += rec.cost_usd
         return rec.cost_usd, rec.baseline_cost_usd
 
-    def _record_side_calls(self, step: TierStep, calls: Sequence[OverheadCall], **fields: Any) -> float:
-        """Records a gate's side calls (a judge, embeddings) as overheads of ``step``; returns their cost."""
+    def _record_side_calls(
+        self, step: TierStep, calls: Sequence[OverheadCall], *, extra: Mapping[str, Any] | None = None
+    ) -> float:
+        """Records a gate's side calls (a judge, embeddings) as overheads of ``step``; returns their cost.
+
+        A call flagged ``estimated`` (e.g. a judge that timed out after its request was sent) is
+        recorded with that flag, whatever ``extra`` says.
+        """
         total = 0.0
         for call in calls:
+            fields = dict(extra or {})
+            if call.estimated:
+                fields["estimated"] = True
             total += self._record(
                 step,
                 model=call.model,
@@ -438,8 +447,8 @@ class CascadeRun:
                 outcome="overhead",
                 latency_ms=call.latency_ms,
                 cost_usd=call.cost_usd,
+                extra=fields,
                 strict=False,
-                **fields,
             )[0]
         return total
 
@@ -490,7 +499,7 @@ class CascadeRun:
         # the client gave up: the prompt is a lower bound). A refused call (429, 5xx, a connection
         # that never opened) processed nothing.
         streamed = partial is not None and (bool(partial.text) or partial.usage.total_tokens > 0)
-        timed_out = err.kind == "timeout" and "connect" not in type(exc).__name__.lower()
+        timed_out = provider_processed(exc)
         usage, estimated = self._paid_usage(partial) if streamed or timed_out else (Usage(), False)
         extra: dict[str, Any] = {"error_kind": err.kind}
         if estimated:

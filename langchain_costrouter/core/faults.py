@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from langchain_costrouter.core.errors import ProviderError
 
-__all__ = ["classify_error", "retry_after_s"]
+__all__ = ["classify_error", "provider_processed", "retry_after_s"]
 
 _BY_NAME: tuple[tuple[str, str], ...] = (
     ("ContextWindowExceededError", "context_window"),
@@ -104,3 +104,29 @@ def retry_after_s(exc: BaseException) -> float | None:
     except (TypeError, ValueError):
         return None
     return seconds if seconds >= 0 else None
+
+
+def provider_processed(exc: BaseException) -> bool:
+    """Whether a failed call may still have been processed, and billed, by the provider.
+
+    A client-side timeout after the request was sent is (the reply may be produced after the
+    client gave up: its prompt is a lower bound of the bill); a refusal (429, 5xx), a
+    connection that never opened, and a timeout before the request was sent are not: a connect
+    timeout, a wait for a free connection of the client's pool, a write that did not finish.
+    SDKs wrap the transport's exception (openai's ``APITimeoutError`` for all of them), so the
+    whole ``__cause__``/``__context__`` chain is read.
+    """
+    if classify_error(exc).kind != "timeout":
+        return False
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        name = type(link).__name__.lower()
+        if any(word in name for word in _UNSENT_TIMEOUTS):
+            return False
+        link = link.__cause__ or link.__context__
+    return True
+
+
+_UNSENT_TIMEOUTS = ("connect", "pool", "write")

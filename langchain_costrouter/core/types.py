@@ -176,10 +176,15 @@ class Completion:
 
 @dataclass(frozen=True, slots=True)
 class OverheadCall:
-    """A call made on the side of an answer (a judge, an embedding, a compression)."""
+    """A call made on the side of an answer (a judge, an embedding, a compression).
+
+    ``estimated``: the usage is an estimate (a call that timed out after it was sent is billed
+    for its prompt at least), flagged so in the ledger.
+    """
 
     model: str
     usage: Usage
     kind: str
     latency_ms: float = 0.0
     cost_usd: float | None = None
+    estimated: bool = False

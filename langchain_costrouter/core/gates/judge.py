@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from langchain_costrouter.core.client import ModelClient
+from langchain_costrouter.core.faults import provider_processed
 from langchain_costrouter.core.gates.base import BaseGate, GateVerdict
 from langchain_costrouter.core.types import ChatRequest, Completion, OverheadCall
 from langchain_costrouter.core.usage import Usage
@@ -62,9 +63,22 @@ class JudgeGate(BaseGate):
         prompt = count_tokens(self.prompt.format(question=request.last_user_text, answer="")) + answer_tokens
         return (OverheadCall(self.client.model, Usage(prompt, _GRADE_TOKENS), "judge"),)
 
-    def _verdict(self, reply: Completion | None, latency_ms: float, error: str = "") -> GateVerdict:
-        if reply is None:
-            return GateVerdict(0.0, False, self.name, f"judge failed: {error}")
+    def _failed(self, messages: list[Mapping[str, Any]], exc: Exception, latency_ms: float) -> GateVerdict:
+        """The verdict of a judge call that raised: a rejection.
+
+        A call that timed out after it was sent was processed, and billed, by the provider: its
+        prompt is reported as an estimated overhead, so the ledger does not lose it.
+        """
+        logger.warning("judge call failed: %s", type(exc).__name__)
+        overhead: tuple[OverheadCall, ...] = ()
+        if provider_processed(exc):
+            from langchain_costrouter.core.tokens import count_message_tokens
+
+            usage = Usage(count_message_tokens(messages), 0)
+            overhead = (OverheadCall(self.client.model, usage, "judge", latency_ms, estimated=True),)
+        return GateVerdict(0.0, False, self.name, f"judge failed: {type(exc).__name__}", overhead)
+
+    def _verdict(self, reply: Completion, latency_ms: float) -> GateVerdict:
         overhead = (OverheadCall(reply.model, reply.usage, "judge", latency_ms),)
         grade = parse_grade(reply.text)
         if grade is None:
@@ -73,19 +87,20 @@ class JudgeGate(BaseGate):
 
     def evaluate(self, request: ChatRequest, completion: Completion) -> GateVerdict:
         t0 = time.perf_counter()
+        messages: list[Mapping[str, Any]] = []
         try:
-            reply = self.client.complete(self._messages(request, completion), temperature=0, max_tokens=_GRADE_TOKENS)
+            messages = self._messages(request, completion)
+            reply = self.client.complete(messages, temperature=0, max_tokens=_GRADE_TOKENS)
         except Exception as exc:  # a judge outage must escalate, not crash the request
-            logger.warning("judge call failed: %s", type(exc).__name__)
-            return self._verdict(None, 0.0, type(exc).__name__)
+            return self._failed(messages, exc, (time.perf_counter() - t0) * 1000)
         return self._verdict(reply, (time.perf_counter() - t0) * 1000)
 
     async def aevaluate(self, request: ChatRequest, completion: Completion) -> GateVerdict:
         t0 = time.perf_counter()
+        messages: list[Mapping[str, Any]] = []
         try:
             messages = self._messages(request, completion)
             reply = await self.client.acomplete(messages, temperature=0, max_tokens=_GRADE_TOKENS)
         except Exception as exc:
-            logger.warning("judge call failed: %s", type(exc).__name__)
-            return self._verdict(None, 0.0, type(exc).__name__)
+            return self._failed(messages, exc, (time.perf_counter() - t0) * 1000)
         return self._verdict(reply, (time.perf_counter() - t0) * 1000)

@@ -14,8 +14,16 @@ from typing import Any, overload
 from aiohttp import web
 
 from langchain_costrouter.core.errors import ConfigError
+from langchain_costrouter.core.tokens import count_message_tokens, count_tokens
+from langchain_costrouter.testing.server._bill import BillLine, BillLog, BillStatus
 from langchain_costrouter.testing.server._engine import Responder, finish_reply, model_not_found
-from langchain_costrouter.testing.server._faults import FAULT_HEADER, FaultSpec, FaultState, parse_fault_string
+from langchain_costrouter.testing.server._faults import (
+    FAULT_HEADER,
+    FaultSpec,
+    FaultState,
+    RandomFaults,
+    parse_fault_string,
+)
 from langchain_costrouter.testing.server._request import ChatCall, parse_chat_call
 from langchain_costrouter.testing.server._wire import (
     SSE_DONE,
@@ -83,6 +91,38 @@ class AppState:
     api_key: str | None = None
     requests: RequestLog = field(default_factory=RequestLog)
     faults: FaultState = field(default_factory=FaultState)
+    bill: BillLog = field(default_factory=BillLog)
+    chaos: RandomFaults | None = None
+
+
+@dataclass(slots=True)
+class _Meter:
+    """What one request has been billed so far; writes its bill line once (see ``_bill``)."""
+
+    log: BillLog
+    seq: int
+    model: str = ""
+    tag: str | None = None
+    stream: bool = False
+    fault: str | None = None
+    prompt: int | None = None  # set once the request is admitted (processing started)
+    completion: int = 0
+    closed: bool = False
+
+    def admit(self, call: ChatCall, encoding: str) -> None:
+        self.prompt = count_message_tokens(call.messages, encoding, tools=call.tools or None)
+
+    def close(self, status: BillStatus, http_status: int | None = None) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        if status == "broken" and self.completion == 0:
+            status = "dropped"
+        billed = status in {"complete", "broken", "abandoned"} and self.prompt is not None
+        prompt, completion = (self.prompt or 0, self.completion) if billed else (0, 0)
+        self.log.add(
+            BillLine(self.seq, self.tag, self.model, self.stream, status, http_status, prompt, completion, self.fault)
+        )
 
 
 def _json(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
@@ -144,25 +184,45 @@ async def _abort(request: web.Request) -> None:
     transport.abort()
 
 
+def _event_tokens(chunk: dict[str, Any], encoding: str) -> int:
+    """Completion tokens a stream chunk carries (content, or tool-call argument text)."""
+    n = 0
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta") or {}
+        n += count_tokens(delta.get("content") or "", encoding)
+        for tc in delta.get("tool_calls") or ():
+            fn = tc.get("function") or {}
+            n += count_tokens(fn.get("name") or "", encoding) + count_tokens(fn.get("arguments") or "", encoding)
+    return n
+
+
 async def _stream(
-    request: web.Request, call: ChatCall, reply: Reply, fault: FaultSpec | None, delay: float
+    request: web.Request, call: ChatCall, reply: Reply, fault: FaultSpec | None, *, delay: float, meter: _Meter
 ) -> web.StreamResponse:
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream; charset=utf-8", "Cache-Control": "no-cache"})
     await resp.prepare(request)
-    events = [sse_event(c) for c in stream_chunks(reply, include_usage=call.include_usage)]
+    chunks = list(stream_chunks(reply, include_usage=call.include_usage))
+    events = [sse_event(c) for c in chunks]
+    tokens = [_event_tokens(c, reply.encoding) for c in chunks]
     if fault is not None and fault.kind == "broken_stream":
-        sent = events[: fault.chunks_before_break]
-        if sent:
-            await resp.write(b"".join(sent))  # write() waits until the bytes are flushed
+        k = fault.chunks_before_break
+        meter.completion = sum(tokens[:k])
+        if events[:k]:
+            await resp.write(b"".join(events[:k]))  # write() waits until the bytes are flushed
+        meter.close("broken")
         await _abort(request)
         return resp
     if delay > 0:
-        for event in events:
+        for event, n in zip(events, tokens, strict=True):
+            meter.completion += n
             await resp.write(event)
             await asyncio.sleep(delay)
         await resp.write(SSE_DONE)
     else:
+        meter.completion = sum(tokens)
         await resp.write(b"".join(events) + SSE_DONE)
+    meter.completion = reply.completion_tokens
+    meter.close("complete", 200)
     await resp.write_eof()
     return resp
 
@@ -236,28 +296,52 @@ class _Routes:
             return _error("We could not parse the JSON body of your request.", 400)
         state = self.state
         state.requests.append(body)
+        meter = _Meter(state.bill, state.bill.next_seq())
         try:
+            return await self._answer(request, body, meter)
+        except asyncio.CancelledError:  # the client went away: the prompt was processed
+            meter.close("abandoned")
+            raise
+        finally:
+            meter.close("error", 500)  # a bug answered by the error middleware
+
+    async def _answer(self, request: web.Request, body: Any, meter: _Meter) -> web.StreamResponse:
+        state = self.state
+        try:
+            if isinstance(body, dict):
+                meter.model = str(body.get("model") or "")
+                meter.stream = bool(body.get("stream") or False)
+                messages = body.get("messages")
+                meter.tag = state.bill.tag_of(messages) if isinstance(messages, list) else None
             call = parse_chat_call(body)
             fault = _request_fault(request, call)
             plan = state.responder.plan(call)
             if fault is None:
                 fault = state.faults.pick(plan.key, plan.faults)
+            if fault is None and state.chaos is not None:
+                fault = state.chaos.pick(call.model)
+            meter.fault = None if fault is None else fault.kind
             if fault is not None:
                 failure = _fault_failure(fault, call)
                 if failure is not None:
-                    return _failure_response(failure)
-                if fault.delay > 0:
-                    await asyncio.sleep(fault.delay)
+                    raise failure
+            meter.admit(call, plan.encoding)
+            if fault is not None and fault.delay > 0:
+                await asyncio.sleep(fault.delay)
             if plan.latency_s > 0:
                 await asyncio.sleep(plan.latency_s)
             reply = finish_reply(call, plan, plan.compose(call), state.responder.system_fingerprint)
         except ServerFailure as failure:
+            meter.close("error", failure.status)
             return _failure_response(failure)
         if call.stream:
-            return await _stream(request, call, reply, fault, plan.token_delay_s)
+            return await _stream(request, call, reply, fault, delay=plan.token_delay_s, meter=meter)
         if fault is not None and fault.kind == "broken_stream":
+            meter.close("dropped")
             await _abort(request)
             return web.Response(status=500)
+        meter.completion = reply.completion_tokens
+        meter.close("complete", 200)
         return _json(completion_body(reply))
 
 

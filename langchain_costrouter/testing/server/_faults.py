@@ -6,7 +6,8 @@ Faults come from three places, first found wins:
 2. a marker in the last user message, e.g. ``[[fault:500]]`` or ``[[fault:broken_stream:2]]``
    (the marker is removed from the text the model "sees");
 3. the model's ``faults`` list in the script, whose ``after``/``times`` counters count down per
-   server, so a run (and a cassette recorded from it) replays the same failures.
+   server, so a run (and a cassette recorded from it) replays the same failures;
+4. a server's :class:`RandomFaults` (chaos runs): a seeded draw per request, at a given rate.
 
 Kinds: an HTTP status (``"429"``, ``"500"``, ``"503"``, ...; 429 carries ``retry-after``),
 ``context_length`` (400 ``context_length_exceeded``), ``timeout`` (sleeps ``delay_s`` before
@@ -17,6 +18,7 @@ non-streaming request gets no response at all).
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 from collections.abc import Mapping, Sequence
@@ -29,6 +31,7 @@ __all__ = [
     "FAULT_HEADER",
     "FaultSpec",
     "FaultState",
+    "RandomFaults",
     "parse_fault_spec",
     "parse_fault_string",
     "strip_fault_marker",
@@ -203,3 +206,45 @@ class FaultState:
         with self._lock:
             self._requests.clear()
             self._fired.clear()
+
+
+class RandomFaults:
+    """Faults drawn at random for a share of the requests (chaos benchmarks; thread-safe).
+
+    Args:
+        rate: Share of requests (0-1) that get a fault.
+        kinds: The faults to draw from, with their weights.
+        seed: Seed of the draws (the same arrival order gets the same faults).
+        models: Only requests to these models get faults (``None``: every model).
+    """
+
+    def __init__(
+        self,
+        rate: float,
+        kinds: Sequence[tuple[FaultSpec, float]],
+        *,
+        seed: int | None = None,
+        models: frozenset[str] | None = None,
+    ) -> None:
+        if not 0.0 <= rate <= 1.0:
+            raise ConfigError("rate", f"expected a share between 0 and 1, got {rate!r}")
+        if rate > 0 and (not kinds or any(w < 0 for _, w in kinds) or sum(w for _, w in kinds) <= 0):
+            raise ConfigError("kinds", "expected at least one fault with a positive weight")
+        self.rate = rate
+        self.kinds = tuple(kinds)
+        self.models = models
+        self._rng = random.Random(seed)
+        self._lock = threading.Lock()
+        self.fired: dict[str, int] = {}
+
+    def pick(self, model: str) -> FaultSpec | None:
+        """The fault of the next request to ``model`` (``None``: no fault), counted in :attr:`fired`."""
+        if self.rate <= 0 or (self.models is not None and model not in self.models):
+            return None
+        with self._lock:
+            if self._rng.random() >= self.rate:
+                return None
+            specs = [k for k, _ in self.kinds]
+            spec = self._rng.choices(specs, weights=[w for _, w in self.kinds])[0]
+            self.fired[spec.kind] = self.fired.get(spec.kind, 0) + 1
+            return spec

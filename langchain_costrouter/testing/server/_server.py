@@ -14,7 +14,9 @@ from aiohttp import web
 
 from langchain_costrouter.core.errors import ConfigError
 from langchain_costrouter.testing.server._app import AppState, RequestLog, build_app
+from langchain_costrouter.testing.server._bill import BillLog
 from langchain_costrouter.testing.server._engine import Responder, ScriptResponder
+from langchain_costrouter.testing.server._faults import RandomFaults
 from langchain_costrouter.testing.server._replay import ReplayScript
 from langchain_costrouter.testing.server._script import Script
 
@@ -64,6 +66,24 @@ class _ServerBase:
     def requests(self) -> RequestLog:
         """The JSON bodies received so far (thread-safe)."""
         return self.state.requests
+
+    @property
+    def bill(self) -> BillLog:
+        """The server's own bill: one line per chat request with the usage it charged."""
+        return self.state.bill
+
+    @bill.setter
+    def bill(self, log: BillLog) -> None:
+        self.state.bill = log
+
+    @property
+    def chaos(self) -> RandomFaults | None:
+        """Faults drawn at random for a share of the requests (``None``: none)."""
+        return self.state.chaos
+
+    @chaos.setter
+    def chaos(self, faults: RandomFaults | None) -> None:
+        self.state.chaos = faults
 
     @property
     def url(self) -> str:
