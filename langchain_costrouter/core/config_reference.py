@@ -84,7 +84,7 @@ tiers:
 
 ## The input of `costrouter batch`
 
-UTF-8 JSON Lines, one question per line: an object with a `question` string and an optional `id`,
+UTF-8 JSON Lines, one question per line: an object with a `question` string and an optional `id` (a string or an integer, unique),
 or a bare JSON string (blank lines are skipped; anything else is an error naming the line):
 
 ```
