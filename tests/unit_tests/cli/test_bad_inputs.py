@@ -224,17 +224,7 @@ def _argv(tmp_path: Path, name: str, option: str, bad: bytes) -> list[str]:
     return out
 
 
-# Readers that still take a truncated file for a shorter one (a CSV row cut short): their loaders
-# are being hardened to reject it; the CLI surfaces their typed error as one line.
-PENDING_READERS = {("replay-server", "--data", "truncated")}
-
-
-def _marks(params: list[tuple[str, str, str]]) -> list[object]:
-    pending = pytest.mark.xfail(reason="the RouteLLM CSV reader accepts a row cut short", strict=False)
-    return [pytest.param(*p, marks=pending) if p in PENDING_READERS else p for p in params]
-
-
-@pytest.mark.parametrize(("name", "option", "variant"), _marks(_params()))
+@pytest.mark.parametrize(("name", "option", "variant"), _params())
 def test_bad_input_is_one_line_and_non_zero(
     name: str,
     option: str,
