@@ -13,6 +13,7 @@ client is built.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -778,6 +779,11 @@ def format_loc(loc: Sequence[str | int]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(str(part)):  # a key with spaces, quotes or line breaks: quoted
+            out += f"[{str(part)!r}]"
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+_PLAIN_KEY = re.compile(r"[\w.\-/:@+]+")

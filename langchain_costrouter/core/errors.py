@@ -67,9 +67,11 @@ class ConfigError(CostRouterError, ValueError):
     """
 
     def __init__(self, field: str, reason: str) -> None:
+        if field != " ".join(field.split()):  # a field path from user data stays one line
+            field = repr(field)
         self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}" if field else reason)
+        self.reason = " ".join(reason.split())
+        super().__init__(f"{field}: {self.reason}" if field else self.reason)
 
 
 class MissingCredentialsError(ConfigError):

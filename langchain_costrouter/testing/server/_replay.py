@@ -163,6 +163,12 @@ class ReplayScript:
         except OSError as exc:
             msg = f"cannot read replay data {p}: {exc}"
             raise DataError(msg) from exc
+        except UnicodeDecodeError as exc:
+            msg = f"{p}: not UTF-8 text (byte {exc.start}); save the replay CSV as UTF-8"
+            raise DataError(msg) from None
+        except csv.Error as exc:
+            msg = f"{p}: malformed CSV: {exc}"
+            raise DataError(msg) from None
         if duplicates:
             logger.warning("%s: %d duplicate prompt cells ignored (the first recording wins)", p, duplicates)
         return cls(records, source=str(p), **kwargs)
