@@ -24,7 +24,6 @@ from pathlib import Path
 
 import pytest
 
-from langchain_costrouter.testing.server import LocalOpenAIServer
 from litellm_hooks.proxy_process import free_port
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(300)]
@@ -128,18 +127,6 @@ def _stops_cleanly(served: Served, sig: int) -> None:
         time.sleep(0.1)
     assert not [p for p in children if _alive(p)], "the LiteLLM child outlived costrouter serve"
     assert _port_free(served.port), f"port {served.port} still held after {signal.Signals(sig).name}"
-
-
-@pytest.fixture(scope="module")
-def config_file(local_server: LocalOpenAIServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    import yaml
-
-    from tests.integration_tests.litellm.conftest import config_data
-
-    folder = tmp_path_factory.mktemp("serve")
-    path = folder / "costrouter.yaml"
-    path.write_text(yaml.safe_dump(config_data(local_server.base_url, "ledger.sqlite")), encoding="utf-8")
-    return path
 
 
 def test_keys_are_checked_everywhere_and_the_admin_pages_are_off(config_file: Path, tmp_path: Path) -> None:
