@@ -9,9 +9,12 @@ export LITELLM_LOCAL_MODEL_COST_MAP := True
 
 venv: $(STAMP)
 
+# Every dependency from requirements.lock, each checked against its pinned sha256 hashes; then
+# this tree itself, editable, adding nothing (regenerate the lock as its header says).
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[all,dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $(STAMP)
 
 demo: $(STAMP)

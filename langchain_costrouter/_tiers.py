@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from langchain_costrouter._convert import completion_from_message
 from langchain_costrouter.core.config import TierSpec
-from langchain_costrouter.core.errors import ConfigError
+from langchain_costrouter.core.errors import ConfigError, MissingCredentialsError
 from langchain_costrouter.core.types import Completion
 
 __all__ = ["OPENAI_COMPATIBLE_PROVIDERS", "LangChainModelClient", "build_tier_model"]
@@ -64,7 +64,7 @@ def build_tier_model(spec: TierSpec, *, field: str = "tiers") -> BaseChatModel:
         key = resolved
     if key is None:
         if spec.api_base is None:
-            raise ConfigError(f"{field}.api_key_env", f"environment variable {key_env} is not set")
+            raise MissingCredentialsError(f"{field}.api_key_env", spec.name, str(key_env))
         key = SecretStr("not-needed")  # local OpenAI-compatible servers ignore the key
     kwargs: dict[str, Any] = dict(spec.model_kwargs)
     return ChatOpenAI(

@@ -12,7 +12,15 @@ per attempt, written by the cascade); the handler only adds them to its running 
         chain.invoke(...)
     print(cb.total_cost_usd, cb.savings_usd)
 
-A logging callback never raises into the request: failures are logged and counted in
+A call on a model without a known price is never counted as free: its record is flagged
+(``extra["price_error"]``, cost and baseline $0), it is left out of ``baseline_cost_usd`` and
+``savings_usd`` (no savings are claimed for it), and ``cb.unpriced_calls`` /
+``cb.unpriced_models`` say how many and which. Its tokens still count in ``usage_by_model``,
+as ``get_openai_callback`` counts tokens of models it cannot price. Pass ``strict_pricing=True``
+to raise :class:`~langchain_costrouter.core.errors.UnknownModelPriceError` from the call instead
+(after its record is written).
+
+Otherwise a logging callback never raises into the request: failures are logged and counted in
 ``cb.errors``.
 """
 
@@ -34,6 +42,7 @@ from langchain_core.tracers.context import register_configure_hook
 
 from langchain_costrouter.core.accounting import CostAccountant
 from langchain_costrouter.core.config import CostRouterConfig
+from langchain_costrouter.core.errors import UnknownModelPriceError
 from langchain_costrouter.core.ledger import LedgerBackend, MemoryLedger, ledger_from_config
 from langchain_costrouter.core.pricing import PriceBook
 from langchain_costrouter.core.usage import Usage
@@ -52,12 +61,18 @@ class CostCallbackHandler(BaseCallbackHandler):
         prices: Price book (default: LiteLLM's bundled map).
         premium_model: Baseline model for savings (``None``: no baseline).
         tenant: Tenant tag (a call's ``metadata={"tenant": ...}`` wins).
+        strict_pricing: Raise :class:`UnknownModelPriceError` from a call whose model has no
+            known price (its record is written first) instead of flagging it.
 
     Attributes:
-        total_cost_usd: Dollars spent by the calls seen (cascade attempts included).
-        baseline_cost_usd: What an always-premium app would have paid for the same answers.
-        usage_by_model: Tokens per model name.
+        total_cost_usd: Dollars spent by the priced calls seen (cascade attempts included).
+        baseline_cost_usd: What an always-premium app would have paid for the same answers
+            (priced calls only).
+        usage_by_model: Tokens per model name (unpriced calls included).
         calls: Number of LLM calls seen; ``errors`` of them failed or could not be recorded.
+        unpriced_calls: Calls whose model has no known price: recorded at $0 with
+            ``extra["price_error"]``, left out of the baseline and the savings.
+        unpriced_models: The models of those calls.
     """
 
     raise_error = False
@@ -71,8 +86,11 @@ class CostCallbackHandler(BaseCallbackHandler):
         prices: PriceBook | None = None,
         premium_model: str | None = None,
         tenant: str = "default",
+        strict_pricing: bool = False,
     ) -> None:
         super().__init__()
+        self.strict_pricing = strict_pricing
+        self.raise_error = strict_pricing  # LangChain re-raises a handler's error only when set
         self.accountant = accountant or CostAccountant(
             prices or PriceBook(),
             ledger if ledger is not None else MemoryLedger(),
@@ -86,9 +104,11 @@ class CostCallbackHandler(BaseCallbackHandler):
         self.usage_by_model: dict[str, Usage] = {}
         self.calls = 0
         self.errors = 0
+        self.unpriced_calls = 0
+        self.unpriced_models: set[str] = set()
 
     @classmethod
-    def from_config(cls, config: CostRouterConfig) -> CostCallbackHandler:
+    def from_config(cls, config: CostRouterConfig, *, strict_pricing: bool = False) -> CostCallbackHandler:
         """A handler writing to the config's ledger with its prices and premium baseline."""
         accountant = CostAccountant(
             PriceBook(config.price_overrides_map()),
@@ -96,17 +116,17 @@ class CostCallbackHandler(BaseCallbackHandler):
             premium_model=config.premium.model,
             tenant=config.ledger.tenant,
         )
-        return cls(accountant)
+        return cls(accountant, strict_pricing=strict_pricing)
 
     @property
     def savings_usd(self) -> float:
-        """Baseline minus actual spend."""
+        """Baseline minus actual spend, over priced calls (unpriced ones claim nothing)."""
         return self.baseline_cost_usd - self.total_cost_usd
 
     def __repr__(self) -> str:
         return (
             f"CostCallbackHandler(calls={self.calls}, total_cost_usd={self.total_cost_usd:.6f}, "
-            f"baseline_cost_usd={self.baseline_cost_usd:.6f})"
+            f"baseline_cost_usd={self.baseline_cost_usd:.6f}, unpriced_calls={self.unpriced_calls})"
         )
 
     # ------------------------------------------------------------------ events
@@ -132,6 +152,8 @@ class CostCallbackHandler(BaseCallbackHandler):
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
         try:
             self._on_end(response, run_id)
+        except UnknownModelPriceError:
+            raise  # strict_pricing: the record is written, the caller asked to be told
         except Exception:
             with self._lock:
                 self.errors += 1
@@ -164,6 +186,7 @@ class CostCallbackHandler(BaseCallbackHandler):
             t0, start_model, tenant = self._starts.pop(run_id, (time.perf_counter(), None, None))
         latency_ms = (time.perf_counter() - t0) * 1000
         llm_model = (response.llm_output or {}).get("model_name")
+        missing: list[str] = []
         for generations in response.generations:
             for gen in generations:
                 message = gen.message if isinstance(gen, ChatGeneration) else None
@@ -186,11 +209,19 @@ class CostCallbackHandler(BaseCallbackHandler):
                     source="langchain",
                     strict=False,
                 )
+                unpriced = "price_error" in rec.extra
                 with self._lock:
                     self.calls += 1
                     self.total_cost_usd += rec.cost_usd
                     self.baseline_cost_usd += rec.baseline_cost_usd
                     self.usage_by_model[model] = self.usage_by_model.get(model, Usage()) + usage
+                    if unpriced:
+                        self.unpriced_calls += 1
+                        self.unpriced_models.add(model)
+                if unpriced:
+                    missing.append(model)
+        if missing and self.strict_pricing:
+            raise UnknownModelPriceError(missing[0])
 
     def _add_routed(self, trail: Mapping[str, Any], model: str, usage: Usage) -> None:
         """A ChatCostRouter answer: its attempts are in the ledger already; update totals only."""

@@ -44,6 +44,7 @@ from langchain_costrouter._structured import structured_output_runnable
 from langchain_costrouter._tiers import LangChainModelClient, build_tier_model
 from langchain_costrouter.core.cascade import CascadeResult, TierStep
 from langchain_costrouter.core.config import CostRouterConfig
+from langchain_costrouter.core.credentials import require_credentials
 from langchain_costrouter.core.errors import ConfigError, CostRouterError
 from langchain_costrouter.core.gates.composite import AllOfGate
 from langchain_costrouter.core.gates.logprob import LogprobGate
@@ -102,7 +103,13 @@ class ChatCostRouter(BaseChatModel):
             raise _typed(exc) from None
 
     def model_post_init(self, context: Any, /) -> None:
-        """Builds the tier models and the runtime (no network)."""
+        """Builds the tier models and the runtime (no network).
+
+        Raises:
+            MissingCredentialsError: a tier without a model in ``tier_models`` names an unset
+                ``api_key_env``.
+        """
+        require_credentials(self.config, skip=self.tier_models.keys())
         models: dict[str, BaseChatModel] = {}
         specs = [("tiers", i, s) for i, s in enumerate(self.config.tiers)]
         specs += [("models", i, s) for i, s in enumerate(self.config.models)]

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Self
 
 from langchain_costrouter.core.config import CostRouterConfig
+from langchain_costrouter.core.credentials import require_credentials
 from langchain_costrouter.core.errors import ConfigError
 from langchain_costrouter.core.ledger import LedgerBackend
 from langchain_costrouter.core.routing import RouteDecision
@@ -118,6 +119,10 @@ class CostRouterHooks:
         record_foreign: Also record, as ``unrated``, the calls LiteLLM makes to deployments
             that are not this configuration's entry points.
         response_cache: A response cache replacing the one ``config.cache`` describes.
+
+    Raises:
+        MissingCredentialsError: a deployment's ``api_key_env`` names an unset variable (said at
+            start-up, as ``ChatCostRouter`` does, not as an auth error on every request).
     """
 
     def __init__(
@@ -129,6 +134,7 @@ class CostRouterHooks:
         record_foreign: bool = False,
         response_cache: Any = None,
     ) -> None:
+        require_credentials(config)
         self.config = config
         self.entry_model = entry_model
         self.fingerprint = config_fingerprint(config)

@@ -11,8 +11,9 @@
   ``litellm_hooks.proxy_callbacks.handler``, and ``callbacks``: ``litellm_hooks.proxy_callbacks.headers``
   (the ``x-costrouter-*`` response headers); the proxy imports both from the installed package
   (from any folder); they build their runtime from ``COSTROUTER_CONFIG``;
-- ``general_settings.master_key``: ``os.environ/LITELLM_MASTER_KEY`` by default (requests
-  without it are refused);
+- ``general_settings.master_key``: ``os.environ/LITELLM_MASTER_KEY`` by default, and
+  ``custom_auth``: :mod:`litellm_hooks.proxy_auth` (requests without the master key get HTTP 401
+  on every route, ``/routes`` included; ``--no-master-key`` leaves the proxy open);
 - ``environment_variables``: ``COSTROUTER_CONFIG`` (absolute path of the costrouter config).
 
 With shared backends (``ledger.backend: postgres``, ``budget.backend: redis``) the rendered
@@ -33,6 +34,7 @@ from typing import Any
 import yaml
 
 from langchain_costrouter.core.config import CostRouterConfig
+from litellm_hooks.proxy_auth import CUSTOM_AUTH
 from litellm_hooks.router import DEFAULT_ENTRY_MODEL, build_model_list, router_settings, tier_model_list
 
 __all__ = [
@@ -101,7 +103,9 @@ def render_proxy_config(
             "litellm_settings": {"drop_params": False},
         }
     if master_key_env:
-        out["general_settings"] = {"master_key": f"os.environ/{master_key_env}"}
+        # LiteLLM's own check answers a wrong key with 400 "No connected db." and lets /routes
+        # through; ours is the master key or 401 on every route (litellm_hooks.proxy_auth).
+        out["general_settings"] = {"master_key": f"os.environ/{master_key_env}", "custom_auth": CUSTOM_AUTH}
     return out
 
 

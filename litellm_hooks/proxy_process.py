@@ -21,6 +21,7 @@ from types import TracebackType
 from typing import IO, Self
 
 from langchain_costrouter.core.errors import ConfigError
+from litellm_hooks.proxy_auth import hardened_env
 
 __all__ = ["ProxyProcess", "free_port", "litellm_command"]
 
@@ -100,7 +101,7 @@ class ProxyProcess:
         Raises:
             RuntimeError: it exited or did not answer within ``timeout_s`` (see :attr:`log_path`).
         """
-        env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **self.env}
+        env = hardened_env({**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": "True", **self.env})
         cmd = [
             *litellm_command(),
             "--config",

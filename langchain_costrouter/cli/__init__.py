@@ -95,10 +95,13 @@ def _input_error(args: argparse.Namespace, exc: BaseException) -> str:
 
 
 def _check_inputs(args: argparse.Namespace) -> None:
-    """Input files that exist must not be empty (every command reads something from them).
+    """Input files must exist and not be empty (every command reads something from them).
+
+    Checked before the command runs, so that a missing file is named as missing, whatever the
+    command would have stumbled on first (another file, a price, a server).
 
     Raises:
-        DataError: An input file is empty.
+        DataError: An input file is missing or empty.
     """
     from pathlib import Path
 
@@ -107,6 +110,9 @@ def _check_inputs(args: argparse.Namespace) -> None:
 
     for name in input_paths(args):
         path = Path(name)
+        if not path.exists():
+            msg = f"{path}: no such file"
+            raise DataError(msg)
         if path.is_file() and path.stat().st_size == 0:
             msg = f"{path} is empty"
             raise DataError(msg)

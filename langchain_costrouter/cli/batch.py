@@ -11,7 +11,8 @@ read the provider's output file::
     costrouter batch --data requests.jsonl --results output.jsonl -o answers.jsonl -c costrouter.yaml --batch-api
 
 Input (questions.jsonl): UTF-8 JSON Lines, one question per line, either an object with a
-"question" string and an optional "id", or a bare JSON string; blank lines are skipped:
+"question" string and an optional "id" (a string or an integer, unique), or a bare JSON
+string; blank lines are skipped, anything else stops the command naming the line:
 
     {"id": "q1", "question": "What is the capital of Peru?"}
     "How many legs does a spider have?"
@@ -109,7 +110,11 @@ def _read_questions(path: Path) -> tuple[list[str], list[str]]:
             msg = f'{path}:{n}: not a JSON line (truncated?); expected "a question" or {{"question": "..."}}'
             raise DataError(msg) from None
         if isinstance(row, dict) and isinstance(row.get("question"), str) and row["question"].strip():
-            ids.append(str(row.get("id", f"q{len(ids) + 1}")))
+            qid = row.get("id", f"q{len(ids) + 1}")
+            if isinstance(qid, bool) or not isinstance(qid, str | int) or not str(qid).strip():
+                msg = f"{path}:{n}: 'id' must be a non-empty string or an integer, got {json.dumps(qid)[:40]}"
+                raise DataError(msg)
+            ids.append(str(qid))
             questions.append(row["question"])
         elif isinstance(row, str) and row.strip():
             ids.append(f"q{len(ids) + 1}")

@@ -401,13 +401,19 @@ def _status(args: argparse.Namespace) -> int:
     from langchain_costrouter.cli._style import write_json
     from langchain_costrouter.core.cache.status import cache_status
     from langchain_costrouter.core.config import CostRouterConfig
+    from langchain_costrouter.core.errors import CacheError
 
     cfg = CostRouterConfig.from_yaml(args.config)
     st = cache_status(cfg.cache)
+    if st["entries"] is None:
+        msg = (
+            f"{Path(st['directory']) / 'sqlite.db'} is not a readable cache database "
+            "(requests treat it as empty and clear it when the cache opens)"
+        )
+        raise CacheError(msg)
     out = _printer(args)
     sh = st["shadow"]
-    entries = "unreadable" if st["entries"] is None else st["entries"]
-    out(f"cache {st['directory']}: {entries} entries, semantic mode {st['mode']}")
+    out(f"cache {st['directory']}: {st['entries']} entries, semantic mode {st['mode']}")
     rate = "n/a" if sh["false_hit_rate"] is None else f"{sh['false_hit_rate']:.4f}"
     out(
         f"shadow comparisons: {sh['observed']}, false hits {sh['false_hits']} (rate {rate}, "

@@ -85,15 +85,22 @@ def run_config(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     """``costrouter serve``: renders the YAML and runs ``litellm`` in the foreground."""
     from langchain_costrouter.cli._signals import stop_on_signals
+    from langchain_costrouter.core.config import CostRouterConfig
+    from langchain_costrouter.core.credentials import require_credentials
     from langchain_costrouter.core.errors import ConfigError
+    from litellm_hooks.proxy_auth import hardened_env
     from litellm_hooks.proxy_config import write_proxy_config
     from litellm_hooks.proxy_process import litellm_command
 
     if not args.no_master_key and not os.environ.get(args.master_key_env):
         raise ConfigError(args.master_key_env, "set the proxy master key (or pass --no-master-key)")
+    require_credentials(CostRouterConfig.from_yaml(args.config))  # not a 500 on every request later
     out = args.out or args.config.resolve().parent / "litellm-proxy.yaml"
     path = write_proxy_config(args.config, out, **_render_kwargs(args))
-    env = {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP", "True")}
+    # No admin UI, docs pages or OpenAPI schema: a cost router serves completions (and /health).
+    env = hardened_env(
+        {**os.environ, "LITELLM_LOCAL_MODEL_COST_MAP": os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP", "True")}
+    )
     if not args.no_hooks:
         env["COSTROUTER_CONFIG"] = str(args.config.resolve())
         env["COSTROUTER_ENTRY_MODEL"] = args.entry_model

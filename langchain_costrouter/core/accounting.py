@@ -134,8 +134,8 @@ class CostAccountant:
                 record when they differ from ``usage`` (a cache hit spends none but replaces
                 a whole call). Only answers (accepted/served/unrated) count for the baseline.
             strict: Raise on an unknown price. With ``strict=False`` (logging callbacks) the
-                record is kept with cost 0 and ``extra["price_error"]`` set, so it is visible
-                in reports instead of being lost.
+                record is kept with cost 0, baseline 0 (it claims no savings) and
+                ``extra["price_error"]`` set, so it is visible in reports instead of being lost.
 
         A value no ledger can store (a NaN or infinite cost from an infinite price, a lone
         surrogate in a tenant id) is repaired here by
@@ -159,6 +159,8 @@ class CostAccountant:
             extra_d["baseline_price_error"] = str(exc)
             premium = 0.0
         baseline = premium if outcome in _ANSWER_OUTCOMES and kind in {"completion", "cache_hit", "batch"} else 0.0
+        if "price_error" in extra_d:
+            baseline = 0.0  # an unpriced call claims no savings: its $0 cost is unknown, not free
         rec = CostRecord(
             request_id=request_id,
             model=model,

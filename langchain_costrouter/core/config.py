@@ -13,6 +13,7 @@ client is built.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
@@ -30,6 +31,7 @@ from pydantic import (
 
 from langchain_costrouter.core.errors import ConfigError
 from langchain_costrouter.core.pricing import ModelPrice
+from langchain_costrouter.core.yaml_load import load_yaml
 
 __all__ = [
     "BatchingConfig",
@@ -55,21 +57,24 @@ class _Frozen(BaseModel):
 
 
 NonNeg = Annotated[float, Field(ge=0)]
+# No real model costs more than this per million tokens; a larger figure is a typo (or 1e308).
+MAX_PRICE_PER_MTOK = 10_000.0
+Price = Annotated[float, Field(ge=0, le=MAX_PRICE_PER_MTOK, allow_inf_nan=False)]
 Score = Annotated[float, Field(ge=0, le=1)]
 
 
 class PriceSpec(_Frozen):
     """Dollars per million tokens."""
 
-    input: NonNeg = Field(description="Dollars per million uncached input (prompt) tokens")
-    output: NonNeg = Field(description="Dollars per million output (completion) tokens")
-    cache_read: NonNeg | None = Field(
+    input: Price = Field(description="Dollars per million uncached input (prompt) tokens")
+    output: Price = Field(description="Dollars per million output (completion) tokens")
+    cache_read: Price | None = Field(
         default=None, description="Dollars per million input tokens served from the provider's cache (default: input)"
     )
-    cache_write: NonNeg | None = Field(
+    cache_write: Price | None = Field(
         default=None, description="Dollars per million input tokens written to the provider's cache (default: input)"
     )
-    reasoning: NonNeg | None = Field(default=None, description="Dollars per million reasoning tokens (default: output)")
+    reasoning: Price | None = Field(default=None, description="Dollars per million reasoning tokens (default: output)")
 
     def to_price(self, source: str = "override") -> ModelPrice:
         """The per-token :class:`ModelPrice`."""
@@ -725,10 +730,7 @@ class CostRouterConfig(_Frozen):
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError("", f"cannot read config file {p}: {exc.strerror or exc}") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError("", f"{p} is not valid YAML: {exc}") from None
+        data = load_yaml(text, source=str(p))
         return cls.from_dict(data or {}, base_dir=Path(os.path.abspath(p)).parent)  # noqa: PTH100 - a symlink stays where it is
 
     @classmethod
@@ -800,6 +802,11 @@ def format_loc(loc: Sequence[str | int]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
+        elif not _PLAIN_KEY.fullmatch(str(part)):  # a key with spaces, quotes or line breaks: quoted
+            out += f"[{str(part)!r}]"
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+_PLAIN_KEY = re.compile(r"[\w.\-/:@+]+")

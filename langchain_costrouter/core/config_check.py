@@ -243,12 +243,13 @@ def _keys(cfg: CostRouterConfig, environ: Mapping[str, str], findings: list[Find
                 )
             continue
         if spec.api_key_env and not environ.get(spec.api_key_env):
-            note = " (its api_base may not need one)" if spec.api_base else ""
+            note = " (drop api_key_env if its api_base needs no key)" if spec.api_base else ""
             findings.append(
                 Finding(
                     "warning",
                     f"{where}.api_key_env",
-                    f"{spec.api_key_env} is not set: calls to {spec.name} will fail with an auth error{note}",
+                    f"{spec.api_key_env} is not set: ChatCostRouter, the LiteLLM Router and costrouter serve "
+                    f"refuse to start (MissingCredentialsError){note}",
                 )
             )
 

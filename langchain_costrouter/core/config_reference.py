@@ -84,8 +84,9 @@ tiers:
 
 ## The input of `costrouter batch`
 
-UTF-8 JSON Lines, one question per line: an object with a `question` string and an optional `id`,
-or a bare JSON string (blank lines are skipped; anything else is an error naming the line):
+UTF-8 JSON Lines, one question per line: an object with a `question` string and an optional `id`
+(a string or an integer, unique), or a bare JSON string (blank lines are skipped; anything else
+is an error naming the line):
 
 ```
 {"id": "q1", "question": "What is the capital of Peru?"}

@@ -4,6 +4,7 @@ Every error the package raises on purpose derives from :class:`CostRouterError`:
 
     CostRouterError
     ├── ConfigError                 bad configuration; names the field path
+    │   └── MissingCredentialsError a tier's api_key_env names an unset variable
     ├── PricingError
     │   └── UnknownModelPriceError  no price for a model and no override
     ├── LedgerError                 the cost ledger could not be written or read
@@ -43,6 +44,7 @@ __all__ = [
     "GateError",
     "LedgerError",
     "LowQualityError",
+    "MissingCredentialsError",
     "MonitorError",
     "PricingError",
     "ProviderError",
@@ -66,9 +68,31 @@ class ConfigError(CostRouterError, ValueError):
     """
 
     def __init__(self, field: str, reason: str) -> None:
+        if field != " ".join(field.split()):  # a field path from user data stays one line
+            field = repr(field)
         self.field = field
-        self.reason = reason
-        super().__init__(f"{field}: {reason}" if field else reason)
+        self.reason = " ".join(reason.split())
+        super().__init__(f"{field}: {self.reason}" if field else self.reason)
+
+
+class MissingCredentialsError(ConfigError):
+    """A deployment's ``api_key_env`` names an environment variable that is unset or empty.
+
+    Raised when a router, a LiteLLM Router or the proxy is built, not on the first request.
+
+    Attributes:
+        tier: The tier or extra model (its ``name``).
+        variable: The environment variable it names.
+    """
+
+    def __init__(self, field: str, tier: str, variable: str) -> None:
+        self.tier = tier
+        self.variable = variable
+        super().__init__(
+            field,
+            f"environment variable {variable} (the API key of {tier!r}) is not set: export it, or drop "
+            "api_key_env for a server that needs no key",
+        )
 
 
 class PricingError(CostRouterError):
@@ -83,7 +107,8 @@ class UnknownModelPriceError(PricingError, KeyError):
         self.tried = tuple(tried)
         msg = (
             f"no price known for model {model!r} (looked up: {', '.join(self.tried) or model}); "
-            "add a price override (tiers[i].price or pricing.overrides) instead of logging $0"
+            f"give it a price in the config: the deployment's own 'price:' (tiers[i].price, models[i].price) "
+            f"or a 'price_overrides' entry keyed by {model!r} (dollars per million tokens)"
         )
         super().__init__(msg)
 

@@ -11,6 +11,7 @@ from langchain_core.callbacks import get_usage_metadata_callback
 from langchain_openai import ChatOpenAI
 
 from langchain_costrouter import ChatCostRouter, CostCallbackHandler, CostRouterConfig, get_cost_callback
+from langchain_costrouter.core.errors import UnknownModelPriceError
 from langchain_costrouter.core.ledger import MemoryLedger, SQLiteLedger
 from langchain_costrouter.core.pricing import ModelPrice, PriceBook
 from langchain_costrouter.testing.server import FaultSpec, LocalOpenAIServer, ModelScript, Script
@@ -81,6 +82,35 @@ def test_unpriced_model_is_kept_visible_not_zeroed_silently(server: LocalOpenAIS
     (rec,) = handler.accountant.ledger.records()
     assert rec.cost_usd == 0 and "no price known" in rec.extra["price_error"]
     assert rec.input_tokens > 0
+
+
+def test_get_cost_callback_claims_no_savings_for_an_unpriced_call(server: LocalOpenAIServer) -> None:
+    # One priced call and one on a model nobody priced: the unpriced one is counted and flagged,
+    # its tokens are kept, and it adds nothing to the baseline (it used to add 100% savings).
+    book = PriceBook({"big": ModelPrice.per_million(2.5, 10.0)}, use_litellm_map=False)
+    with get_cost_callback(prices=book, premium_model="big") as cb:
+        chat(server, "big").invoke("hello")
+        priced_baseline = cb.baseline_cost_usd
+        chat(server, "small").invoke("hello")
+    assert (cb.calls, cb.unpriced_calls, cb.unpriced_models) == (2, 1, {"small"})
+    assert cb.baseline_cost_usd == pytest.approx(priced_baseline)
+    assert cb.savings_usd == pytest.approx(0.0)
+    assert cb.usage_by_model["small"].input_tokens > 0
+    assert "unpriced_calls=1" in repr(cb)
+    unpriced = next(r for r in cb.accountant.ledger.records() if r.model == "small")
+    assert unpriced.baseline_cost_usd == 0 and unpriced.cost_usd == 0 and "price_error" in unpriced.extra
+
+
+def test_strict_pricing_raises_after_recording(server: LocalOpenAIServer) -> None:
+    ledger = MemoryLedger()
+    with (
+        get_cost_callback(prices=PriceBook({}, use_litellm_map=False), ledger=ledger, strict_pricing=True) as cb,
+        pytest.raises(UnknownModelPriceError, match="price_overrides"),
+    ):
+        chat(server, "small").invoke("hello")
+    (rec,) = ledger.records()
+    assert rec.model == "small" and "price_error" in rec.extra
+    assert cb.unpriced_calls == 1
 
 
 def test_get_cost_callback_counts_plain_and_routed_calls_once(server: LocalOpenAIServer) -> None:

@@ -170,6 +170,13 @@ models:
 """
 
 
+def test_a_script_file_with_a_duplicate_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "script.yaml"
+    path.write_text(SCRIPT_YAML + "strict: false\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="'strict' is given twice"):
+        Script.from_file(path)
+
+
 def test_script_from_yaml_file(tmp_path: Path) -> None:
     path = tmp_path / "script.yaml"
     path.write_text(SCRIPT_YAML, encoding="utf-8")

@@ -123,8 +123,9 @@ class ReplayScript:
         """Loads a RouteLLM-format CSV; extra keyword arguments go to the constructor.
 
         Raises:
-            DataError: The file is missing, has no prompt column or no ``*_response`` column, or a
-                quality cell is not a boolean or a number in [0, 1].
+            DataError: The file is missing, has no prompt column or no ``*_response`` column, a
+                row has more or fewer fields than the header (a truncated file), or a quality cell
+                is not a boolean or a number in [0, 1].
         """
         p = Path(path)
         csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
@@ -142,6 +143,11 @@ class ReplayScript:
                 records: dict[str, dict[str, ReplayRecord]] = {m: {} for m in models}
                 duplicates = 0
                 for line, row in enumerate(reader, start=2):
+                    if None in row or None in row.values():  # cut short (truncated file) or too long
+                        n = len([v for k, v in row.items() if k is not None and v is not None])
+                        where = f"{p}:{reader.line_num}"
+                        msg = f"{where}: a row of {n} fields under a header of {len(columns)} (truncated?)"
+                        raise DataError(msg)
                     prompt = row.get(prompt_column) or ""
                     for model in models:
                         response = row.get(model + RESPONSE_SUFFIX) or ""
@@ -157,6 +163,12 @@ class ReplayScript:
         except OSError as exc:
             msg = f"cannot read replay data {p}: {exc}"
             raise DataError(msg) from exc
+        except UnicodeDecodeError as exc:
+            msg = f"{p}: not UTF-8 text (byte {exc.start}); save the replay CSV as UTF-8"
+            raise DataError(msg) from None
+        except csv.Error as exc:
+            msg = f"{p}: malformed CSV: {exc}"
+            raise DataError(msg) from None
         if duplicates:
             logger.warning("%s: %d duplicate prompt cells ignored (the first recording wins)", p, duplicates)
         return cls(records, source=str(p), **kwargs)

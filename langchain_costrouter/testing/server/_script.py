@@ -30,9 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from langchain_costrouter.core.errors import ConfigError
+from langchain_costrouter.core.yaml_load import load_yaml
 from langchain_costrouter.testing.server._faults import FaultSpec, parse_fault_spec
 
 __all__ = ["DEFAULT_CONFIDENCE", "ModelScript", "ReplyRule", "Script", "resolve_model_name"]
@@ -247,10 +246,16 @@ class Script:
             text = p.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError("script", f"cannot read {p}: {exc}") from exc
+        if p.suffix.lower() != ".json":
+            try:
+                data = load_yaml(text, source=str(p))  # a duplicate key is an error too
+            except ConfigError as exc:
+                raise ConfigError("script", str(exc)) from None
+            return cls.from_dict(data or {})
         try:
-            data = json.loads(text) if p.suffix.lower() == ".json" else yaml.safe_load(text)
-        except (json.JSONDecodeError, yaml.YAMLError) as exc:
-            raise ConfigError("script", f"{p} is not valid {p.suffix.lstrip('.') or 'YAML'}: {exc}") from exc
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError("script", f"{p} is not valid JSON: {exc}") from exc
         return cls.from_dict(data or {})
 
 

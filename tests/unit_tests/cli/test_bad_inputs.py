@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +26,7 @@ from tests.unit_tests._ledger_samples import sample_records
 
 CHEAP, PREMIUM = "mistralai/Mixtral-8x7B-Instruct-v0.1", "gpt-4-1106-preview"
 BINARY = bytes(range(256)) * 8
+MISSING = b"<no such file>"  # the option names a file that does not exist
 LOCAL = "http://127.0.0.1:9/v1"  # nothing listens there: no command may get as far as calling it
 
 CONFIG = {
@@ -41,6 +43,21 @@ def _csv() -> str:
     header = f"prompt,{CHEAP},{PREMIUM},{CHEAP}_response,{PREMIUM}_response\n"
     rows = "".join(f'"What is {i} + {i}?",True,True,"It is {2 * i}.","The answer is {2 * i}."\n' for i in range(40))
     return header + rows
+
+
+def _gate(path: Path) -> bytes:
+    """A real learned-gate file (so that a command gets past it to the option under test)."""
+    from langchain_costrouter.core.gates.features import FeatureSpec
+    from langchain_costrouter.core.gates.learned import LearnedGate
+
+    prompts = [f"What is {i} + {i}?" for i in range(40)]
+    answers = [f"It is {2 * i}." if i % 3 else "I am not sure." for i in range(40)]
+    quality = [1.0 if i % 3 else 0.0 for i in range(40)]
+    spec = FeatureSpec(embedding_cosine=False, embedding_components=0)
+    out = LearnedGate.fit(prompts, answers, quality, spec=spec, threshold=0.5).save(path.with_suffix(".gate.json"))
+    data = out.read_bytes()
+    out.unlink()
+    return data
 
 
 def _ledger(path: Path) -> bytes:
@@ -69,7 +86,7 @@ VALID: dict[str, Callable[[Path], bytes]] = {
         {"models": {"m": {"reply": "hello", "rules": [{"contains": "a", "reply": "b"}]}}}
     ).encode(),
     "ledger": _ledger,
-    "gate": lambda _p: json.dumps({"kind": "learned-gate", "threshold": 0.5, "weights": list(range(50))}).encode(),
+    "gate": _gate,
     "policy": lambda _p: json.dumps(
         {"similarity_threshold": 0.9, "vetoes": ["negation"], "source": "x" * 200}
     ).encode(),
@@ -153,11 +170,19 @@ def _bad_variants(kind: str, valid: bytes) -> dict[str, bytes]:
     if kind != "ledger":  # a SQLite file is binary anyway
         text = valid.decode("utf-8")
         variants["non-utf8"] = text.replace("a", "\xe9", 3).encode("latin-1", errors="replace")
+    variants["missing"] = MISSING
     if kind == "config":
+
+        def priced(value: float) -> bytes:
+            tier = {**CONFIG["tiers"][0], "price": {"input": value, "output": 1}}
+            return yaml.safe_dump({**CONFIG, "tiers": [tier, CONFIG["tiers"][1]]}).encode()
+
         variants |= {
-            "negative price": yaml.safe_dump(
-                {**CONFIG, "tiers": [{**CONFIG["tiers"][0], "price": {"input": -1, "output": 1}}]}
-            ).encode(),
+            "negative price": priced(-1),
+            "infinite price": priced(float("inf")),
+            "NaN price": priced(float("nan")),
+            "absurd price": priced(1e308),
+            "duplicate key": yaml.safe_dump(CONFIG).encode() + b"ledger:\n  backend: sqlite\n",
             "unknown key": yaml.safe_dump({**CONFIG, "tierz": []}).encode(),
             "not a mapping": b"- just\n- a list\n",
             "no tiers": b"version: 1\n",
@@ -171,7 +196,7 @@ def _params() -> list[tuple[str, str, str]]:
         for option, kind in options.items():
             out.extend(
                 (name, option, variant)
-                for variant in _bad_variants(kind, b"x" * 10 if kind == "ledger" else VALID[kind](Path("-")))
+                for variant in _bad_variants(kind, b"x" * 10 if kind in {"ledger", "gate"} else VALID[kind](Path("-")))
             )
     return out
 
@@ -184,7 +209,8 @@ def _argv(tmp_path: Path, name: str, option: str, bad: bytes) -> list[str]:
         path.write_bytes(make(path))
         files[kind] = str(path)
     bad_path = tmp_path / "bad-input"
-    bad_path.write_bytes(bad)
+    if bad is not MISSING:
+        bad_path.write_bytes(bad)
     files["out"] = str(tmp_path / "out" / "result.jsonl")
     kind = options[option]
     out = []
@@ -198,17 +224,7 @@ def _argv(tmp_path: Path, name: str, option: str, bad: bytes) -> list[str]:
     return out
 
 
-# Readers that still take a truncated file for a shorter one (a CSV row cut short): their loaders
-# are being hardened to reject it; the CLI surfaces their typed error as one line.
-PENDING_READERS = {("replay-server", "--data", "truncated")}
-
-
-def _marks(params: list[tuple[str, str, str]]) -> list[object]:
-    pending = pytest.mark.xfail(reason="the RouteLLM CSV reader accepts a row cut short", strict=False)
-    return [pytest.param(*p, marks=pending) if p in PENDING_READERS else p for p in params]
-
-
-@pytest.mark.parametrize(("name", "option", "variant"), _marks(_params()))
+@pytest.mark.parametrize(("name", "option", "variant"), _params())
 def test_bad_input_is_one_line_and_non_zero(
     name: str,
     option: str,
@@ -233,6 +249,13 @@ def test_bad_input_is_one_line_and_non_zero(
     assert "Traceback" not in err + out
     assert len(lines) == 1, err
     assert lines[0].startswith(f"costrouter {name.split(' -', maxsplit=1)[0]}: error: "), lines[0]
+    if variant == "missing":  # says so, whatever the command would have done with the file
+        assert re.search(r"not found|no such file|does not exist|missing", lines[0], re.IGNORECASE), lines[0]
+        assert "bad-input" in lines[0], lines[0]
+    if variant == "duplicate key":
+        assert "'ledger' is given twice" in lines[0], lines[0]
+    if variant.endswith("price"):
+        assert "price.input" in lines[0], lines[0]
 
 
 def test_every_input_option_is_covered() -> None:
@@ -261,3 +284,29 @@ def test_truncated_ledger_names_the_file(tmp_path: Path, capsys: pytest.CaptureF
     assert str(path) in capsys.readouterr().err
     with sqlite3.connect(":memory:"):
         pass
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_corrupt_cache_db_is_one_line_from_cache_status(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    from langchain_costrouter.core.cache.status import cache_status
+    from langchain_costrouter.core.config import CostRouterConfig
+
+    config = tmp_path / "costrouter.yaml"
+    config.write_text(yaml.safe_dump({**CONFIG, "cache": {"enabled": True, "dir": "cache"}}), encoding="utf-8")
+    store = Path(cache_status(CostRouterConfig.from_yaml(config).cache)["directory"])
+    store.mkdir(parents=True)
+    db = store / "sqlite.db"
+    with sqlite3.connect(db) as con:
+        con.execute("CREATE TABLE gptcache_question (id INTEGER PRIMARY KEY, question TEXT, deleted INTEGER)")
+        con.executemany("INSERT INTO gptcache_question VALUES (?, ?, 0)", [(i, "q" * 500) for i in range(200)])
+    con.close()
+    assert main(["cache", "status", "-c", str(config)]) == 0  # a readable store is fine
+    capsys.readouterr()
+    db.write_bytes(BINARY if damage == "garbage" else db.read_bytes()[:3000])
+    assert main(["cache", "status", "-c", str(config)]) == 2
+    out, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("costrouter cache status: error: "), err
+    assert str(db) in lines[0] and "Traceback" not in err + out

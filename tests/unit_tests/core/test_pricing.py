@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from langchain_costrouter.core.config import CostRouterConfig, TierSpec
 from langchain_costrouter.core.errors import UnknownModelPriceError
 from langchain_costrouter.core.pricing import ModelPrice, PriceBook, litellm_price_map
 from langchain_costrouter.core.usage import Usage
@@ -80,7 +81,20 @@ def test_unknown_model_raises_never_zero() -> None:
     with pytest.raises(UnknownModelPriceError) as info:
         PriceBook().price("acme/totally-made-up-model-9000")
     assert info.value.model == "acme/totally-made-up-model-9000"
-    assert "price override" in str(info.value)
+    # The hint names keys the config really has (it once named a 'pricing.overrides' that does not exist).
+    msg = str(info.value)
+    assert "pricing.overrides" not in msg
+    assert "'price_overrides' entry keyed by 'acme/totally-made-up-model-9000'" in msg
+    assert "tiers[i].price" in msg
+    assert "price_overrides" in CostRouterConfig.model_fields
+    assert "price" in TierSpec.model_fields
+    cfg = CostRouterConfig.from_dict(
+        {
+            "tiers": [{"name": "t", "model": "acme/totally-made-up-model-9000"}],
+            "price_overrides": {"acme/totally-made-up-model-9000": {"input": 1, "output": 2}},
+        }
+    )
+    assert PriceBook(cfg.price_overrides_map()).price("acme/totally-made-up-model-9000").input == pytest.approx(1e-6)
 
 
 def test_override_wins_over_map() -> None:
