@@ -177,3 +177,67 @@ def test_a_ledger_that_cannot_answer_follows_on_store_down(redis_url: str, redis
     assert r.checked
     opened.settle(r, 0.1)
     assert opened.spent("acme") == {"tenant:acme:day:2026-12-04": (pytest.approx(0.1), 0.0)}
+
+
+@pytest.mark.server
+def test_replicas_with_a_postgres_ledger_keep_the_budget_across_a_redis_that_lost_its_data(
+    redis_url: str, redis_prefix: str, pg_url: str, pg_table: str, tmp_path: Path
+) -> None:
+    from langchain_costrouter import ChatCostRouter, CostRouterConfig
+    from langchain_costrouter.testing.server import LocalOpenAIServer, ModelScript, Script
+
+    answer = "The capital of France is Paris, on the river Seine."
+    with LocalOpenAIServer(Script(models={"cheap": ModelScript(reply=answer)}), port=0) as srv:
+
+        def replica(i: int) -> ChatCostRouter:
+            cfg = CostRouterConfig.from_dict(
+                {
+                    "tiers": [
+                        {
+                            "name": "cheap",
+                            "model": "openai/cheap",
+                            "api_base": srv.base_url,
+                            "price": {"input": 100.0, "output": 400.0},
+                            "max_tokens": 40,
+                        }
+                    ],
+                    "ledger": {
+                        "backend": "postgres",
+                        "url": pg_url,
+                        "table": pg_table,
+                        "outbox_dir": str(tmp_path / f"outbox{i}"),
+                    },
+                    "budget": {
+                        "backend": "redis",
+                        "redis_url": redis_url,
+                        "key_prefix": redis_prefix,
+                        "tenants": {"acme": {"daily_usd": 0.1}},
+                    },
+                }
+            )
+            return ChatCostRouter(config=cfg)
+
+        replicas = [replica(0), replica(1)]
+        try:
+            served = 0
+            for i in range(40):
+                try:
+                    replicas[i % 2].invoke("What is the capital of France?", config={"metadata": {"tenant": "acme"}})
+                    served += 1
+                except SpendLimitExceededError:
+                    break
+            else:
+                pytest.fail("the budget was never reached")
+            assert served > 2
+            for llm in replicas:
+                assert llm.runtime.ledger.flush(10.0)  # type: ignore[attr-defined]
+
+            lose_data(redis_url, redis_prefix)
+            for llm in replicas:  # both replicas: the budget is still used up
+                with pytest.raises(SpendLimitExceededError, match="tenant 'acme' daily"):
+                    llm.invoke("What is the capital of France?", config={"metadata": {"tenant": "acme"}})
+            spent = replicas[0].runtime.ledger.spent_since("tenant", "acme", 0.0)  # type: ignore[attr-defined]
+            assert spent <= 0.1 + 1e-9
+        finally:
+            for llm in replicas:
+                llm.close()
