@@ -187,6 +187,7 @@ class RedisBudgets:
         self._seed = client.register_script(_SEED)
         self._spent_since = spent_since
         self._epoch: str | None = None
+        self._epoch_lock = threading.Lock()
         self._known: dict[str, BudgetWindow] = {}
         self.resets = 0
         self.reseeded = 0
@@ -229,6 +230,10 @@ class RedisBudgets:
         if not current:
             self.client.set(key, f"{uuid.uuid4().hex}:{self._now()!r}", nx=True)
             current = _text(self.client.get(key))
+        with self._epoch_lock:  # threads that all saw the loss warn once
+            self._take_epoch(current)
+
+    def _take_epoch(self, current: str) -> None:
         if self._epoch is not None and current != self._epoch:
             self.resets += 1
             lost = ", ".join(sorted(w.label for w in self._known.values())) or "none known to this process"
@@ -248,7 +253,10 @@ class RedisBudgets:
             BudgetUnavailableError: the ledger cannot be read and ``budget.on_store_down`` is ``closed``.
         """
         assert self._epoch is not None
-        created = float(self._epoch.rpartition(":")[2] or 0)
+        try:
+            created = float(self._epoch.rpartition(":")[2])
+        except ValueError:  # not written by this module: check every window
+            created = float("inf")
         for w in windows:
             seed = ""
             if w.start < created and self._spent_since is not None:

@@ -241,3 +241,29 @@ def test_replicas_with_a_postgres_ledger_keep_the_budget_across_a_redis_that_los
         finally:
             for llm in replicas:
                 llm.close()
+
+
+def test_threads_that_all_meet_the_loss_warn_once(
+    redis_url: str, redis_prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    import threading
+
+    clock = Clock(NOON)
+    b = store(redis_url, redis_prefix, clock)
+    spend(b, None, clock, 0.01)
+    lose_data(redis_url, redis_prefix)
+    go = threading.Barrier(8)
+
+    def client() -> None:
+        go.wait()
+        b.settle(b.reserve("acme", None, 0.01), 0.01)
+
+    with caplog.at_level(logging.WARNING, logger="langchain_costrouter.core.budgets.redis_store"):
+        threads = [threading.Thread(target=client) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    assert sum("lost its data" in r.getMessage() for r in caplog.records) == 1
+    assert b.resets == 1
+    assert b.spent("acme") == {"tenant:acme:day:2026-12-04": (pytest.approx(0.08), 0.0)}
