@@ -96,7 +96,8 @@ class CostRouterRuntime:
             gates=gates,
             judge_clients=self.clients,
             thresholds=thresholds,
-            budgets=budgets_from_config(config.budget),
+            # the postgres ledger re-seeds Redis budgets that lost their data
+            budgets=budgets_from_config(config.budget, spent_since=getattr(self.ledger, "spent_since", None)),
         )
         self.response_cache = response_cache
         if self.response_cache is None and config.cache.enabled:

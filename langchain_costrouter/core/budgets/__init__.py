@@ -40,6 +40,7 @@ __all__ = [
     "BudgetWindow",
     "MemoryBudgets",
     "Reservation",
+    "SpendSource",
     "budgets_from_config",
     "windows_for",
 ]
@@ -73,6 +74,12 @@ class BudgetWindow:
         """A readable name: ``tenant 'acme' daily (2026-12-04)``."""
         return f"{self.scope} {self.owner!r} {'daily' if self.period == 'day' else 'monthly'} ({self.window})"
 
+    @property
+    def start(self) -> float:
+        """When the window began (epoch seconds, UTC midnight of the day or of the month's first day)."""
+        fmt = "%Y-%m-%d" if self.period == "day" else "%Y-%m"
+        return datetime.strptime(self.window, fmt).replace(tzinfo=UTC).timestamp()
+
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
@@ -93,6 +100,12 @@ class Reservation:
     usd: float
     windows: tuple[BudgetWindow, ...] = ()
     checked: bool = True
+
+
+SpendSource = Callable[[str, str, float], float | None]
+"""``(scope, owner, window_start) -> settled dollars`` from the cost ledger, or ``None`` when it
+cannot tell for that scope (e.g. ``key``: records do not name the API key). Used to re-seed
+budgets of a Redis that lost its data."""
 
 
 def _limits_of(table: Mapping[str, SpendLimits], owner: str) -> SpendLimits | None:
@@ -210,8 +223,12 @@ class MemoryBudgets:
         return None
 
 
-def budgets_from_config(config: BudgetConfig) -> BudgetStore | None:
+def budgets_from_config(config: BudgetConfig, *, spent_since: SpendSource | None = None) -> BudgetStore | None:
     """The budget store the ``budget`` section describes, or ``None`` when it sets no tenant or key limit.
+
+    Args:
+        config: The ``budget`` section.
+        spent_since: Where the Redis store re-seeds settled spend after Redis lost its data.
 
     Raises:
         ConfigError: ``backend: redis`` without a URL.
@@ -221,5 +238,5 @@ def budgets_from_config(config: BudgetConfig) -> BudgetStore | None:
     if config.backend == "redis":
         from langchain_costrouter.core.budgets.redis_store import RedisBudgets
 
-        return RedisBudgets.from_config(config)
+        return RedisBudgets.from_config(config, spent_since=spent_since)
     return MemoryBudgets(config)

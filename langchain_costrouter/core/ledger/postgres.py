@@ -378,6 +378,30 @@ class PostgresLedger(RecordStore):
                 raise LedgerError(msg) from exc
         return int(row[0]) if row else 0
 
+    def spent_since(self, scope: str, owner: str, since: float) -> float | None:
+        """Dollars recorded for tenant ``owner`` since ``since`` (epoch seconds): re-seeds budgets.
+
+        This process's outbox is shipped first (for up to 2 s); other processes' pending records
+        are not counted. ``None`` for any other ``scope`` (records do not name the API key).
+
+        Raises:
+            LedgerError: Postgres cannot be reached or the statement fails.
+        """
+        if scope != "tenant":
+            return None
+        if not self._closed:
+            self.flush(timeout_s=2.0)
+        q = self._sql.SQL("SELECT COALESCE(SUM(cost_usd), 0) FROM {} WHERE tenant = %s AND ts >= %s").format(
+            self._ident
+        )
+        with self._read_conn() as conn:
+            try:
+                row = conn.execute(q, (owner, since)).fetchone()
+            except self._psycopg.Error as exc:
+                msg = f"cannot read the postgres ledger {self.table!r}: {str(exc).splitlines()[0]}"
+                raise LedgerError(msg) from exc
+        return float(row[0]) if row else 0.0
+
     # ------------------------------------------------------------------ lifecycle
     def close(self, timeout_s: float = 10.0) -> None:
         """Ships what it can within ``timeout_s``, stops the writer; the rest stays in the outbox."""
