@@ -258,7 +258,15 @@ class MonitorError(CostRouterError):
 
 
 class DataError(CostRouterError, ValueError):
-    """A data file (benchmark CSV, pairs JSONL, gate file) is malformed."""
+    """A data file (benchmark CSV, pairs JSONL, gate file) is malformed.
+
+    The message is kept on one line (text quoted from the file may hold line breaks).
+    """
+
+    def __init__(self, *args: object) -> None:
+        if len(args) == 1 and isinstance(args[0], str):
+            args = (" ".join(args[0].split()),)
+        super().__init__(*args)
 
 
 class ReplayError(CostRouterError, LookupError):

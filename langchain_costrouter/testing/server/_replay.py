@@ -134,7 +134,7 @@ class ReplayScript:
                 reader = csv.DictReader(fh)
                 columns = list(reader.fieldnames or [])
                 if prompt_column not in columns:
-                    msg = f"{p}: no {prompt_column!r} column (columns: {', '.join(columns)})"
+                    msg = f"{p}: no {prompt_column!r} column (columns: {', '.join(map(repr, columns))})"
                     raise DataError(msg)
                 models = [c[: -len(RESPONSE_SUFFIX)] for c in columns if c.endswith(RESPONSE_SUFFIX)]
                 if not models:
