@@ -18,12 +18,12 @@ import urllib.request
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Self
+from typing import IO, Any, Self
 
 from langchain_costrouter.core.errors import ConfigError
 from litellm_hooks.proxy_auth import hardened_env
 
-__all__ = ["ProxyProcess", "free_port", "litellm_command"]
+__all__ = ["ProxyProcess", "free_port", "litellm_command", "stop_process"]
 
 START_TIMEOUT_S = 120.0
 STOP_TIMEOUT_S = 10.0
@@ -34,6 +34,18 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
         return int(s.getsockname()[1])
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout_s: float = STOP_TIMEOUT_S) -> None:
+    """Terminates ``proc`` (SIGTERM), kills it after ``timeout_s``, and reaps it; idempotent."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout_s)
 
 
 def litellm_command() -> list[str]:
@@ -138,14 +150,8 @@ class ProxyProcess:
 
     def stop(self) -> None:
         """Terminates the process (kills it after ``STOP_TIMEOUT_S``); idempotent."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(STOP_TIMEOUT_S)
+        if self._proc is not None:
+            stop_process(self._proc)
         if self._log is not None:
             self._log.close()
             self._log = None

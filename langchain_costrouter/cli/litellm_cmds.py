@@ -90,7 +90,7 @@ def run_serve(args: argparse.Namespace) -> int:
     from langchain_costrouter.core.errors import ConfigError
     from litellm_hooks.proxy_auth import hardened_env
     from litellm_hooks.proxy_config import write_proxy_config
-    from litellm_hooks.proxy_process import litellm_command
+    from litellm_hooks.proxy_process import litellm_command, stop_process
 
     if not args.no_master_key and not os.environ.get(args.master_key_env):
         raise ConfigError(args.master_key_env, "set the proxy master key (or pass --no-master-key)")
@@ -113,12 +113,7 @@ def run_serve(args: argparse.Namespace) -> int:
     if proc.poll() is not None:
         return proc.returncode
     # SIGINT or SIGTERM: stop the proxy child too, so it never keeps the port.
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(10)
+    stop_process(proc)
     return 0
 
 

@@ -83,14 +83,10 @@ class PrivateRedis:
 
     def stop(self) -> None:
         """Stops the server (SIGTERM: it writes its append-only file first); idempotent."""
-        proc = self._proc
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        if self._proc is not None:
+            from litellm_hooks.proxy_process import stop_process
+
+            stop_process(self._proc)  # SIGTERM first: redis-server writes its append-only file
         if self._log is not None:
             self._log.close()
             self._log = None
