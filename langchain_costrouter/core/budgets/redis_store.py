@@ -45,15 +45,15 @@ replica) is detected and, when a spend source is given, repaired:
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from langchain_costrouter.core._redis import redis_url_of
 from langchain_costrouter.core.budgets import BudgetWindow, Reservation, SpendSource, windows_for
-from langchain_costrouter.core.errors import BudgetUnavailableError, ConfigError, SpendLimitExceededError
+from langchain_costrouter.core.errors import BudgetUnavailableError, SpendLimitExceededError
 
 if TYPE_CHECKING:
     from langchain_costrouter.core.config import BudgetConfig
@@ -203,16 +203,7 @@ class RedisBudgets:
         Raises:
             ConfigError: no URL, or the ``redis`` package is missing.
         """
-        url = (
-            config.redis_url.get_secret_value()
-            if config.redis_url is not None
-            else os.environ.get(config.redis_url_env, "")
-        )
-        if not url:
-            raise ConfigError(
-                "budget.redis_url",
-                f"backend 'redis' needs a URL: set budget.redis_url or the variable {config.redis_url_env}",
-            )
+        url = redis_url_of("budget", config.redis_url, config.redis_url_env)
         from langchain_costrouter.core._optional import require
 
         redis = require("redis", extra="redis", feature="budget.backend")

@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import secrets
 import threading
 import time
@@ -41,11 +40,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from langchain_costrouter.core._redis import redis_url_of
 from langchain_costrouter.core.cache._index import PAYLOAD_VERSION, StoreFactory, StoreSpec, entry_of, safe_name
 from langchain_costrouter.core.cache._redis_lua import DROP, EXACT, INSERT
 from langchain_costrouter.core.cache.entries import CacheEntry, CacheStats
 from langchain_costrouter.core.cache.store import HNSWFaissStore
-from langchain_costrouter.core.errors import CacheUnavailableError, ConfigError
+from langchain_costrouter.core.errors import CacheUnavailableError
 
 if TYPE_CHECKING:
     from langchain_costrouter.core.config import CacheConfig
@@ -410,18 +410,8 @@ class _Vector:
 
 
 def redis_url(cfg: CacheConfig) -> str:
-    """``cache.redis_url``, else the variable ``cache.redis_url_env``.
-
-    Raises:
-        ConfigError: neither is set.
-    """
-    url = cfg.redis_url.get_secret_value() if cfg.redis_url is not None else os.environ.get(cfg.redis_url_env, "")
-    if not url:
-        raise ConfigError(
-            "cache.redis_url",
-            f"backend 'redis' needs a URL: set cache.redis_url or the variable {cfg.redis_url_env}",
-        )
-    return url
+    """``cache.redis_url``, else the variable ``cache.redis_url_env`` (:class:`ConfigError` if neither)."""
+    return redis_url_of("cache", cfg.redis_url, cfg.redis_url_env)
 
 
 def store_base(cfg: CacheConfig, embedder_name: str) -> str:
