@@ -42,7 +42,9 @@ def chat(server: LocalOpenAIServer, model: str) -> ChatOpenAI:
 async def test_1000_concurrent_chatopenai_calls_exact_ledger(server: LocalOpenAIServer, tmp_path: Path) -> None:
     ledger = SQLiteLedger(tmp_path / "ledger.sqlite")
     handler = CostCallbackHandler(ledger=ledger, prices=BOOK, premium_model="big")
-    llm = chat(server, "small")
+    # The SDK's own retry of a lost reply (seen about once in five full-suite runs on this 2-core
+    # machine: one of the 1,000 replies never arrives) is allowed: the ledger must still be exact.
+    llm = ChatOpenAI(model="small", base_url=server.base_url, api_key="sk-test", max_retries=2, timeout=20)
     sem = asyncio.Semaphore(200)
 
     async def one(i: int) -> tuple[int, int]:
